@@ -1,0 +1,90 @@
+"""The command line: `archdsl compile`, `archdsl check`.
+
+Exit codes: 0 success, 1 errors in the input (printed as `file:line:col: error: ...`), 2 usage errors.
+Only `ArchError` is caught: anything else escaping is a bug in archdsl and shows as one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from archdsl.errors import ArchError
+from archdsl.pipeline import build, compile_source, write_atomic
+from archdsl.shapes import fmt, total_params
+
+
+def _settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--set expects name=value, got {pair!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    emitted = compile_source(args.file, params=_settings(args.set, parser))
+    if args.output:
+        write_atomic(args.output, emitted.source)
+        print(f"wrote {args.output} ({emitted.class_name})", file=sys.stderr)
+    else:
+        sys.stdout.write(emitted.source)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    params = _settings(args.set, parser)
+    failed = 0
+    for file in args.files:
+        start = time.perf_counter()
+        try:
+            ir = build(file, params=params)
+        except ArchError as exc:
+            print(exc.render(), file=sys.stderr)
+            failed += 1
+            continue
+        elapsed = time.perf_counter() - start
+        c, h, w = ir.input_shape
+        print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
+        if not args.quiet:
+            rows = [(layer.path or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
+                    for layer in ir.enabled_layers() if layer.op not in ("input", "output")]
+            widths = [max(len(r[i]) for r in rows + [("layer", "op", "output", "params")]) for i in range(4)]
+            print(f"  {'layer':<{widths[0]}}  {'op':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>{widths[3]}}")
+            for row in rows:
+                print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}")
+        sides = "".join(f", side output {n}: {fmt(ir.layers[i].out_shape)}" for n, i in ir.sides.items())
+        print(f"  output {fmt(ir.layers[ir.output].out_shape)}{sides}; {total_params(ir):,} parameters; "
+              f"checked in {elapsed * 1000:.0f} ms")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("compile", help="write the PyTorch module for a network")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="output .py file (default: stdout)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter, or the input (input=3x32x32)")
+    p.set_defaults(run=cmd_compile)
+    p = sub.add_parser("check", help="parse and shape-check files; print each layer's shape and parameters")
+    p.add_argument("files", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true", help="totals only")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(run=cmd_check)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args, parser)
+    except ArchError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Diagnostics: the one error type archdsl raises for bad input, printed gcc-style.
+
+Every stage reports problems as `Diagnostic`s that carry a source span. The CLI catches
+`ArchError` only; any other exception reaching the user is a bug in archdsl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int | None = None
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Note:
+    message: str
+    span: Span | None = None
+
+
+@dataclass
+class Diagnostic:
+    message: str
+    span: Span | None = None
+    severity: str = "error"
+    hint: str | None = None
+    notes: list[Note] = field(default_factory=list)
+
+    def render(self, sources: dict[str, str] | None = None) -> str:
+        """gcc-style text: `file:line:col: error: message`, the source line, a caret."""
+        lines = [_headline(self.span, self.severity, self.message)]
+        lines += _excerpt(self.span, sources)
+        for note in self.notes:
+            lines.append(_headline(note.span, "note", note.message))
+            lines += _excerpt(note.span, sources)
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def _headline(span: Span | None, severity: str, message: str) -> str:
+    where = f"{span}: " if span else ""
+    return f"{where}{severity}: {message}"
+
+
+def _excerpt(span: Span | None, sources: dict[str, str] | None) -> list[str]:
+    if span is None:
+        return []
+    text = (sources or {}).get(span.file)
+    if text is None:
+        try:
+            text = Path(span.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return []
+    source_lines = text.splitlines()
+    if not 1 <= span.line <= len(source_lines):
+        return []
+    line = source_lines[span.line - 1].expandtabs(1)
+    width = 1
+    if span.end_line == span.line and span.end_column and span.end_column > span.column:
+        width = span.end_column - span.column
+    return [f"  {line}", "  " + " " * (span.column - 1) + "^" + "~" * (width - 1)]
+
+
+class ArchError(Exception):
+    """One or more diagnostics about the user's input."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, sources: dict[str, str] | None = None):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = diagnostics
+        self.sources = dict(sources or {})
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.sources) for d in self.diagnostics)
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+
+class Reporter:
+    """Collects diagnostics so that a stage can report several independent errors at once."""
+
+    def __init__(self, sources: dict[str, str] | None = None):
+        self.diagnostics: list[Diagnostic] = []
+        self.sources = sources if sources is not None else {}
+
+    def error(self, message: str, span: Span | None, hint: str | None = None, notes: list[Note] | None = None) -> None:
+        self.diagnostics.append(Diagnostic(message, span, "error", hint, notes or []))
+
+    def warning(self, message: str, span: Span | None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(message, span, "warning", hint))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise ArchError(self.errors, self.sources)

@@ -1,0 +1,30 @@
+"""Regenerate tests/reference/*.json from torchvision: `python tests/make_reference.py`.
+
+The files record each torchvision model's state_dict keys and shapes and its parameter count,
+so the compatibility tests hold where torchvision is not installed.
+"""
+
+import json
+from pathlib import Path
+
+import torchvision
+
+OUT = Path(__file__).parent / "reference"
+MODELS = {
+    "alexnet": {},
+    "vgg16": {},
+    "resnet34": {},
+    "googlenet": {"aux_logits": True, "init_weights": False},
+}
+
+if __name__ == "__main__":
+    for name, kwargs in MODELS.items():
+        model = getattr(torchvision.models, name)(weights=None, **kwargs)
+        record = {
+            "model": f"torchvision.models.{name}",
+            "torchvision": torchvision.__version__,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "state_dict": {k: list(v.shape) for k, v in model.state_dict().items()},
+        }
+        (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(name, record["parameters"])

@@ -1,0 +1,96 @@
+"""Stage 1, parser.py: text to AST, and syntax errors said in words with line and column."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ARCHITECTURES
+
+from archdsl import ast as A
+from archdsl.errors import ArchError
+from archdsl.parser import parse, parse_expression
+
+
+def test_vgg_notation_parses_into_calls_with_dash_and_slash():
+    module = parse("network n { input 3x224x224; conv11-64/4(padding=2); conv3-64 x2; fc-num_classes }")
+    stmts = module.networks[0].body.stmts
+    first = stmts[0].item
+    assert isinstance(first, A.Call) and first.name == "conv11"
+    assert first.dashes[0].value == 64 and first.slash.value == 4
+    assert first.args[0].name == "padding" and first.args[0].value.value == 2
+    assert stmts[1].repeat.value == 2
+    assert isinstance(stmts[2].item.dashes[0], A.Name)
+
+
+def test_repetition_marker_does_not_swallow_names_that_start_with_x():
+    module = parse("network n { input 3x8x8; xception: conv1-(c * 4) x 3 }")
+    stmt = module.networks[0].body.stmts[0]
+    assert stmt.label == "xception" and stmt.repeat.value == 3
+    assert isinstance(stmt.item.dashes[0], A.BinOp) and stmt.item.dashes[0].op == "*"
+
+
+def test_combinators_side_outputs_and_conditions():
+    src = """
+    use "blocks.arch";
+    block b(c, s = 1) { residual(shortcut=pad)< conv3-c/s; bn | conv1-c/s >; relu }
+    network n(aux = true) {
+        input 3x32x32;
+        inception< conv1-8 | (conv1-4; conv3-8) | maxpool3/1(padding=1) >;
+        head: side<gap; flatten; fc-10> if aux;
+    }
+    """
+    module = parse(src, "m.arch")
+    assert module.uses[0].path == "blocks.arch"
+    residual = module.blocks[0].body.stmts[0].item
+    assert isinstance(residual, A.Residual) and residual.shortcut is not None
+    assert residual.args[0].name == "shortcut"
+    inception = module.networks[0].body.stmts[0].item
+    assert isinstance(inception, A.Inception) and len(inception.branches) == 3
+    side = module.networks[0].body.stmts[1]
+    assert isinstance(side.item, A.Side) and side.label == "head" and side.cond.id == "aux"
+
+
+def test_every_node_carries_its_source_position():
+    module = parse("network n {\n  input 1x8x8;\n  conv3-4;\n    relu\n}", "pos.arch")
+    conv, relu = module.networks[0].body.stmts
+    assert (conv.span.file, conv.span.line, conv.span.column) == ("pos.arch", 3, 3)
+    assert (relu.span.line, relu.span.column) == (4, 5)
+
+
+def test_comments_are_ignored():
+    module = parse("# header\nnetwork n { # here\n input 1x8x8; relu # trailing\n}")
+    assert len(module.networks[0].body.stmts) == 1
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
+def test_bundled_files_parse(path):
+    assert parse(path.read_text(), str(path)).networks
+
+
+@pytest.mark.parametrize(
+    "source, line, column, message, expected",
+    [
+        ("network n { input 3x8x8; conv3-64; relu;; }", 1, 41, "unexpected ';'", "a name"),
+        ("network n { input 3x8x8; conv3-64 relu }", 1, 35, "unexpected 'relu'", "';'"),
+        ("network n {\n  input 3x8x8;\n  conv3-64(stride=)\n}", 3, 19, "unexpected ')'", "a number"),
+        ("network n { input 3x8x8; conv3-64", 1, 34, "unexpected end of file", "'}'"),
+        ("network n { input 3x8x8; conv3-64 @ }", 1, 35, "unexpected character '@'", None),
+        ("network n { conv3-64 }", 1, 13, "unexpected 'conv3'", "'input'"),
+    ],
+)
+def test_syntax_errors_name_line_column_and_what_was_expected(source, line, column, message, expected):
+    with pytest.raises(ArchError) as info:
+        parse(source, "bad.arch")
+    d = info.value.first
+    assert (d.span.file, d.span.line, d.span.column) == ("bad.arch", line, column)
+    assert d.message == message
+    if expected:
+        assert expected in d.hint
+    rendered = info.value.render()
+    assert rendered.startswith(f"bad.arch:{line}:{column}: error: {message}")
+    assert "^" in rendered
+
+
+def test_command_line_values_parse_as_expressions():
+    assert parse_expression("10").value == 10
+    assert parse_expression("false").value is False
+    assert parse_expression("0.5").value == 0.5

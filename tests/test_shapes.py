@@ -1,0 +1,97 @@
+"""Stage 4, shapes.py: every tensor shape and parameter count, checked before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ARCHITECTURES, EXPECTED_PARAMS, build, error_of, net
+
+import archdsl
+from archdsl.shapes import total_params
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
+def test_bundled_parameter_counts_are_exact(path):
+    assert total_params(archdsl.build(path)) == EXPECTED_PARAMS[path.stem]
+
+
+def test_googlenet_without_aux_heads():
+    ir = archdsl.build("architectures/googlenet.arch", params={"aux_logits": False})
+    assert total_params(ir) == 6_624_904
+    assert ir.sides == {}
+
+
+def test_num_classes_changes_only_the_head():
+    ir = archdsl.build("architectures/resnet34.arch", params={"num_classes": 10})
+    assert total_params(ir) == 21_797_672 - 513 * 1000 + 513 * 10
+
+
+def test_lenet_shapes_follow_the_paper():
+    ir = archdsl.build("architectures/lenet5.arch")
+    shapes = [layer.out_shape for layer in ir.layers if layer.op in ("conv", "avgpool", "linear")]
+    assert shapes == [(6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120,), (84,), (10,)]
+
+
+def test_conv_and_pool_arithmetic():
+    ir = build(net("conv11-64/4(padding=2); maxpool3/2; conv7-8/2; maxpool3/2(ceil_mode=true); conv3-8(dilation=2)",
+                   "3x224x224"))
+    shapes = [layer.out_shape for layer in ir.layers[1:-1]]
+    assert shapes == [(64, 55, 55), (64, 27, 27), (8, 14, 14), (8, 7, 7), (8, 7, 7)]
+
+
+def test_projection_shortcut_counts_conv_and_bn():
+    ir = build(net("residual< conv3-16/2(bias=false); bn >", "8x8x8"))
+    shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
+    assert shortcut.derived == {"decision": "projection", "stride": (2, 2), "in_channels": 8}
+    assert shortcut.params == 8 * 16 + 2 * 16
+
+
+def test_zero_padding_shortcut_has_no_parameters():
+    ir = build(net("residual(shortcut=pad)< conv3-16/2; bn >", "8x8x8"))
+    shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
+    assert shortcut.derived["decision"] == "pad" and shortcut.params == 0
+
+
+def test_spatial_size_reaching_zero_names_the_layer_and_what_would_work():
+    d = error_of(net("conv5-8(padding=valid); maxpool; conv5-8(padding=valid)", "3x8x8")).first
+    assert d.message == "the output height of 'conv' would be -2: its input height is only 2"
+    assert "at least 5" in d.hint
+    assert (d.span.line, d.span.column) == (3, 34)
+
+
+def test_residual_that_cannot_be_reconciled():
+    d = error_of(net("residual< conv3-16(padding=valid) >", "8x9x9")).first
+    assert "residual add: the body gives 16x7x7 but the input is 8x9x9" in d.message
+    assert d.notes and d.notes[0].span.line == 3
+
+
+def test_explicit_shortcut_with_the_wrong_shape_names_both_sides():
+    d = error_of(net("residual< conv3-16/2 | conv1-8 >", "8x8x8")).first
+    assert d.message == "residual add: the body gives 16x4x4 but the shortcut gives 8x8x8"
+    assert len(d.notes) == 2
+
+
+def test_inception_branches_must_agree_in_size():
+    d = error_of(net("inception< conv1-4 | conv3-4(padding=valid) >", "3x8x8")).first
+    assert d.message == "inception branches differ in spatial size: 8x8, 6x6"
+
+
+def test_fc_on_a_feature_map_asks_for_flatten():
+    d = error_of(net("conv3-4; fc-10", "3x8x8")).first
+    assert d.message == "'fc' gets a feature map 4x8x8; it needs flat features"
+    assert "insert `flatten`" in d.hint and "256 features" in d.hint
+
+
+def test_conditional_statements_must_keep_the_shape():
+    d = error_of(net("conv3-4; conv3-8 if wide", "3x8x8", "wide = true")).first
+    assert "must keep the shape" in d.message
+
+
+def test_even_kernel_with_same_padding():
+    d = error_of(net("conv4-8", "3x8x8")).first
+    assert "'same' padding needs an odd kernel" in d.message
+
+
+def test_valid_body_whose_size_a_strided_projection_matches_is_accepted():
+    ir = build(net("residual< conv5-16(padding=valid) >", "8x9x9"))
+    shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
+    assert shortcut.derived["stride"] == (2, 2) and shortcut.out_shape == (16, 5, 5)

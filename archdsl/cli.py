@@ -1,4 +1,4 @@
-"""The command line: `archdsl compile`, `archdsl check`.
+"""The command line: `archdsl compile`, `archdsl check`, and the commands of COMMAND_MODULES.
 
 Exit codes: 0 success, 1 errors in the input (printed as `file:line:col: error: ...`), 2 usage errors.
 Only `ArchError` is caught: anything else escaping is a bug in archdsl and shows as one.
@@ -7,6 +7,7 @@ Only `ArchError` is caught: anything else escaping is a bug in archdsl and shows
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -14,8 +15,13 @@ from archdsl.errors import ArchError
 from archdsl.pipeline import build, compile_source, write_atomic
 from archdsl.shapes import fmt, total_params
 
+# Modules that add subcommands: each has `register(subparsers)`, which adds its parsers and sets
+# `run=function(args, parser) -> exit code` on them (see cmd_compile below for the shape).
+COMMAND_MODULES: tuple[str, ...] = ()
 
-def _settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+
+def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    """`--set name=value` pairs as a dict (usage error, exit 2, when malformed)."""
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -26,7 +32,7 @@ def _settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, st
 
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    emitted = compile_source(args.file, params=_settings(args.set, parser))
+    emitted = compile_source(args.file, params=settings(args.set, parser))
     if args.output:
         write_atomic(args.output, emitted.source)
         print(f"wrote {args.output} ({emitted.class_name})", file=sys.stderr)
@@ -36,7 +42,7 @@ def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    params = _settings(args.set, parser)
+    params = settings(args.set, parser)
     failed = 0
     for file in args.files:
         start = time.perf_counter()
@@ -62,20 +68,26 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if failed else 0
 
 
+def add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter, or the input (input=3x32x32); repeatable")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("compile", help="write the PyTorch module for a network")
     p.add_argument("file")
     p.add_argument("-o", "--output", help="output .py file (default: stdout)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a network parameter, or the input (input=3x32x32)")
+    add_set_option(p)
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("check", help="parse and shape-check files; print each layer's shape and parameters")
     p.add_argument("files", nargs="+")
     p.add_argument("-q", "--quiet", action="store_true", help="totals only")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    add_set_option(p)
     p.set_defaults(run=cmd_check)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args, parser)

@@ -164,8 +164,7 @@ class _Generator:
                         + "in eval mode, the output alone."]
         if baked:
             doc += ["", f"Compiled with {baked}; these set the number of layers, so recompile to change them."]
-        doc = doc[0] + '"""' if len(doc) == 1 else "\n".join(doc[:1] + [_INDENT + d if d else "" for d in doc[1:]]
-                                                             + [_INDENT + '"""'])
+        doc = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
         return self.class_text(self.net_class, doc, sig, writer.init, fwd, returns)
 
     def class_text(self, name: str, doc: str, sig: list[str], init: list[str], fwd: list[str], returns: str) -> str:

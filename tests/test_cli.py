@@ -15,7 +15,7 @@ def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
 
 def test_compile_to_stdout_and_to_a_file(tmp_path):
     result = run("compile", "architectures/lenet5.arch")
-    assert result.returncode == 0 and "class Lenet5(nn.Module):" in result.stdout
+    assert result.returncode == 0 and "class LeNet5(nn.Module):" in result.stdout
     out = tmp_path / "lenet.py"
     result = run("compile", "architectures/lenet5.arch", "-o", str(out), "--set", "num_classes=4")
     assert result.returncode == 0

@@ -22,4 +22,4 @@ def test_non_editable_install_finds_grammar_and_architectures(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     count, name = result.stdout.split()
-    assert int(count) == len(list((ROOT / "architectures").glob("*.arch"))) and name == "Resnet34"
+    assert int(count) == len(list((ROOT / "architectures").glob("*.arch"))) and name == "ResNet34"

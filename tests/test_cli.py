@@ -37,7 +37,7 @@ def test_errors_are_gcc_style_with_caret_and_exit_1(tmp_path):
     assert f"{bad}:3:14: error: unknown layer or block 'rleu'" in result.stderr
     assert "\n      conv3-8; rleu\n               ^~~~\n" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "network lenet5" in result.stdout  # kept going after the bad file
+    assert "network LeNet5" in result.stdout  # kept going after the bad file
 
 
 def test_failed_compile_leaves_the_previous_output_untouched(tmp_path):

@@ -223,14 +223,6 @@ class _Writer:
             return Sym(f"({v[0]}, {v[1]})", 9, tuple(values), True)  # tuple values: no arithmetic on it
         return self.lit(v)
 
-    def derived(self, m: Member, key: str, what: str) -> Sym:
-        values = [layer.derived[key] for layer in self.layers_of(m)]
-        if any(v != values[0] for v in values):
-            raise ArchError(Diagnostic(f"the {what} of this layer differs between the uses of its block "
-                                       f"({', '.join(map(str, values))})", self.ir.layers[m.node].span,
-                                       hint="give it explicitly so one class fits every use"), self.ir.program.sources)
-        return self.pair(values)
-
     def comment(self, step: Step, t: _T) -> str:
         shapes = [self.ir.layers[s.out_node].out_shape for s in self.counterparts(step)]
         return "  # " + self.shape_text(shapes, t)

@@ -12,8 +12,15 @@ import torchvision
 OUT = Path(__file__).parent / "reference"
 MODELS = {
     "alexnet": {},
+    "vgg11": {},
+    "vgg13": {},
     "vgg16": {},
+    "vgg19": {},
+    "resnet18": {},
     "resnet34": {},
+    "resnet50": {},
+    "resnet101": {},
+    "resnet152": {},
     "googlenet": {"aux_logits": True, "init_weights": False},
 }
 

@@ -12,7 +12,10 @@ from conftest import ARCHITECTURES, EXPECTED_PARAMS
 import archdsl
 
 # Small inputs keep the suite fast where the architecture allows (adaptive pooling before the head).
-SMALL_INPUT = {"alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", "googlenet": "3x64x64"}
+SMALL_INPUT = {"alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", "googlenet": "3x64x64",
+               "vgg11": "3x32x32", "vgg11_lrn": "3x32x32", "vgg13": "3x32x32", "vgg16_conv1": "3x32x32",
+               "vgg19": "3x32x32", "resnet18": "3x64x64", "resnet50": "3x64x64", "resnet101": "3x64x64",
+               "resnet152": "3x64x64"}
 
 RUNNER = """
 import importlib.util, json, sys

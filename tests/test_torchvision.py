@@ -14,7 +14,8 @@ from conftest import ROOT
 
 import archdsl
 
-MODELS = ["alexnet", "vgg16", "resnet34", "googlenet"]
+MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
+          "resnet152", "googlenet"]
 
 
 def shapes(model) -> dict[str, list[int]]:

@@ -21,6 +21,7 @@ from archdsl import layers as L
 from archdsl.ast import Program
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span
 from archdsl.expr import Value, evaluate, free_names
+from archdsl.limits import DEFAULT, Budget
 
 # Layers without parameters or buffers: unlabelled ones with equal options share one attribute.
 STATELESS = {"maxpool", "avgpool", "gap", "relu", "tanh", "sigmoid", "softmax", "dropout", "lrn", "flatten"}
@@ -34,8 +35,9 @@ _RESERVED = {
     "extra_repr", "get_submodule", "get_parameter", "register_module", "share_memory", "bfloat16", "dump_patches",
     "call_super_init", "in_channels", "self", "x", "torch", "nn", "Tensor", "super",
 }
-MAX_NODES = 2_000_000
-MAX_REPEAT = 100_000
+# Nested sequences (groups, branches, block bodies) deeper than this are refused: expansion and
+# code generation recurse a few frames per level, and Python's stack is about 1,000 frames.
+MAX_DEPTH = 100
 
 
 @dataclass(eq=False)
@@ -220,7 +222,7 @@ class _Ctx:
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
-           input_shape: tuple[int, int, int] | None = None) -> IR:
+           input_shape: tuple[int, int, int] | None = None, budget: Budget = DEFAULT) -> IR:
     """Unroll the program's network into the graph IR; raises ArchError with every error found."""
     reporter = Reporter(program.sources)
     net = _pick_network(program)
@@ -230,7 +232,7 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
         reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a zero dimension", net.input.span)
     reporter.raise_if_errors()
     structural = _structural_params(net)
-    return _Expander(program, net, params, structural, input_shape, reporter).run()
+    return _Expander(program, net, params, structural, input_shape, reporter, budget).run()
 
 
 def _pick_network(program: Program) -> A.Network:
@@ -301,15 +303,17 @@ def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> b
 
 
 class _Expander:
-    def __init__(self, program, net, params, structural, input_shape, reporter: Reporter):
-        self.program, self.net, self.reporter = program, net, reporter
+    def __init__(self, program, net, params, structural, input_shape, reporter: Reporter, budget: Budget):
+        self.program, self.net, self.reporter, self.budget = program, net, reporter, budget
+        self.depth = 0
         self.ir = IR(program, net, params, structural, input_shape, nx.DiGraph(), [], [])
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, exprs=None) -> Layer:
-        if len(self.ir.layers) >= MAX_NODES:
-            raise ArchError(Diagnostic(f"the network expands to more than {MAX_NODES:,} layers", span,
-                                       hint="reduce the repetition counts"), self.program.sources)
+        if len(self.ir.layers) >= self.budget.max_layers:
+            raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
+                                       hint="reduce the repetition counts, or raise the budget "
+                                            "(--budget max_layers=...)"), self.program.sources)
         layer = Layer(len(self.ir.layers), op, attrs or {}, exprs or {}, span, ctx.scope.id, inputs, ctx.enabled)
         self.ir.layers.append(layer)
         self.ir.graph.add_node(layer.id, layer=layer)
@@ -354,12 +358,20 @@ class _Expander:
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: str) -> int:
-        for i, stmt in enumerate(seq.stmts):
-            try:
-                x = self.stmt(stmt, x, ctx, f"{site}/{i}")
-            except ArchError as exc:
-                # Keep going: later statements may hold independent errors worth reporting now.
-                self.reporter.diagnostics += exc.diagnostics
+        if self.depth >= MAX_DEPTH:
+            raise ArchError(Diagnostic(f"blocks and groups nest deeper than {MAX_DEPTH} levels", seq.span,
+                                       hint="flatten the nesting; a chain of blocks each using the next counts "
+                                            "every level"))
+        self.depth += 1
+        try:
+            for i, stmt in enumerate(seq.stmts):
+                try:
+                    x = self.stmt(stmt, x, ctx, f"{site}/{i}")
+                except ArchError as exc:
+                    # Keep going: later statements may hold independent errors worth reporting now.
+                    self.reporter.diagnostics += exc.diagnostics
+        finally:
+            self.depth -= 1
         return x
 
     def stmt(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str) -> int:
@@ -397,8 +409,8 @@ class _Expander:
         count = evaluate(stmt.repeat, ctx.env)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ArchError(Diagnostic(f"repetition count must be a positive integer, got {count!r}", stmt.repeat.span))
-        if count > MAX_REPEAT:
-            raise ArchError(Diagnostic(f"repetition count {count:,} exceeds the limit of {MAX_REPEAT:,}",
+        if count > self.budget.max_repeat:
+            raise ArchError(Diagnostic(f"repetition count {count:,} exceeds the limit of {self.budget.max_repeat:,}",
                                        stmt.repeat.span))
         return count
 

@@ -7,12 +7,14 @@ Syntax errors become diagnostics that say, in words, what was expected where.
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, v_args
-from lark.tree import Meta
+from lark.exceptions import VisitError
+from lark.tree import Meta, Tree
 
 from archdsl import ast as A
 from archdsl.errors import ArchError, Diagnostic, Note, Span
@@ -55,7 +57,42 @@ def parse(text: str, file: str = "<string>") -> A.Module:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
         raise ArchError(_syntax_error(exc, text, file), {file: text}) from None
-    return _ToAst(file).transform(tree)
+    _check_nesting(tree, file, text)
+    try:
+        return _ToAst(file).transform(tree)
+    except VisitError as exc:  # Lark wraps what the transformer raises; ours is an ArchError
+        if isinstance(exc.orig_exc, ArchError):
+            raise ArchError(exc.orig_exc.diagnostics, {file: text}) from None
+        raise
+
+
+# Deeper trees are refused before any recursive stage sees them: Lark's Transformer, expansion
+# and code generation recurse once per level. Bundled files stay below 20 levels.
+MAX_NESTING = 200
+# Literals beyond this many digits are refused: no layer needs them, and Python will not even
+# print an integer of more than 4,300 digits.
+MAX_DIGITS = 18
+
+
+def _check_nesting(tree: Tree, file: str, text: str) -> None:
+    stack = [(tree, 1)]
+    while stack:  # iteratively: this is the check that keeps deep input away from recursion
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            where = Span(file, getattr(node.meta, "line", 1), getattr(node.meta, "column", 1))
+            raise ArchError(Diagnostic(f"nesting deeper than {MAX_NESTING} levels", where,
+                                       hint="flatten the groups or expressions, or name a part as a block"),
+                            {file: text})
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
+def _literal(token: Token, file: str, convert):
+    digits = str(token).split("e")[0].split("E")[0]
+    value = convert(str(token)) if len(digits.replace(".", "").lstrip("0")) <= MAX_DIGITS else None
+    if value is None or not math.isfinite(value):
+        raise ArchError(Diagnostic(f"number {str(token)[:30]}{'...' if len(token) > 30 else ''} is too large",
+                                   _span(file, token), hint=f"numbers have at most {MAX_DIGITS} digits"))
+    return value
 
 
 def parse_expression(text: str, file: str = "<--set>") -> A.Expr:
@@ -104,10 +141,10 @@ class _ToAst(Transformer):
 
     # expressions
     def int_lit(self, meta, c):
-        return A.Number(span=self._s(meta), value=int(c[0]))
+        return A.Number(span=self._s(meta), value=_literal(c[0], self.file, int))
 
     def float_lit(self, meta, c):
-        return A.Number(span=self._s(meta), value=float(c[0]))
+        return A.Number(span=self._s(meta), value=_literal(c[0], self.file, float))
 
     def true_lit(self, meta, c):
         return A.Boolean(span=self._s(meta), value=True)
@@ -196,7 +233,8 @@ class _ToAst(Transformer):
         return [p for p in c if p is not None]
 
     def input_decl(self, meta, c):
-        channels, height, width = (int(v) for v in str(c[0]).split("x"))
+        channels, height, width = (_literal(Token.new_borrow_pos("INT", v, c[0]), self.file, int)
+                                   for v in str(c[0]).split("x"))
         return A.InputDecl(span=self._s(meta), channels=channels, height=height, width=width)
 
     def block_def(self, meta, c):

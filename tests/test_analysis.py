@@ -1,0 +1,200 @@
+"""analysis.py and `archdsl summary`: exact parameters, MACs and memory, computed without torch.
+
+References: torchinfo 1.8.0's figures committed in tests/reference/torchinfo.json (made by
+tests/make_torchinfo_reference.py), and autograd itself: the tensors it saves for backward,
+counted with torch.autograd.graph.saved_tensors_hooks on the compiled module.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ARCHITECTURES, EXPECTED_PARAMS, ROOT, build, net
+
+import archdsl
+from archdsl import shapes
+from archdsl.analysis import FLOAT_BYTES, RULES, analyse
+from archdsl.cli import main
+from archdsl.summary import table
+
+TORCHINFO = json.loads((ROOT / "tests" / "reference" / "torchinfo.json").read_text())["models"]
+# Weighted layers on the longest path: the number in each network's name.
+DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn": 11, "vgg13": 13, "vgg16": 16,
+          "vgg16_conv1": 16, "vgg19": 19, "resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101,
+          "resnet152": 152, "googlenet": 22}
+
+
+def test_every_op_the_ir_can_hold_has_a_cost_rule():
+    assert set(RULES) == set(shapes.RULES)
+
+
+@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
+def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
+    reference = TORCHINFO[path.stem]
+    a = analyse(archdsl.build(path))
+    assert [1, *a.ir.input_shape] == reference["input"]
+    assert a.params == EXPECTED_PARAMS[path.stem] == reference["trainable_params"]
+    assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < 0.005
+    assert a.depth == DEPTHS[path.stem]
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19", "alexnet", "lenet5"])
+def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
+    # torchinfo counts (weights + biases) x output positions for conv and fc: so do we. The two
+    # differ only where we count what torchinfo does not (batch norm per element, LRN).
+    assert analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch")).macs == TORCHINFO[name]["total_mult_adds"]
+
+
+def test_googlenet_macs_are_the_eval_path_without_the_aux_heads():
+    with_aux = analyse(archdsl.build("architectures/googlenet.arch"))
+    without = analyse(archdsl.build("architectures/googlenet.arch", params={"aux_logits": False}))
+    assert with_aux.macs == without.macs and with_aux.activation_bytes == without.activation_bytes
+    assert with_aux.params - without.params == 13_004_888 - 6_624_904
+    assert with_aux.saved_bytes > without.saved_bytes  # the heads do run in training
+    assert not any(r.eval for r in with_aux.rows if r.parts[0] in ("aux1", "aux2"))
+
+
+def test_layer_by_layer_arithmetic():
+    ir = build(net("conv3-8(bias=false); bn; relu; maxpool3/2; conv3-4(groups=2); avgpool(output=2); flatten; fc-10",
+                   "4x9x9"))
+    conv, bn, relu, maxpool, grouped, avgpool, flatten, fc = analyse(ir).rows[1:]
+    assert conv.macs == 8 * 9 * 9 * (4 * 9)  # no bias
+    assert bn.macs == 8 * 9 * 9  # eval-mode scale and shift
+    assert relu.macs == 0 and relu.ops == 8 * 9 * 9 and relu.activation_bytes == 0  # in place
+    assert maxpool.layer.out_shape == (8, 4, 4) and maxpool.ops == 8 * 4 * 4 * 8  # 8 comparisons a window
+    assert grouped.macs == 4 * 4 * 4 * (8 // 2 * 9 + 1)  # half the input channels, plus the bias
+    assert avgpool.ops == 4 * 4 * 4  # adaptive 4x4 -> 2x2: windows [0, 2) and [2, 4) per axis
+    assert flatten.activation_bytes == 0  # a view
+    assert fc.macs == (16 + 1) * 10
+
+
+def test_block_rows_are_the_sums_of_their_layers():
+    record = json.loads(_cli_json("architectures/resnet34.arch"))
+    blocks = {b["name"]: b for b in record["blocks"]}
+    layers = record["layers"]
+    for name in ("layer1", "layer2.0", "layer3"):
+        inside = [r for r in layers if r["name"].startswith(name + ".")]
+        assert blocks[name]["params"] == sum(r["params"] for r in inside)
+        assert blocks[name]["macs"] == sum(r["macs"] for r in inside)
+    assert blocks["layer2.0"]["block"] == "basic(128, 2)"
+    assert sum(b["params"] for b in record["blocks"] if "." not in b["name"]) + sum(
+        r["params"] for r in layers if "." not in r["name"]) == 21_797_672
+
+
+def test_vgg16_memory_under_each_convention():
+    """The figures docs/analysis.md reconciles: CS231n's 24M, the exact count, torchinfo's 108.5 MB."""
+    a = analyse(archdsl.build("architectures/vgg16.arch"))
+    rows = a.rows
+    # CS231n's table: the input and the output of every conv (ReLU in place), pool and fc layer.
+    cs231n = sum(r.activation_bytes for r in rows if r.layer.op in ("input", "conv", "maxpool", "linear"))
+    assert cs231n // FLOAT_BYTES == 15_237_608  # not 24M: the table's own rows add up to 15.2M (61 MB)
+    # Every tensor a forward pass creates: the same, plus the adaptive average pool's 512x7x7 output.
+    assert a.activation_bytes == (15_237_608 + 25_088) * FLOAT_BYTES == 61_050_784
+    # torchinfo: outputs of the layers with parameters only, doubled "for gradients".
+    weighted = sum(r.activation_bytes for r in rows if r.params)
+    assert 2 * weighted == TORCHINFO["vgg16"]["forward_backward_pass_bytes"] == 108_453_696
+
+
+def test_training_estimate_adds_parameters_gradients_saved_tensors_and_optimizer_state():
+    plain = analyse(archdsl.build("architectures/resnet18.arch"))
+    adam = analyse(archdsl.build("architectures/resnet18.arch"), optimizer="adam")
+    assert plain.grad_bytes == 11_689_512 * 4
+    assert plain.param_bytes == 11_689_512 * 4 + plain.buffers * 4 + 4 * 20  # 20 int64 batch counters
+    assert plain.train_bytes == plain.param_bytes + plain.grad_bytes + plain.saved_bytes
+    assert adam.train_bytes - plain.train_bytes == 2 * 11_689_512 * 4
+
+
+MEASURED = [("lenet5", None), ("alexnet_paper", None), ("vgg11_lrn", "3x32x32"), ("resnet50", "3x64x64"),
+            ("googlenet", "3x64x64")]
+
+
+def _saved_by_autograd(model, x) -> int:
+    """Bytes of the distinct storages autograd keeps for backward, parameters and buffers excluded."""
+    import torch
+
+    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    kept: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in state:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(kept.values())
+
+
+@pytest.mark.parametrize(("name", "small"), MEASURED, ids=[m[0] for m in MEASURED])
+def test_saved_for_backward_matches_autograd_exactly(name, small):
+    """Tolerance: none. On CPU the estimate equals autograd's saved tensors to the byte."""
+    import torch
+
+    params = {"input": small} if small else {}
+    path = ROOT / "architectures" / f"{name}.arch"
+    estimate = analyse(archdsl.build(path, params=params), device="cpu")
+    model = archdsl.load(path, **params).train()
+    torch.manual_seed(0)
+    assert _saved_by_autograd(model, torch.randn(1, *estimate.ir.input_shape)) == estimate.saved_bytes
+
+
+def test_saved_for_backward_of_every_other_op():
+    import torch
+
+    source = net("conv3-8; tanh; residual(shortcut=pad)< conv3-16/2; bn; sigmoid >; lrn; maxpool(output=3); flatten; "
+                 "dropout; fc-6; softmax", "3x12x12")
+    estimate = analyse(archdsl.build("t.arch", source=source), device="cpu")
+    model = archdsl.load("t.arch", source=source).train()
+    assert _saved_by_autograd(model, torch.randn(1, 3, 12, 12)) == estimate.saved_bytes
+
+
+def _cli_json(*argv: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "archdsl", "summary", *argv, "--json"], capture_output=True,
+                            text=True, cwd=ROOT, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_summary_json_has_the_promised_fields_and_never_imports_torch():
+    code = ("import sys, io, contextlib, json\nfrom archdsl.cli import main\nout = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n    rc = main(['summary', 'architectures/vgg16.arch', '--json'])\n"
+            "print(json.dumps({'rc': rc, 'record': json.loads(out.getvalue()), "
+            "'torch': 'torch' in sys.modules, 'matplotlib': 'matplotlib' in sys.modules}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                            timeout=120)
+    report = json.loads(result.stdout)
+    assert report["rc"] == 0 and report["torch"] is False and report["matplotlib"] is False
+    record = report["record"]
+    assert record["params"] == 138_357_544 and record["macs"] == 15_483_821_032
+    assert record["activation_bytes"] == 61_050_784
+    assert record["train_bytes"] == 2 * 138_357_544 * 4 + record["train"]["saved_bytes"]
+    assert record["flops"] == 2 * record["macs"]
+    assert len(record["layers"]) == 1 + 31 + 2 + 7 and record["layers"][1]["name"] == "features.0"
+
+
+def test_summary_table_folds_blocks_below_the_depth(capsys):
+    assert main(["summary", "architectures/resnet18.arch", "--depth", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "layer1   sequence ..." in text and "basic(64, 1)" not in text
+    assert "1,816,558,056" in text and "depth 18" in text
+    full = table(analyse(archdsl.build("architectures/resnet18.arch")))
+    assert "basic(128, 2)" in full and "conv3-128/2" in full
+
+
+def test_summary_of_a_bad_file_is_a_diagnostic_not_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.arch"
+    bad.write_text(net("conv3-8; fc-10"))
+    assert main(["summary", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.arch:3:10: error: 'fc' gets a feature map" in err and "Traceback" not in err
+
+
+def test_summary_takes_parameter_overrides(capsys):
+    assert main(["summary", "architectures/resnet34.arch", "--json", "--set", "num_classes=10",
+                 "--set", "input=3x64x64"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["params"] == 21_797_672 - 513 * 990 and record["input"] == [3, 64, 64]

@@ -91,12 +91,13 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
     raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224; got {value!r}"))
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write a file so that a failure leaves any previous version untouched."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write a file (text, or bytes such as a PNG) so that a failure leaves any previous version untouched."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w",
+                       encoding=None if isinstance(text, bytes) else "utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -196,9 +196,12 @@ class IR:
         """Block definitions in the order their classes must be emitted (dependencies first)."""
         order: list[A.BlockDef] = []
         seen: set[str] = set()
+        children: dict[int, list[Instance]] = {}  # one pass: searching all instances per instance is quadratic
+        for inst in self.instances[1:]:
+            children.setdefault(inst.parent, []).append(inst)
 
         def visit(inst: Instance) -> None:
-            for child in (i for i in self.instances if i.parent == inst.id):
+            for child in children.get(inst.id, []):
                 visit(child)
                 if child.block and child.block.name not in seen:
                     seen.add(child.block.name)

@@ -7,6 +7,8 @@ users import and what they read are one thing.
 from __future__ import annotations
 
 import ast as pyast
+import contextlib
+import gc
 import linecache
 import os
 import re
@@ -25,6 +27,23 @@ from archdsl.shapes import infer
 _SHAPE = re.compile(r"^\s*([0-9]+)\s*x\s*([0-9]+)\s*x\s*([0-9]+)\s*$")
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cycle collector while compiling (reference counting still frees memory).
+
+    A compile creates many objects that all stay alive until it ends, and the collector would
+    re-scan them over and over: 30-40% of the time of a 10,000-layer compile (bench/scaling.py).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@gc_paused()
 def build(path: str | Path | None = None, *, source: str | None = None, params: dict[str, Any] | None = None) -> IR:
     """Parse, expand and shape-check a network; `params` override its parameters (and `input`)."""
     program = load_program(path, text=source, file=None if source is None else str(path or "<string>"))
@@ -33,6 +52,7 @@ def build(path: str | Path | None = None, *, source: str | None = None, params: 
     return infer(ir)
 
 
+@gc_paused()
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
                    params: dict[str, Any] | None = None) -> Emitted:
     """The emitted PyTorch module for a network, checked to be valid Python."""

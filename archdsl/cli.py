@@ -17,7 +17,13 @@ from archdsl.shapes import fmt, total_params
 
 # Modules that add subcommands: each has `register(subparsers)`, which adds its parsers and sets
 # `run=function(args, parser) -> exit code` on them (see cmd_compile below for the shape).
-COMMAND_MODULES: tuple[str, ...] = ("archdsl.viz_cli", "archdsl.formatter", "archdsl.summary", "archdsl.diff")
+COMMAND_MODULES: tuple[str, ...] = (
+    "archdsl.viz_cli",
+    "archdsl.formatter",
+    "archdsl.summary",
+    "archdsl.diff",
+    "archdsl.report",
+)
 
 
 def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:

@@ -116,6 +116,14 @@ class InputDecl(Node):
     width: int
 
 
+class Freeze(Node):
+    """`freeze conv1, layer1` (those parts) or `freeze up to layer3` (everything through layer3)."""
+
+    up_to: bool
+    targets: list[str]
+    target_spans: list[Span | None]
+
+
 class BlockDef(Node):
     name: str
     params: list[Param]
@@ -126,6 +134,7 @@ class Network(Node):
     name: str
     params: list[Param]
     input: InputDecl
+    freeze: Freeze | None = None
     body: Seq
 
 

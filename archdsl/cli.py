@@ -12,6 +12,7 @@ import sys
 import time
 
 from archdsl.errors import ArchError
+from archdsl.limits import DEFAULT, Budget
 from archdsl.pipeline import build, compile_source, write_atomic
 from archdsl.shapes import fmt, total_params
 
@@ -38,7 +39,9 @@ def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str
 
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    emitted = compile_source(args.file, params=settings(args.set, parser))
+    emitted = compile_source(args.file, params=settings(args.set, parser), budget=budget(args, parser),
+                             strict=args.strict)
+    print_warnings(emitted.warnings, emitted.sources)
     if args.output:
         write_atomic(args.output, emitted.source)
         print(f"wrote {args.output} ({emitted.class_name})", file=sys.stderr)
@@ -53,12 +56,13 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for file in args.files:
         start = time.perf_counter()
         try:
-            ir = build(file, params=params)
+            ir = build(file, params=params, budget=budget(args, parser), strict=args.strict)
         except ArchError as exc:
             print(exc.render(), file=sys.stderr)
             failed += 1
             continue
         elapsed = time.perf_counter() - start
+        print_warnings(ir.warnings, ir.program.sources)
         c, h, w = ir.input_shape
         print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
         if not args.quiet:
@@ -79,6 +83,24 @@ def add_set_option(p: argparse.ArgumentParser) -> None:
                    help="override a network parameter, or the input (input=3x32x32); repeatable")
 
 
+def add_strict_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+                   help="resource limit: max_params, max_activation, max_layers or max_repeat; repeatable")
+
+
+def budget(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Budget:
+    try:
+        return DEFAULT.with_settings(settings(args.budget, parser))
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def print_warnings(warnings, sources: dict[str, str]) -> None:
+    for warning in warnings:
+        print(warning.render(sources), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,11 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("-o", "--output", help="output .py file (default: stdout)")
     add_set_option(p)
+    add_strict_options(p)
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("check", help="parse and shape-check files; print each layer's shape and parameters")
     p.add_argument("files", nargs="+")
     p.add_argument("-q", "--quiet", action="store_true", help="totals only")
     add_set_option(p)
+    add_strict_options(p)
     p.set_defaults(run=cmd_check)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

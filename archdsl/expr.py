@@ -13,6 +13,9 @@ from archdsl.errors import ArchError, Diagnostic
 
 Value = int | float | bool | str
 
+# The largest magnitude an expression may reach (literals have at most 18 digits, see parser.py).
+LIMIT = 10**18
+
 _PRECEDENCE = {"or": 0, "!=": 1, "+": 2, "-": 2, "*": 3, "//": 3}
 
 
@@ -34,7 +37,11 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     _require_number(right, expr.right)
     if expr.op == "//" and right == 0:
         raise ArchError(Diagnostic("division by zero", expr.span))
-    return _apply(expr.op, left, right)
+    result = _apply(expr.op, left, right)
+    if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
+        raise ArchError(Diagnostic("the value of this expression is too large", expr.span,
+                                   hint=f"values must stay below {LIMIT:.0e} in magnitude"))
+    return result
 
 
 def _apply(op: str, a, b):

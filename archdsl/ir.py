@@ -34,6 +34,7 @@ _RESERVED = {
     "named_parameters", "named_modules", "named_children", "named_buffers", "load_state_dict", "requires_grad_",
     "extra_repr", "get_submodule", "get_parameter", "register_module", "share_memory", "bfloat16", "dump_patches",
     "call_super_init", "in_channels", "self", "x", "torch", "nn", "Tensor", "super",
+    "FROZEN",  # the emitted network's tuple of frozen parts
 }
 # Nested sequences (groups, branches, block bodies) deeper than this are refused: expansion and
 # code generation recurse a few frames per level, and Python's stack is about 1,000 frames.
@@ -181,9 +182,12 @@ class IR:
     layers: list[Layer]
     instances: list[Instance]
     input: int = -1
+    warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
     conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
+    folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
+    frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)
 
     @property
     def file(self) -> str:
@@ -233,9 +237,21 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     input_shape = input_shape or (net.input.channels, net.input.height, net.input.width)
     if min(input_shape) < 1:
         reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a zero dimension", net.input.span)
+    _check_block_params(program, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
     return _Expander(program, net, params, structural, input_shape, reporter, budget).run()
+
+
+def _check_block_params(program: Program, reporter: Reporter) -> None:
+    """Block parameters become Python arguments of the block's __init__: same rules as labels."""
+    for block in program.blocks.values():
+        seen: set[str] = set()
+        for param in block.params:
+            _check_identifier(param.name, param.span, reporter, "parameter")
+            if param.name in seen:
+                reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span)
+            seen.add(param.name)
 
 
 def _pick_network(program: Program) -> A.Network:
@@ -260,6 +276,8 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
     env: dict[str, Value] = {}
     for param in net.params:
         _check_identifier(param.name, param.span, reporter, "parameter")
+        if param.name in env:
+            reporter.error(f"network '{net.name}' has two parameters named '{param.name}'", param.span)
         expr = overrides.get(param.name, param.default)
         if expr is None:
             reporter.error(f"parameter '{param.name}' has no default value", param.span,
@@ -309,11 +327,13 @@ class _Expander:
     def __init__(self, program, net, params, structural, input_shape, reporter: Reporter, budget: Budget):
         self.program, self.net, self.reporter, self.budget = program, net, reporter, budget
         self.depth = 0
+        self.exhausted = False  # the layer budget ran out: stop, rather than report it at every later layer
         self.ir = IR(program, net, params, structural, input_shape, nx.DiGraph(), [], [])
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, exprs=None) -> Layer:
         if len(self.ir.layers) >= self.budget.max_layers:
+            self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
                                        hint="reduce the repetition counts, or raise the budget "
                                             "(--budget max_layers=...)"), self.program.sources)
@@ -371,6 +391,8 @@ class _Expander:
                 try:
                     x = self.stmt(stmt, x, ctx, f"{site}/{i}")
                 except ArchError as exc:
+                    if self.exhausted:
+                        raise
                     # Keep going: later statements may hold independent errors worth reporting now.
                     self.reporter.diagnostics += exc.diagnostics
         finally:
@@ -421,9 +443,22 @@ class _Expander:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`"))
+        before = len(self.ir.layers)
         for r in range(count):
             x = self.item(stmt.item, x, ctx, site if count == 1 else f"{site}*{r}")
+            if r == 0:
+                self._foresee(before, count, stmt)
         return x
+
+    def _foresee(self, before: int, count: int, stmt: A.Stmt) -> None:
+        """After one repetition: refuse now if all `count` of them would exceed the layer budget."""
+        total = before + count * (len(self.ir.layers) - before)
+        if total > self.budget.max_layers:
+            self.exhausted = True
+            raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
+                                       f"(this repetition alone makes {total - before:,})", stmt.span,
+                                       hint="reduce the repetition counts, or raise the budget "
+                                            "(--budget max_layers=...)"), self.program.sources)
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str, count: int, default_name: str | None = None) -> int:
         item, label = stmt.item, stmt.label
@@ -443,9 +478,12 @@ class _Expander:
         m.children = Container("seq", ctx.scope.id, m)
         inner = _replace(ctx, container=m.children, steps=None)
         y = x
+        before = len(self.ir.layers)
         for r in range(count):
             rsite = site if count == 1 else f"{site}*{r}"
             y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
+            if r == 0:
+                self._foresee(before, count, stmt)
         self._apply(ctx, m, site, stmt.span, x, y)
         return y
 
@@ -582,6 +620,9 @@ class _Expander:
                                        hint="move the side<...> from the block into the network"))
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span))
+        if stmt.label == "out":
+            raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
+                                       stmt.label_span, hint="e.g. aux1: side<...>"))
         bsteps: list[Step] = []
         bctx = _replace(ctx, steps=bsteps)
         body = item.body.stmts

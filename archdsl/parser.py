@@ -20,6 +20,7 @@ from archdsl import ast as A
 from archdsl.errors import ArchError, Diagnostic, Note, Span
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text
+from archdsl.syntax_errors import explain
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +73,7 @@ MAX_NESTING = 200
 # Literals beyond this many digits are refused: no layer needs them, and Python will not even
 # print an integer of more than 4,300 digits.
 MAX_DIGITS = 18
+MAX_FILE_BYTES = 10_000_000
 
 
 def _check_nesting(tree: Tree, file: str, text: str) -> None:
@@ -101,6 +103,20 @@ def parse_expression(text: str, file: str = "<--set>") -> A.Expr:
     return module.networks[0].params[0].default
 
 
+def parse_freeze(text: str) -> A.Freeze:
+    """A freeze list given from Python or the command line: `up to layer3` or `conv1, layer1`."""
+    wrong = ArchError(Diagnostic(f"cannot read freeze={text!r}",
+                                 hint="write 'up to NAME' or 'NAME, NAME, ...' with top-level labels"))
+    try:
+        module = parse(f"network _ {{ input 1x1x1; freeze {text}; }}", "<freeze>")
+    except ArchError:
+        raise wrong from None
+    net = module.networks[0] if len(module.networks) == 1 else None
+    if net is None or net.body.stmts or net.freeze is None:
+        raise wrong
+    return net.freeze.model_copy(update={"target_spans": [None] * len(net.freeze.targets)})
+
+
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line, column = exc.line if exc.line > 0 else 1, exc.column if exc.column > 0 else 1
     if isinstance(exc, UnexpectedCharacters):
@@ -121,6 +137,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         if token.type == "$END":
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
+    why = explain(exc, _lark())
+    if why:
+        hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint)
 
 
@@ -241,9 +260,16 @@ class _ToAst(Transformer):
         params = c[1] if isinstance(c[1], list) else []
         return A.BlockDef(span=self._s(meta), name=str(c[0]), params=params, body=c[-1])
 
+    def freeze(self, meta, c):
+        names = [t for t in c if t.type == "NAME"]
+        return A.Freeze(span=self._s(meta), up_to=c[0].type == "UP", targets=[str(t) for t in names],
+                        target_spans=[self._s(t) for t in names])
+
     def network(self, meta, c):
         params = c[1] if isinstance(c[1], list) else []
-        return A.Network(span=self._s(meta), name=str(c[0]), params=params, input=c[-2], body=c[-1])
+        inp = next(x for x in c if isinstance(x, A.InputDecl))
+        freeze = next((x for x in c if isinstance(x, A.Freeze)), None)
+        return A.Network(span=self._s(meta), name=str(c[0]), params=params, input=inp, freeze=freeze, body=c[-1])
 
     def use(self, meta, c):
         return A.Use(span=self._s(meta), path=str(c[0])[1:-1])
@@ -267,6 +293,9 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
 
     def read(p: Path, at: A.Use | None) -> str | None:
         try:
+            # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
+            if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
+                raise OSError(0, "not a regular file" if not p.is_file() else f"larger than {MAX_FILE_BYTES:,} bytes")
             return p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -6,24 +6,30 @@ users import and what they read are one thing.
 
 from __future__ import annotations
 
-import ast as pyast
 import contextlib
+import dataclasses
 import gc
 import linecache
 import os
 import re
 import tempfile
 import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from archdsl import ast as A
 from archdsl.codegen import Emitted, generate
 from archdsl.errors import ArchError, Diagnostic, Span
+from archdsl.freeze import resolve_freeze
+from archdsl.guard import check_emitted
 from archdsl.ir import IR, expand
-from archdsl.parser import load_program, parse_expression
+from archdsl.limits import DEFAULT, Budget, check_budget
+from archdsl.lint import as_errors, lint
+from archdsl.parser import load_program, parse_expression, parse_freeze
 from archdsl.shapes import infer
 
+Freezing = str | list[str] | tuple[str, ...] | None  # see build()
 _SHAPE = re.compile(r"^\s*([0-9]+)\s*x\s*([0-9]+)\s*x\s*([0-9]+)\s*$")
 
 
@@ -44,32 +50,83 @@ def gc_paused():
 
 
 @gc_paused()
-def build(path: str | Path | None = None, *, source: str | None = None, params: dict[str, Any] | None = None) -> IR:
-    """Parse, expand and shape-check a network; `params` override its parameters (and `input`)."""
+def build(path: str | Path | None = None, *, source: str | None = None, params: dict[str, Any] | None = None,
+          freeze: Freezing = None, budget: Budget = DEFAULT, strict: bool = False) -> IR:
+    """Parse, expand and shape-check a network; `params` override its parameters (and `input`).
+
+    `freeze` overrides the file's `freeze` declaration: "up to layer3", ["conv1", "layer1"], or []
+    for nothing; None keeps the declaration.
+    """
     program = load_program(path, text=source, file=None if source is None else str(path or "<string>"))
     overrides, input_shape = _overrides(params or {})
-    ir = expand(program, overrides, input_shape)
-    return infer(ir)
+    ir = infer(expand(program, overrides, input_shape, budget))
+    check_budget(ir, budget)
+    ir.warnings = lint(ir)
+    if strict and ir.warnings:
+        raise as_errors(ir.warnings, ir.program.sources)
+    ir.frozen = resolve_freeze(ir, ir.network.freeze if freeze is None else _freeze_decl(freeze))
+    return ir
+
+
+def _freeze_decl(freeze: str | list[str] | tuple[str, ...]) -> A.Freeze | None:
+    text = freeze if isinstance(freeze, str) else ", ".join(freeze)
+    return parse_freeze(text) if text.strip() else None
 
 
 @gc_paused()
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
-                   params: dict[str, Any] | None = None) -> Emitted:
-    """The emitted PyTorch module for a network, checked to be valid Python."""
-    emitted = generate(build(path, source=source, params=params))
-    try:
-        pyast.parse(emitted.source)
-    except SyntaxError as exc:  # a bug in the code generator, never the user's input
-        raise RuntimeError(f"archdsl generated invalid Python ({exc}); please report it") from exc
-    return emitted
+                   params: dict[str, Any] | None = None, freeze: Freezing = None,
+                   budget: Budget = DEFAULT, strict: bool = False) -> Emitted:
+    """The emitted PyTorch module for a network, checked to be valid Python holding what the IR says.
+
+    Its `warnings` are lint.py's; `strict` makes them errors.
+    """
+    ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
+    emitted = generate(ir)
+    check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
+    return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
 
 
-def load(path: str | Path | None = None, *, source: str | None = None, device: Any = None, **params: Any):
-    """Compile a network and return an instance of its nn.Module (on `device`, if given)."""
-    emitted = compile_source(path, source=source, params=params)
-    module = module_from_source(emitted.source, str(path or "<string>"))
-    model = getattr(module, emitted.class_name)()
+def load(path: str | Path | None = None, *, source: str | None = None, device: Any = None,
+         weights: str | Path | Mapping[str, Any] | None = None, strict: bool = True, freeze: Freezing = None,
+         features: list[str] | tuple[str, ...] | None = None, **params: Any):
+    """Compile a network and return an instance of its nn.Module (on `device`, if given).
+
+    `weights`: a state_dict file (.pth/.pt, read with weights_only=True) or .safetensors file, or a
+    state_dict. Tensors whose shape a parameter changed (num_classes=5: a new head) are freshly
+    initialised, everything else must fit unless strict=False; `model.load_report` says what happened.
+    `freeze`: see build(). `features`: names of layers whose outputs the returned module gives as
+    an OrderedDict, in that order (archdsl.features.FeatureExtractor).
+    """
+    model = _instantiate(compile_source(path, source=source, params=params, freeze=freeze), path)
+    if weights is not None:
+        from archdsl.weights import load_weights
+
+        defaults = _default_shapes(path, source) if params else None
+        model.load_report = load_weights(model, weights, strict=strict, default_shapes=defaults)
+    if features is not None:
+        from archdsl.features import FeatureExtractor
+
+        model = FeatureExtractor.from_ir(model, build(path, source=source, params=params), features)
     return model.to(device) if device is not None else model
+
+
+def _instantiate(emitted: Emitted, path: str | Path | None):
+    module = module_from_source(emitted.source, str(path or "<string>"))
+    return getattr(module, emitted.class_name)()
+
+
+def _default_shapes(path: str | Path | None, source: str | None) -> dict[str, tuple[int, ...]] | None:
+    """Tensor shapes of the network with its default parameters, built without memory (meta device)."""
+    import torch
+
+    try:
+        emitted = compile_source(path, source=source)
+    except ArchError:  # e.g. a parameter without a default: no reference, so every difference is a mismatch
+        return None
+    with torch.device("meta"):
+        model = _instantiate(emitted, path)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def module_from_source(source: str, origin: str) -> types.ModuleType:

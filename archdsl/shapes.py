@@ -22,6 +22,10 @@ class _Problem(Exception):
         self.message, self.hint, self.notes = message, hint, notes or []
 
 
+class _TooSmall(_Problem):
+    """A window that does not fit its input: a larger network input would fix it."""
+
+
 def fmt(shape: Shape | None) -> str:
     if shape is None:
         return "?"
@@ -31,6 +35,7 @@ def fmt(shape: Shape | None) -> str:
 def infer(ir: IR) -> IR:
     """Fill in shapes, parameter counts and derived sizes; raise ArchError listing every problem."""
     reporter = Reporter(ir.program.sources)
+    too_small = None
     for layer in ir.layers:  # creation order is a topological order
         ins = [ir.layers[i].out_shape for i in layer.inputs]
         if any(s is None for s in ins):
@@ -40,6 +45,12 @@ def infer(ir: IR) -> IR:
             RULES[layer.op](layer, ins, ir)
         except _Problem as problem:
             reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes)
+            if isinstance(problem, _TooSmall) and too_small is None:
+                too_small = reporter.diagnostics[-1]
+    if too_small is not None:
+        fits = smallest_input(ir)
+        if fits:
+            too_small.hint += f"; an input of at least {fmt(fits)} would work"
     for x, y, span in ir.conditionals:
         before, after = ir.layers[x].out_shape, ir.layers[y].out_shape
         if before is not None and after is not None and before != after:
@@ -48,6 +59,46 @@ def infer(ir: IR) -> IR:
                                                        "can be switched off with `if`")
     reporter.raise_if_errors()
     return ir
+
+
+def smallest_input(ir: IR, limit: int = 1 << 16) -> Shape | None:
+    """The smallest square-ish input (C, max(H, s), max(W, s)) on which no window runs out of pixels.
+
+    A binary search over s, re-running inference (it leaves the IR's shapes scrambled: call it
+    only on the way to an error). None when even `limit` pixels do not help or the network is
+    too large to search quickly.
+    """
+    if len(ir.layers) > 20_000:
+        return None
+    c, h, w = ir.input_shape
+    source = ir.layers[ir.input]
+
+    def fits(s: int) -> bool:
+        source.attrs["shape"] = (c, max(h, s), max(w, s))
+        for layer in ir.layers:
+            layer.out_shape = None
+        for layer in ir.layers:
+            ins = [ir.layers[i].out_shape for i in layer.inputs]
+            if any(shape is None for shape in ins):
+                continue
+            try:
+                RULES[layer.op](layer, ins, ir)
+            except _TooSmall:
+                return False
+            except _Problem:
+                continue
+        return True
+
+    lo, hi = max(h, w), limit
+    if not fits(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return (c, max(h, lo), max(w, lo))
 
 
 def total_params(ir: IR) -> int:
@@ -81,7 +132,7 @@ def _window(layer: Layer, size: int, k: int, s: int, p: int, d: int, ceil: bool,
         out -= 1  # PyTorch's rule: the last window must start inside the input or its left padding
     if out < 1:
         need = d * (k - 1) + 1 - 2 * p
-        raise _Problem(f"the output {axis} of '{layer.word}' would be {out}: its input {axis} is only {size}",
+        raise _TooSmall(f"the output {axis} of '{layer.word}' would be {out}: its input {axis} is only {size}",
                        hint=f"this layer needs at least {need} pixels here; use a larger input, less pooling, "
                             "or more padding")
     return out

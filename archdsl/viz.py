@@ -97,7 +97,8 @@ class _Drawer:
 
     def run(self) -> Drawing:
         root = self.diagram.root
-        self.out.graph.attr(label=f"{root.title}: {_params_text(self.params_of(root.layer_ids()))}",
+        total = sum(layer.params for layer in self.ir.enabled_layers())  # folded repetitions included
+        self.out.graph.attr(label=f"{root.title}: {_params_text(total)}",
                             labelloc="t", fontsize="14")
         self.children(self.out.graph, root)
         self.edges()

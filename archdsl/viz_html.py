@@ -82,15 +82,27 @@ _SCRIPT = r"""
     svg.querySelectorAll("." + cls).forEach(function (e) { e.classList.remove(cls); });
     keys.forEach(function (k) { elements(k).forEach(function (e) { e.classList.add(cls); }); });
   }
+  // An element's bounding box in the coordinates of the viewBox (Graphviz translates its groups).
+  function bounds(e) {
+    const b = e.getBBox(), m = svg.getScreenCTM().inverse().multiply(e.getScreenCTM());
+    const p = svg.createSVGPoint(), xs = [], ys = [];
+    [[b.x, b.y], [b.x + b.width, b.y + b.height]].forEach(function (c) {
+      p.x = c[0]; p.y = c[1];
+      const q = p.matrixTransform(m); xs.push(q.x); ys.push(q.y);
+    });
+    return {x0: Math.min.apply(null, xs), y0: Math.min.apply(null, ys),
+            x1: Math.max.apply(null, xs), y1: Math.max.apply(null, ys)};
+  }
   function centre(key) {
     const els = elements(key);
     if (!els.length) return;
-    let b = els[0].getBBox();
-    els.slice(1).forEach(function (e) {
-      const c = e.getBBox(), x = Math.min(b.x, c.x), y = Math.min(b.y, c.y);
-      b = {x: x, y: y, width: Math.max(b.x + b.width, c.x + c.width) - x, height: Math.max(b.y + b.height, c.y + c.height) - y};
-    });
-    const w = Math.max(b.width * 3, 500), h = w * box.h / box.w;
+    const all = els.map(bounds);
+    const b = {x0: Math.min.apply(null, all.map(function (a) { return a.x0; })),
+               y0: Math.min.apply(null, all.map(function (a) { return a.y0; })),
+               x1: Math.max.apply(null, all.map(function (a) { return a.x1; })),
+               y1: Math.max.apply(null, all.map(function (a) { return a.y1; }))};
+    b.x = b.x0; b.y = b.y0; b.width = b.x1 - b.x0; b.height = b.y1 - b.y0;
+    const aspect = box.h / box.w, w = Math.max(b.width * 1.6, b.height * 1.6 / aspect, 400), h = w * aspect;
     box = {x: b.x + b.width / 2 - w / 2, y: b.y + b.height / 2 - h / 2, w: w, h: h};
     apply();
   }

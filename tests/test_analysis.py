@@ -198,3 +198,12 @@ def test_summary_takes_parameter_overrides(capsys):
                  "--set", "input=3x64x64"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["params"] == 21_797_672 - 513 * 990 and record["input"] == [3, 64, 64]
+
+
+def test_the_figures_in_docs_analysis_are_the_ones_archdsl_computes():
+    text = (ROOT / "docs" / "analysis.md").read_text()
+    for path in ARCHITECTURES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {path.stem} | "))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        a = analyse(archdsl.build(path))
+        assert cells[1:4] == [f"{a.params:,}", f"{a.macs:,}", f"{TORCHINFO[path.stem]['total_mult_adds']:,}"], path.stem

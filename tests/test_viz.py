@@ -198,6 +198,7 @@ def test_fold_repeats_keeps_a_repetition_whose_shapes_differ():
     # (conv3-256; relu) x3: the first turns 128 into 256 channels, the other two repeat exactly
     assert "subgraph cluster_" in dot and "label=\"  ×2\"" in dot
     assert dot.count("conv3-256<") == 1 + 1
+    assert "VGG16: 138,357,544 params" in dot
 
 
 # -- the Python entry point -------------------------------------------------------------------------------

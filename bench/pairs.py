@@ -1,0 +1,39 @@
+"""Shared by the benchmarks: a bundled architecture and torchvision's model, with the same weights.
+
+Run the benchmarks from the repository root, e.g. `.venv/bin/python bench/runtime.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+import torchvision
+
+import archdsl
+
+ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
+MODELS = ("resnet34", "vgg16", "alexnet", "googlenet")
+
+
+def torchvision_model(name: str) -> torch.nn.Module:
+    kwargs = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
+    torch.manual_seed(0)
+    return getattr(torchvision.models, name)(weights=None, **kwargs)
+
+
+def pair(name: str, **load_options) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(torchvision's model, archdsl's compiled model) holding identical weights."""
+    reference = torchvision_model(name)
+    ours = archdsl.load(ARCHITECTURES / f"{name}.arch", **load_options)
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    return reference, ours
+
+
+def machine() -> str:
+    """One line naming what the figures were measured on."""
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), load average {load}")

@@ -1,0 +1,74 @@
+"""Summary speed: archdsl's summary (no torch, no tracing) against torchinfo's, side by side in one run.
+
+1. Whole process, as a user runs it: `archdsl summary architectures/vgg16.arch --json` against a
+   Python process that builds torchvision's vgg16 and runs `torchinfo.summary` at 1x3x224x224
+   (the reference). Goal: archdsl at least 50x faster.
+2. In process: the summary (build + analyse) of every bundled architecture together, first call
+   (grammar loading included) and warm. Goal: under 0.5 s.
+
+    .venv/bin/python bench/summary_speed.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHDSL = [sys.executable, "-m", "archdsl", "summary", "architectures/vgg16.arch", "--json"]
+TORCHINFO = [sys.executable, "-c", (
+    "import torchinfo, torchvision\n"
+    "model = torchvision.models.vgg16(weights=None)\n"
+    "torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)\n")]
+IN_PROCESS = (
+    "import time\n"
+    "t0 = time.perf_counter()\n"
+    "import archdsl\n"
+    "from archdsl.analysis import analyse\n"
+    "t1 = time.perf_counter()\n"
+    "def run():\n"
+    "    return [analyse(archdsl.build(p)) for p in archdsl.bundled_architectures()]\n"
+    "start = time.perf_counter(); first = run(); cold = time.perf_counter() - start\n"
+    "warm = []\n"
+    "for _ in range({runs}):\n"
+    "    start = time.perf_counter(); run(); warm.append(time.perf_counter() - start)\n"
+    "print(len(first), t1 - t0, cold, min(warm), sorted(warm)[len(warm) // 2])\n")
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    wall(ARCHDSL), wall(TORCHINFO)  # warm the file cache for both, so neither pays for the first disk read
+    ours, theirs = [], []
+    for _ in range(args.runs):  # interleaved, so a busy moment on the machine hits both alike
+        ours.append(wall(ARCHDSL))
+        theirs.append(wall(TORCHINFO))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"whole process, vgg16, median of {args.runs}:")
+    print(f"  archdsl summary --json          {a * 1000:8.0f} ms")
+    print(f"  torchvision vgg16 + torchinfo   {b * 1000:8.0f} ms   (reference)")
+    print(f"  archdsl is {b / a:.1f}x faster (goal: 50x)")
+
+    out = subprocess.run([sys.executable, "-c", IN_PROCESS.format(runs=args.runs)], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.split()
+    count, imports, cold, best, median = int(out[0]), *map(float, out[1:])
+    print(f"in process, all {count} bundled architectures (build + analyse):")
+    print(f"  import archdsl                  {imports * 1000:8.0f} ms")
+    print(f"  first call (grammar loaded)     {cold * 1000:8.0f} ms")
+    print(f"  warm, best / median of {args.runs}       {best * 1000:8.0f} / {median * 1000:.0f} ms   (goal: 500 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Injection-proof code generation: hostile names, labels, values and paths never become code.
+
+Every case must end in one of two ways: an ArchError pointing at the input, or emitted code
+that passes the guard (guard.py), loads, and runs a forward pass. Nothing else: no traceback,
+no file written by the input, no name of the input's choosing in the module's namespace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+
+import archdsl
+from archdsl.codegen import generate
+from archdsl.errors import ArchError
+from archdsl.guard import UnsafeCode, check_emitted
+from archdsl.pipeline import build, compile_source
+
+
+def _net(body: str, params: str = "", blocks: str = "") -> str:
+    return f"{blocks}\nnetwork n{params} {{ input 3x8x8; {body} }}\n"
+
+
+REJECTED = {
+    # labels: Python keywords, nn.Module attributes, private names, the generated code's own names
+    "label class": (_net("class: relu"), "'class' cannot be used as a label name"),
+    "label __init__": (_net("__init__: relu"), "'__init__' cannot be used as a label name"),
+    "label forward": (_net("forward: relu"), "'forward' cannot be used as a label name"),
+    "label _modules in a group": (_net("f: (_modules: relu; bn)"), "'_modules' cannot be used as a label name"),
+    "label None": (_net("None: relu"), "'None' cannot be used as a label name"),
+    "label self": (_net("self: relu"), "'self' cannot be used as a label name"),
+    "side output named out": (_net("out: side<relu>"), "'out' names the main output"),
+    "side output named training": (_net("training: side<relu>"), "'training' cannot be used as a label name"),
+    # parameters: they become Python arguments
+    "network parameter lambda": (_net("relu", "(lambda = 1)"), "'lambda' cannot be used as a parameter name"),
+    "block parameter self": (_net("b(1)", blocks="block b(self) { relu }"), "'self' cannot be used as a parameter"),
+    "block parameter nn": (_net("b(4)", blocks="block b(nn) { conv3-nn }"), "'nn' cannot be used as a parameter"),
+    "block parameter in_channels": (_net("b(4)", blocks="block b(in_channels) { conv3-in_channels }"),
+                                    "'in_channels' cannot be used as a parameter"),
+    "block parameter __class__": (_net("b(4)", blocks="block b(__class__) { conv3-__class__ }"),
+                                  "'__class__' cannot be used as a parameter"),
+    "block parameter True": (_net("b(4)", blocks="block b(True) { conv3-True }"), "'True' cannot be used"),
+    "block parameter twice": (_net("b(4, 4)", blocks="block b(c, c) { conv3-c }"), "two parameters named 'c'"),
+    "network parameter twice": (_net("relu", "(a = 1, a = 2)"), "two parameters named 'a'"),
+    # option values: only numbers and the padding words reach the code
+    "string-like option value": (_net("bn(eps=same)"), "undefined name 'same'"),
+    "infinite float": (_net("bn(eps=1e999)"), "number 1e999 is too large"),
+    "overflowing product": (_net("bn(eps=1e300 * 1e300)"), "the value of this expression is too large"),
+    "huge integer": (_net("conv3-" + "9" * 5000), "is too large"),
+    "quote in a name": (_net('conv3-8(bias=fal"se)'), "unexpected character '\"'"),
+    "python in an option": (_net("conv3-8(bias=__import__('os'))"), "unexpected '('"),
+    # include paths
+    "use of a device": ('use "/dev/zero";' + _net("relu"), "not a regular file"),
+    "use of a directory": ('use "..";' + _net("relu"), "not a regular file"),
+    "use of a missing file": ('use "no/such.arch";' + _net("relu"), "No such file or directory"),
+    "use with a quote": ('use "a";"b";' + _net("relu"), "unexpected"),
+}
+
+
+@pytest.mark.parametrize("source, message", REJECTED.values(), ids=REJECTED.keys())
+def test_hostile_input_is_rejected_with_a_diagnostic(source, message, tmp_path):
+    path = tmp_path / "hostile.arch"
+    path.write_text(source)
+    with pytest.raises(ArchError) as info:
+        compile_source(path)
+    assert message in info.value.render()
+
+
+ACCEPTED = {
+    "network named None": _net("relu").replace("network n", "network None"),
+    "network named __import__": _net("relu").replace("network n", "network __import__"),
+    "network named Tensor": _net("relu").replace("network n", "network Tensor"),
+    "network named nn": _net("conv3-4").replace("network n", "network nn"),
+    "block named None": _net("None", blocks="block None { relu }"),
+    "block named torch": _net("torch", blocks="block torch { conv3-4 }"),
+    "padding word shadowed by a parameter": _net("conv3-4(padding=valid)", "(valid = 1)"),
+}
+
+
+@pytest.mark.parametrize("source", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_legal_but_awkward_names_give_safe_working_code(source):
+    model = archdsl.load("odd.arch", source=source)
+    model.eval()
+    assert model(torch.zeros(1, 3, 8, 8)).shape[0] == 1
+
+
+def test_a_hostile_file_name_cannot_escape_the_docstring(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the injected command would leave its mark
+    path = tmp_path / 'evil"""+__import__("os").system("touch pwned")+""".arch'
+    path.write_text(_net("conv3-4"))
+    emitted = compile_source(path)
+    assert '"""+' not in emitted.source
+    archdsl.load(path)
+    out = tmp_path / "out.py"
+    result = subprocess.run([sys.executable, "-m", "archdsl", "compile", str(path), "-o", str(out)],
+                            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    subprocess.run([sys.executable, str(out)], capture_output=True, timeout=120, check=True, cwd=tmp_path)
+    assert not (tmp_path / "pwned").exists()
+
+
+# The guard itself must fail on code the IR does not describe (else it guards nothing).
+TAMPERED = {
+    "an import": lambda s: s + "\nimport os\n",
+    "a call to exec": lambda s: s + "\nexec('1')\n",
+    "a dunder attribute": lambda s: s.replace("super().__init__()", "super().__init__()\n        x = self.__dict__", 1),
+    "an extra class": lambda s: s + "\nclass Extra(nn.Module):\n    pass\n",
+    "an unknown attribute": lambda s: s.replace("super().__init__()", "super().__init__()\n        self.evil = nn.ReLU()", 1),
+    "a non-identifier string": lambda s: s.replace("super().__init__()", "super().__init__()\n        y = 'a b'", 1),
+    "a syntax error": lambda s: s + "\ndef (\n",
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERED.values(), ids=TAMPERED.keys())
+def test_the_guard_refuses_code_the_ir_does_not_describe(tamper):
+    ir = build(ROOT / "architectures" / "googlenet.arch")
+    emitted = generate(ir)
+    check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
+    bad = dataclasses.replace(emitted, source=tamper(emitted.source))
+    with pytest.raises(UnsafeCode):
+        check_emitted(bad.source, ir, bad.block_classes, bad.class_name, bad.outputs_class)

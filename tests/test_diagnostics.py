@@ -1,0 +1,282 @@
+"""The catalogue of diagnostics: every kind of bad input, with its message, line and column.
+
+Each row is one mistake a user can make. The test compiles it and checks the first (or only)
+diagnostic's position, its message and a fragment of its hint; notes are checked where a
+mistake has two sides (a residual add, inception branches, a duplicate label). Broken fixture
+files live in tests/fixtures/diagnostics/ beside good.arch, which must compile.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+from conftest import ROOT, net
+
+import archdsl
+from archdsl.errors import ArchError
+from archdsl.limits import Budget
+from archdsl.lint import lint
+from archdsl.parser import parse
+from archdsl.syntax_errors import EXAMPLES
+
+FIXTURES = ROOT / "tests" / "fixtures" / "diagnostics"
+
+
+@dataclass
+class Case:
+    source: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+    notes: tuple[tuple[int, int], ...] = ()
+
+
+BLOCK = "block b(c) { conv3-c }\n"  # shifts the network down one line
+
+CATALOGUE = {
+    # -- syntax, said in words -------------------------------------------------------------------
+    "missing semicolon": Case(net("    conv3-8 relu"), 3, 13, "unexpected 'relu'",
+                              "missing ';' between two statements? (expected"),
+    "missing semicolon deep in groups": Case(net("    a: (b: (c: (conv3-8 relu)))"), 3, 25, "unexpected 'relu'",
+                                             "missing ';' between two statements?"),
+    "double semicolon": Case(net("    relu;;"), 3, 10, "unexpected ';'", "two ';' in a row"),
+    "no input declaration": Case("network n {\n    conv3-8\n}\n", 2, 5, "unexpected 'conv3'", "starts with its input"),
+    "input shape with spaces": Case("network n { input 3 x 8 x 8; relu }", 1, 19, "unexpected '3'",
+                                    "written CxHxW without spaces"),
+    "missing option value": Case(net("    conv3-8(stride=)"), 3, 20, "unexpected ')'", "needs a value after '='"),
+    "missing comma between options": Case(net("    conv3-8(stride=1 bias=false)"), 3, 22, "unexpected 'bias'",
+                                          "missing ',' between two options?"),
+    "expression as dash argument": Case(net("    conv3-8*2"), 3, 12, "unexpected '*'", "in parentheses"),
+    "layers outside a network": Case("relu;\n", 1, 1, "unexpected 'relu'", "layers go inside a network's braces"),
+    "unquoted use path": Case("use blocks.arch;\n", 1, 5, "unexpected 'blocks'", "takes a quoted path"),
+    "unclosed brace": Case("network n {\n    input 3x8x8;\n    relu", 3, 9, "unexpected end of file",
+                           "unclosed bracket"),
+    "inception with one branch": Case(net("    inception<relu>"), 3, 19, "unexpected '>'", "at least two branches"),
+    "stray character": Case(net("    conv3-8 @"), 3, 13, "unexpected character '@'", "expected"),
+    # -- names -------------------------------------------------------------------------------------
+    "unknown layer": Case(net("    conv3-8; rleu"), 3, 14, "unknown layer or block 'rleu'", "did you mean 'relu'?"),
+    "unknown block": Case(BLOCK.replace("b(c)", "basic(c)") + net("    basci(8)"), 4, 5,
+                          "unknown layer or block 'basci'", "did you mean 'basic'?"),
+    "unknown option": Case(net("    conv3-8(strid=2)"), 3, 13, "'conv3' has no option 'strid'", "did you mean 'stride'?"),
+    "undefined name": Case(net("    conv3-width", params="depth = 2"), 3, 11, "undefined name 'width'",
+                           "names in scope: depth"),
+    "unknown parameter override": Case(net("    relu", params="num_classes = 10"), 1, 1, "", None),  # see below
+    "duplicate label": Case(net("    a: conv3-8;\n    a: relu"), 4, 8, "duplicate label 'a'", "must be unique",
+                            notes=((3, 8),)),
+    "recursive block": Case("block b { relu; b }\n" + net("    b"), 1, 17, "recursive block definition: b -> b",
+                            notes=((1, 1),)),
+    "mutually recursive blocks": Case("block a { b }\nblock b { a }\n" + net("    a"), 2, 11,
+                                      "recursive block definition: a -> b -> a", notes=((1, 1),)),
+    "block defined twice": Case("block b { relu }\nblock b { bn }\n" + net("    b"), 2, 1, "block 'b' is defined twice",
+                                notes=((1, 1),)),
+    "block named like a layer": Case("block relu { bn }\n" + net("    bn"), 1, 1, "block name 'relu' is a layer word"),
+    "reserved label": Case(net("    forward: relu"), 3, 5,
+                           "'forward' cannot be used as a label name: it is reserved in the generated Python",
+                           "rename it, e.g. 'forward_'"),
+    # -- arity and option values -------------------------------------------------------------------
+    "too many dashes": Case(net("    conv3-8-2"), 3, 5, "'conv3' takes 1 '-' argument(s), got 2", "write it as"),
+    "block given too many arguments": Case(BLOCK + net("    b(1, 2, 3)"), 4, 5, "block 'b' takes 1 argument(s), got 3",
+                                           "signature: b(c)"),
+    "block missing an argument": Case(BLOCK + net("    b()"), 4, 5, "block 'b' needs argument 'c'", "signature: b(c)"),
+    "negative channels": Case(net("    conv3-(-8)"), 3, 12, "'conv3': channels must be a positive integer, got -8"),
+    "zero features": Case(net("    flatten; fc-0"), 3, 17, "'fc': features must be a positive integer, got 0"),
+    "stride zero": Case(net("    conv3-8/0"), 3, 13, "'conv3': stride must be a positive integer, got 0"),
+    "dropout above one": Case(net("    dropout(p=1.5)"), 3, 13, "'dropout': p must be a number in [0, 1], got 1.5"),
+    "dropout below zero": Case(net("    dropout-(-0.1)"), 3, 14, "'dropout': p must be a number in [0, 1], got -0.1"),
+    "stride on fc": Case(net("    flatten; fc-10/2"), 3, 20, "'fc' takes no '/stride'"),
+    "groups that do not divide": Case(net("    conv3-8(groups=3)"), 3, 5,
+                                      "groups=3 must divide both the input channels (3) and the filters (8)"),
+    "same padding with an even kernel": Case(net("    conv2-8"), 3, 5, "'same' padding needs an odd kernel, got 2x2",
+                                             "padding=1"),
+    "repetition zero": Case(net("    relu x0"), 3, 11, "repetition count must be a positive integer, got 0"),
+    "division by zero": Case(net("    fc-(8 // 0)"), 3, 9, "division by zero"),
+    "boolean as a number": Case(net("    fc-(true + 1)"), 3, 9, "expected a number, got True"),
+    "condition that is not boolean": Case(net("    relu if 3"), 3, 13, "condition must be true or false, got 3"),
+    "parameter without default": Case(net("    fc-k", params="k"), 1, 11, "parameter 'k' has no default value",
+                                      "--set k="),
+    "zero-sized input": Case(net("    relu", input="3x0x8"), 2, 5, "input shape 3x0x8 has a zero dimension"),
+    "no network": Case("block b { relu }\n", 1, 1, "no network in this file", "compile the file that uses it"),
+    "two networks": Case(net("    relu") + net("    relu"), 5, 1, "more than one network in this file"),
+    "literal too large": Case(net("    fc-12345678901234567890"), 3, 8, "number 12345678901234567890 is too large"),
+    # -- shapes ------------------------------------------------------------------------------------
+    "kernel larger than its input": Case(net("    conv7-8(padding=valid)", input="3x5x5"), 3, 5,
+                                         "the output height of 'conv' would be -1: its input height is only 5",
+                                         "needs at least 7 pixels here"),
+    "spatial size reaching zero": Case(net("    conv5-8(padding=valid); maxpool; conv5-8(padding=valid)", "3x8x8"),
+                                       3, 38, "the output height of 'conv' would be -2: its input height is only 2",
+                                       "an input of at least 3x14x14 would work"),
+    "residual channel mismatch": Case("block rb { residual< conv3-16 | conv1-8 > }\n" + net("    rb", "8x8x8"), 1, 12,
+                                      "residual add: the body gives 16x8x8 but the shortcut gives 8x8x8",
+                                      "leave it out to get a projection", notes=((1, 22), (1, 33))),
+    "zero-padding shortcut reducing channels": Case(net("    residual(shortcut=pad)< conv3-4 >", "8x8x8"), 3, 5,
+                                                    "zero-padding shortcut cannot reduce channels (8 -> 4)",
+                                                    "use the projection shortcut", notes=((3, 29),)),
+    "inception branches of different sizes": Case(net("    inception< conv1-8 | conv3-8/2 >"), 3, 5,
+                                                  "inception branches differ in spatial size: 32x32, 16x16",
+                                                  "same stride", notes=((3, 16), (3, 26))),
+    "fc on a feature map": Case(net("    conv3-8; fc-10"), 3, 14, "'fc' gets a feature map 8x32x32; it needs flat features",
+                                "insert `flatten` before it (8*32*32 = 8192 features)"),
+    "conditional layer changing the shape": Case(net("    conv3-16 if a", params="a = true"), 3, 5,
+                                                 "a conditional statement must keep the shape, but this one turns "
+                                                 "3x32x32 into 16x32x32"),
+    # -- resources -------------------------------------------------------------------------------
+    "repetition over budget": Case(net("    relu x 1000000"), 3, 12, "repetition count 1,000,000 exceeds the limit of 100,000"),
+    "layers over budget": Case(net("    (relu; relu) x 60000"), 3, 5,
+                               "the network expands to more than 100,000 layers (this repetition alone makes 120,000)"),
+    "nested repetitions over budget": Case(net("    a: ((relu x 1000) x 1000)"), 3, 9,
+                                           "the network expands to more than 100,000 layers "
+                                           "(this repetition alone makes 1,000,000)"),
+    "parameters over budget": Case(net("    flatten; fc-100000; fc-100000; fc-100000", "3x224x224"), 1, 1,
+                                   "the network has 35,053,100,000 parameters, more than the budget of 10,000,000,000"),
+    "activation over budget": Case(net("    conv3-100000", "3x1000x1000"), 3, 5,
+                                   "'conv' outputs 100000x1000x1000 = 100,000,000,000 values per sample, "
+                                   "more than the budget of 10,000,000,000"),
+    "nesting too deep": Case(net("    " + "(" * 10_000 + "relu" + ")" * 10_000), 3, 71, "nesting deeper than 200 levels"),
+    "blocks nested too deep": Case("".join(f"block b{i} {{ {'relu' if i == 0 else f'b{i - 1}'} }}\n"
+                                           for i in range(10_000)) + net("    b9999"),
+                                   9901, 15, "blocks and groups nest deeper than 100 levels"),
+}
+del CATALOGUE["unknown parameter override"]  # an override has no line: tested in test_overrides_are_checked
+
+
+@pytest.mark.parametrize("case", CATALOGUE.values(), ids=CATALOGUE.keys())
+def test_catalogue(case):
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source=case.source)
+    d = info.value.first
+    assert d.message == case.message
+    assert (d.span.file, d.span.line, d.span.column) == ("test.arch", case.line, case.column)
+    if case.hint:
+        assert case.hint in (d.hint or ""), d.hint
+    assert tuple((n.span.line, n.span.column) for n in d.notes) == case.notes
+    assert "Traceback" not in info.value.render()
+
+
+def test_every_syntax_example_is_explained_by_its_own_entry():
+    for label, examples in EXAMPLES.items():
+        for example in examples:
+            with pytest.raises(ArchError) as info:
+                parse(example)
+            assert (info.value.first.hint or "").startswith(label), example
+
+
+def test_several_independent_errors_are_reported_in_one_run():
+    source = net("    conv3-8; rleu;\n    fc-(-1);\n    dropout(p=2)")
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source=source)
+    found = [(d.span.line, d.span.column, d.message) for d in info.value.diagnostics]
+    assert found == [(3, 14, "unknown layer or block 'rleu'"),
+                     (4, 9, "'fc': features must be a positive integer, got -1"),
+                     (5, 13, "'dropout': p must be a number in [0, 1], got 2")]
+
+
+def test_errors_in_a_block_used_many_times_are_reported_once():
+    source = "block b { conv3-8; rleu }\n" + net("    b; b; b")
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source=source)
+    assert [d.message for d in info.value.diagnostics] == ["unknown layer or block 'rleu'"]
+
+
+def test_overrides_are_checked():
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source=net("    relu", params="num_classes = 10"),
+                               params={"num_clases": 3})
+    assert info.value.first.message == "network 't' has no parameter 'num_clases'"
+    assert info.value.first.hint == "did you mean 'num_classes'?"
+
+
+def test_budgets_are_configurable():
+    source = net("    conv3-8; relu x 3")
+    archdsl.build("test.arch", source=source)
+    for budget, message in ((Budget(max_params=100), "the network has 224 parameters, more than the budget of 100"),
+                            (Budget(max_layers=4), "the network expands to more than 4 layers"),
+                            (Budget(max_repeat=2), "repetition count 3 exceeds the limit of 2"),
+                            (Budget(max_activation=5000), "'conv' outputs 8x32x32 = 8,192 values per sample")):
+        with pytest.raises(ArchError) as info:
+            archdsl.build("test.arch", source=source, budget=budget)
+        assert info.value.first.message.startswith(message)
+
+
+# -- files: use cycles, missing and broken included files ----------------------------------------
+def _first(path):
+    with pytest.raises(ArchError) as info:
+        archdsl.build(path)
+    return info.value.first
+
+
+def test_good_fixture_compiles():
+    archdsl.compile_source(FIXTURES / "good.arch")
+
+
+def test_use_cycle():
+    d = _first(FIXTURES / "cycle_a.arch")
+    assert d.message == "`use` cycle: cycle_a.arch -> cycle_b.arch -> cycle_a.arch"
+    assert (d.span.file.endswith("cycle_b.arch"), d.span.line, d.span.column) == (True, 2, 1)
+
+
+def test_missing_used_file():
+    d = _first(FIXTURES / "missing_use.arch")
+    assert d.message.startswith("cannot read 'blocks/missing.arch' (") and d.message.endswith(
+        "No such file or directory")
+    assert (d.span.line, d.span.column) == (2, 1)
+    assert d.hint == "`use` paths are relative to the file that names them"
+
+
+def test_syntax_error_in_a_used_file_points_into_that_file():
+    d = _first(FIXTURES / "uses_broken.arch")
+    assert d.message == "unexpected 'relu'"
+    assert (d.span.file.endswith("broken_blocks.arch"), d.span.line, d.span.column) == (True, 3, 13)
+
+
+# -- warnings and --strict ------------------------------------------------------------------------
+WARNED = net("    conv3-4; maxpool; flatten; fc-10; dropout", input="1x7x7")
+
+
+def test_warnings_for_suspicious_but_legal_programs():
+    ir = archdsl.build("test.arch", source=WARNED)
+    found = [(d.severity, d.span.line, d.span.column, d.message) for d in lint(ir)]
+    assert found == [
+        ("warning", 3, 14, "'maxpool2' ignores the last 1 row and the last 1 column of its 4x7x7 input"),
+        ("warning", 3, 39, "dropout is the last layer: in training mode it zeroes some of the network's outputs"),
+    ]
+
+
+def test_bundled_architectures_have_no_warnings():
+    for path in archdsl.bundled_architectures():
+        assert archdsl.build(path).warnings == [], path
+
+
+def test_strict_turns_warnings_into_errors():
+    archdsl.compile_source("test.arch", source=WARNED)
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source=WARNED, strict=True)
+    assert [d.severity for d in info.value.diagnostics] == ["error", "error"]
+    assert info.value.first.message.endswith("[--strict]")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=ROOT)
+
+
+def test_cli_prints_warnings_and_strict_fails(tmp_path):
+    path = tmp_path / "warned.arch"
+    path.write_text(WARNED)
+    result = _cli("check", "-q", str(path))
+    assert result.returncode == 0
+    assert f"{path}:3:14: warning: 'maxpool2' ignores" in result.stderr
+    result = _cli("compile", "--strict", str(path), "-o", str(tmp_path / "out.py"))
+    assert result.returncode == 1 and f"{path}:3:14: error: 'maxpool2' ignores" in result.stderr
+    assert not (tmp_path / "out.py").exists()
+
+
+def test_cli_budget_option(tmp_path):
+    path = tmp_path / "small.arch"
+    path.write_text(net("    conv3-8"))
+    result = _cli("check", "-q", "--budget", "max_params=10", str(path))
+    assert result.returncode == 1 and "more than the budget of 10" in result.stderr
+    assert _cli("check", "--budget", "max_parms=10", str(path)).returncode == 2

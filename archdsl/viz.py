@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,12 @@ class _Drawer:
             return
         style = dict(CLUSTER_STYLES[g.kind], style="rounded,filled")
         title = g.title + (f"  ×{g.repeat}" if g.repeat > 1 else "")
+        if not g.side and self.is_chain(g.children):
+            # A block that is one chain of layers (conv_bn) is a table with the block as its title
+            # row: a cluster around it would add a box, and edges would cross the cluster's title.
+            self.record(f"C{k}", title, g.path, None, g.layer_ids(), g)
+            self.table(graph, g.children, (f"C{k}", title, style, self.where(g.span)))
+            return
         if g.side:
             style.update(SIDE_STYLE)
             title += f"  → side output '{g.side}' (training only)"
@@ -160,11 +167,24 @@ class _Drawer:
         for n in ids:
             self.node_of[n] = name
 
-    def table(self, graph: graphviz.Digraph, chain: list[int]) -> None:
+    def is_chain(self, children: list[Group | int]) -> bool:
+        """True when `children` are plain layers, each feeding the next: one table draws them all."""
+        return all(isinstance(c, int) for c in children) and self.ir.layers[children[0]].op not in JOINS \
+            and all(self.continues(a, b) for a, b in pairwise(children))
+
+    def table(self, graph: graphviz.Digraph, chain: list[int],
+              header: tuple[str, str, dict, str] | None = None) -> None:
+        """One node for a chain of layers, a row each; `header` (id, title, style, where) adds a title row."""
         name = f"T{chain[0]}"
         rows = "".join(self.row(self.ir.layers[n]) for n in chain)
+        color = "#8a8a8a"
+        if header is not None:
+            key, title, style, where = header
+            color = style["color"]
+            rows = (f'<TR><TD ID="{key}-0" HREF="#{key}" TOOLTIP="{_esc(where)}" COLSPAN="4" ALIGN="LEFT" '
+                    f'BGCOLOR="{style["fillcolor"]}">{_esc(title)}</TD></TR>') + rows
         graph.node(name, shape="plain", label=f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" '
-                                               f'CELLPADDING="3" COLOR="#8a8a8a">{rows}</TABLE>>')
+                                               f'CELLPADDING="3" COLOR="{color}">{rows}</TABLE>>')
         for n in chain:
             self.node_of[n] = name
 

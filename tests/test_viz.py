@@ -38,6 +38,11 @@ def clusters(dot: str) -> list[str]:
     return [quoted or bare for quoted, bare in found]
 
 
+def titled_tables(dot: str) -> list[str]:
+    """The titles of blocks drawn as one table with a title row (a block that is one chain of layers)."""
+    return re.findall(r'<TR><TD ID="C\d+-0"[^>]*>([^<]*)</TD></TR>', dot)
+
+
 def rows(dot: str) -> dict[int, str]:
     """Layer id -> the table row that shows it."""
     return {int(m.group(1)): m.group(0) for m in re.finditer(r'<TR><TD ID="L(\d+)-0".*?</TR>', dot)}
@@ -122,9 +127,13 @@ def test_googlenet_draws_branches_concats_and_aux_heads():
     titles = clusters(dot)
     modules = [t for t in titles if ": inception_module(" in t]
     assert len(modules) == 9
-    # per module: branch1 (a conv_bn), branch2 and branch3 (two conv_bn each), branch4 (pool + conv_bn)
-    assert sum(t.startswith("branch") for t in titles) == 9 * 4
-    assert len(titles) == 9 * 10 + 3 + 2 * 2
+    # per module: branch1 (a conv_bn: one table titled by the block), branch2 and branch3 (clusters of
+    # two conv_bn tables each), branch4 (a cluster of a pool and a conv_bn table)
+    assert [t.split(":")[0] for t in titles if t.startswith("branch")] == ["branch2", "branch3", "branch4"] * 9
+    tables = titled_tables(dot)
+    assert [t for t in tables if t.startswith("branch")] == [t for t in tables if t.startswith("branch1: conv_bn(")]
+    assert len(tables) == 9 * 6 + 3 + 2 and all(": conv_bn(" in t for t in tables)
+    assert len(titles) == 9 * 4 + 2  # and one cluster per aux head
     assert joins(dot, "concat") == ["256x28x28", "480x28x28", "512x14x14", "512x14x14", "512x14x14", "528x14x14",
                                     "832x14x14", "832x7x7", "1024x7x7"]
     assert [t for t in titles if "side output" in t] == [
@@ -139,7 +148,7 @@ def test_googlenet_draws_branches_concats_and_aux_heads():
 def test_googlenet_without_aux_heads_draws_none():
     dot, _ = dot_of("googlenet", params={"aux_logits": "false"})
     assert "side output" not in dot and "inception_aux" not in dot
-    assert len(clusters(dot)) == 9 * 10 + 3
+    assert len(clusters(dot)) == 9 * 4 and len(titled_tables(dot)) == 9 * 6 + 3
     assert "6,624,904 params" in dot
 
 
@@ -195,8 +204,10 @@ def test_fold_repeats_draws_identical_blocks_once():
 
 def test_fold_repeats_keeps_a_repetition_whose_shapes_differ():
     dot, _ = dot_of("vgg16", fold_repeats=True)
-    # (conv3-256; relu) x3: the first turns 128 into 256 channels, the other two repeat exactly
-    assert "subgraph cluster_" in dot and "label=\"  ×2\"" in dot
+    # (conv3-256; relu) x3: the first turns 128 into 256 channels, the other two repeat exactly (×2);
+    # so in the next stage (256 into 512); the last stage's three are all alike (×3)
+    assert titled_tables(dot) == ["  ×2", "  ×2", "  ×3", "classifier"]
+    assert clusters(dot) == ["features"]
     assert dot.count("conv3-256<") == 1 + 1
     assert "VGG16: 138,357,544 params" in dot
 

@@ -8,23 +8,27 @@ import sys
 
 import pytest
 from conftest import ROOT
+from playwright import sync_api  # a test dependency (pyproject.toml); the browser is Debian's
 
 import archdsl
 
-CHROMIUM = "/usr/bin/chromium"
-sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"  # scripts/setup installs it (apt-get install chromium)
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),
 ]
 
 
-@pytest.fixture(scope="module")
-def page_file(tmp_path_factory):
-    out = tmp_path_factory.mktemp("html") / "resnet34.html"
-    subprocess.run([sys.executable, "-m", "archdsl", "viz", "architectures/resnet34.arch", "-o", str(out)],
+def html_of(name: str, folder) -> str:
+    out = folder / f"{name}.html"
+    subprocess.run([sys.executable, "-m", "archdsl", "viz", f"architectures/{name}.arch", "-o", str(out)],
                    cwd=ROOT, check=True, capture_output=True, timeout=300)
     return out
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory):
+    return html_of("resnet34", tmp_path_factory.mktemp("html"))
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +112,17 @@ def test_wheel_zooms_and_drag_pans(page):
     assert panned[0] > zoomed[0] and panned[1] > zoomed[1] and panned[2:] == zoomed[2:]
     page.click("#reset")
     assert [float(v) for v in view.get_attribute("viewBox").split()] == before
+
+
+def test_click_on_the_title_row_of_a_block_drawn_as_one_table(browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(html_of("googlenet", tmp_path).as_uri())
+    page.fill("#search", "inception4a.branch1")
+    assert page.locator("#count").inner_text() == "4 found"  # the block, then its conv, bn and relu
+    page.locator("#view svg [id^=a_C]", has_text="branch1: conv_bn(192, 1, 1)").click()
+    assert page.locator("#details h2").inner_text() == "branch1: conv_bn(192, 1, 1)"
+    assert page.locator("#details .path").inner_text() == "inception4a.branch1"
+    assert page.locator("#details .where").inner_text() == "architectures/blocks/inception.arch:13:18"  # the call
+    assert page.locator("#details .text").inner_text() == "branch1: conv_bn(c1)"
+    assert page.locator("#details .params").inner_text() == f"{480 * 192 + 2 * 192:,}"
+    page.close()

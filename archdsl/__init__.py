@@ -8,10 +8,11 @@ chains them; cli.py is the command line).
 """
 
 from archdsl.errors import ArchError, Diagnostic
+from archdsl.folding import fuse
 from archdsl.pipeline import build, compile_source, load
 from archdsl.resources import architectures_dir, bundled_architectures
 from archdsl.viz import draw
 
 __all__ = ["ArchError", "Diagnostic", "architectures_dir", "build", "bundled_architectures", "compile_source", "draw",
-           "load"]
+           "fuse", "load"]
 __version__ = "0.1.0"

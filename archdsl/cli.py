@@ -40,7 +40,7 @@ def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     emitted = compile_source(args.file, params=settings(args.set, parser), budget=budget(args, parser),
-                             strict=args.strict)
+                             strict=args.strict, fuse=args.fuse)
     print_warnings(emitted.warnings, emitted.sources)
     if args.output:
         write_atomic(args.output, emitted.source)
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compile", help="write the PyTorch module for a network")
     p.add_argument("file")
     p.add_argument("-o", "--output", help="output .py file (default: stdout)")
+    p.add_argument("--fuse", action="store_true",
+                   help="fold batch norms into the layers before them, for inference (loads archdsl.fuse's weights)")
     add_set_option(p)
     add_strict_options(p)
     p.set_defaults(run=cmd_compile)

@@ -8,32 +8,35 @@ loads into the other with strict=True:
 - `fuse(model)`: an eval-only copy of a built model with its trained weights folded. Folded batch
   norms become nn.Identity (the module tree and the other names stay as they were), dropout
   becomes nn.Identity, and gradients are off.
-- `fold_batchnorm(ir)`: the same decision on the graph IR, for `archdsl compile --fuse`: the emitted
-  module has no folded batch norms at all, and a bias on the layers they were folded into.
+- `fold_batchnorm(ir)`: the same decision on the graph IR, for `archdsl compile --fuse`
+  (`compile_source(..., fuse=True)`): the emitted module has no folded batch norms at all, and a
+  bias on the layers they were folded into.
 
 A pair folds when the batch norm's only input is a conv (for bn over feature maps) or fc layer
-(flat features) whose output goes nowhere else, both unconditional statements of the same class
-body or nn.Sequential; in a block, only when that holds in every use of the block (one class).
+(flat features) whose output goes nowhere else, both in the same class body or nn.Sequential, the
+producer unconditional; in a block, only when that holds in every use of the block (one class).
+A norm under `if` folds too: the producer's bias is then written under the same condition.
 This module imports torch only inside `fuse`, so compiling stays torch-free.
 """
 
 from __future__ import annotations
 
-import ast as pyast
 import copy
 import types
-from pathlib import Path
 from typing import Any
 
-from archdsl.codegen import Emitted, generate
+from archdsl import ast as A
 from archdsl.ir import IR, Layer
-from archdsl.pipeline import build
 
 _PRODUCERS = {"conv": 2, "linear": 1}  # producer op -> the batch norm dims it pairs with
 
 
 def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
-    """(producer, batch norm) pairs to fold, in graph order."""
+    """(producer, batch norm) pairs to fold, in graph order.
+
+    A batch norm that its `if` switches off in some use of its block still counts as foldable there
+    (there is nothing to fold); its pair is listed so that the producer's bias follows the condition.
+    """
     candidates: dict[tuple[int | None, str], list[tuple[Layer, Layer] | None]] = {}
     for bn in ir.layers:
         if bn.op != "bn" or bn.member is None:
@@ -45,28 +48,47 @@ def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
 
 def _pair(ir: IR, bn: Layer) -> tuple[Layer, Layer] | None:
     producer = ir.layers[bn.inputs[0]]
+    inst = ir.instances[bn.scope]
+    producer_step = inst.steps_by_site.get(producer.member.site) if producer.member else None
+    if producer_step is not None and producer_step.cond is not None:
+        return None
+    if _condition(ir, bn) is not None:
+        # The emitted class decides at run time whether the norm exists; the folded class gives
+        # the producer a bias under the same condition, so only a bias written as a literal folds.
+        bias = producer.exprs.get("bias")
+        if bias is not None and not isinstance(bias, A.Boolean):
+            return None
+        if not bn.enabled:
+            return (producer, bn) if producer.enabled and producer.member is not None else None
     if not (bn.enabled and producer.enabled and producer.member is not None and bn.derived):
         return None
     if _PRODUCERS.get(producer.op) != bn.derived.get("dims"):
         return None
     if ir.graph.out_degree(producer.id) != 1 or producer.member.container is not bn.member.container:
         return None
-    inst = ir.instances[bn.scope]
-    for layer in (producer, bn):
-        step = inst.steps_by_site.get(layer.member.site)
-        if step is not None and step.cond is not None:
-            return None
     return producer, bn
+
+
+def _condition(ir: IR, layer: Layer) -> A.Expr | None:
+    """The `if` condition of the statement that applies `layer`, if any."""
+    step = ir.instances[layer.scope].steps_by_site.get(layer.member.site)
+    return step.cond if step is not None else None
 
 
 def fold_batchnorm(ir: IR) -> IR:
     """Fold batch norms into the layers before them in the IR (for `archdsl compile --fuse`)."""
     for producer, bn in foldable(ir):
+        cond = _condition(ir, bn)
+        if cond is not None and not producer.attrs.get("bias"):
+            producer.exprs["bias"] = cond  # a bias exactly where the folded norm exists
+        else:
+            producer.exprs.pop("bias", None)
+        bn.attrs["folded"] = True
+        if not bn.enabled:
+            continue
         if not producer.attrs.get("bias"):
             producer.params += producer.out_shape[0]
         producer.attrs["bias"] = True
-        producer.exprs.pop("bias", None)
-        bn.attrs["folded"] = True
         bn.params = bn.buffers = 0
     for layer in ir.layers:  # the projection shortcut's own conv + bn pair
         if layer.op == "shortcut" and layer.derived.get("decision") == "projection":
@@ -77,19 +99,9 @@ def fold_batchnorm(ir: IR) -> IR:
     return ir
 
 
-def compile_fused(path: str | Path | None = None, *, source: str | None = None,
-                  params: dict[str, Any] | None = None) -> Emitted:
-    """`archdsl compile --fuse`: the emitted module of a network with its batch norms folded."""
-    emitted = generate(fold_batchnorm(build(path, source=source, params=params)))
-    try:
-        pyast.parse(emitted.source)
-    except SyntaxError as exc:  # a bug in the code generator, never the user's input
-        raise RuntimeError(f"archdsl generated invalid Python ({exc}); please report it") from exc
-    return emitted
-
-
 def fuse(model: Any) -> Any:
-    """An eval-only copy of `model` with batch norms folded into the conv or fc layer before them.
+    """An eval-only copy of `model` with batch norms folded into the conv or fc layer before them,
+    and dropout removed.
 
     Outputs equal the original's in eval mode (within rounding: 1e-4 for the bundled networks).
     Works on any model torch.fx can trace (every model archdsl emits); the original is untouched.

@@ -21,6 +21,7 @@ from typing import Any
 from archdsl import ast as A
 from archdsl.codegen import Emitted, generate
 from archdsl.errors import ArchError, Diagnostic, Span
+from archdsl.folding import fold_batchnorm
 from archdsl.freeze import resolve_freeze
 from archdsl.guard import check_emitted
 from archdsl.ir import IR, expand
@@ -76,12 +77,15 @@ def _freeze_decl(freeze: str | list[str] | tuple[str, ...]) -> A.Freeze | None:
 @gc_paused()
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
                    params: dict[str, Any] | None = None, freeze: Freezing = None,
-                   budget: Budget = DEFAULT, strict: bool = False) -> Emitted:
+                   budget: Budget = DEFAULT, strict: bool = False, fuse: bool = False) -> Emitted:
     """The emitted PyTorch module for a network, checked to be valid Python holding what the IR says.
 
-    Its `warnings` are lint.py's; `strict` makes them errors.
+    Its `warnings` are lint.py's; `strict` makes them errors. `fuse`: batch norms folded into the
+    layers before them, for inference (`archdsl compile --fuse`; it loads archdsl.fuse(model)'s weights).
     """
     ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
+    if fuse:
+        fold_batchnorm(ir)
     emitted = generate(ir)
     check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from archdsl.errors import ArchError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURES = sorted((ROOT / "architectures").glob("*.arch"))
+# The slowest checks per architecture (folding, torch.compile, export) run on CI over one file of
+# each family and kind of layer; ARCHDSL_ALL_ARCHITECTURES=1 runs them over every bundled file.
+REPRESENTATIVE = ("lenet5", "alexnet", "vgg11_lrn", "resnet18", "resnet50", "googlenet")
+HEAVY_ARCHITECTURES = ARCHITECTURES if os.environ.get("ARCHDSL_ALL_ARCHITECTURES") == "1" else [
+    p for p in ARCHITECTURES if p.stem in REPRESENTATIVE]
 
 # The parameter counts the bundled files must reproduce (papers and torchvision).
 EXPECTED_PARAMS = {

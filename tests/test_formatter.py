@@ -117,6 +117,13 @@ def test_a_file_of_comments_only_is_kept():
     assert format_text("") == ""
 
 
+def test_moving_a_freeze_target_is_not_a_change_of_meaning():
+    # Found by tools/fuzz.py: freeze's `target_spans` counted as meaning, so any reflow of a
+    # freeze line made the round-trip check fail with "fmt changed the meaning".
+    text = "network n {  input 1x8x8;  freeze up to a;\n a: relu }\n"
+    assert format_text(text) == "network n { input 1x8x8; freeze up to a;\n    a: relu }\n"
+
+
 def test_syntax_errors_are_diagnostics_not_changes():
     with pytest.raises(ArchError) as info:
         format_text("network n { input 1x8x8; conv3-8 relu }", "bad.arch")

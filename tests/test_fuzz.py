@@ -1,0 +1,47 @@
+"""Fuzzing in CI: generated and mutated `.arch` text ends in archdsl's own diagnostics, or compiles.
+
+The inputs and the oracle are tools/fuzz.py's, where the long run lives (its docstring says what
+each input goes through). Here hypothesis drives the same generators with its own random
+source, a bounded number of times so the suite stays fast; a failure is shrunk and its input
+printed. A derandomized run would test the same few hundred inputs forever: each run draws new ones.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections import Counter
+
+from conftest import ROOT
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(ROOT / "tools"))
+import fuzz  # tools/ is not a package: found through sys.path
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check(text, path) -> str:
+    note(f"input ({path.name}): {text!r}")
+    return fuzz.check(text, path)  # raises on anything but ArchError
+
+
+@FUZZ
+@given(st.randoms(use_true_random=False))
+def test_text_generated_from_the_grammar_gives_only_diagnostics(rng):
+    _check(*fuzz.generated(rng))
+
+
+@FUZZ
+@given(st.randoms(use_true_random=False))
+def test_mutated_bundled_files_give_only_diagnostics(rng):
+    _check(*fuzz.mutated(rng))
+
+
+def test_the_fuzzer_reaches_past_the_parser():
+    # A fuzzer whose inputs all fail in the parser tests nothing behind it: some must compile
+    # (and so pass through shapes, lint, codegen, the guard, analysis and drawing).
+    rng = random.Random(0)
+    outcomes = Counter(fuzz.check(*fuzz.make_input(rng)) for _ in range(150))
+    assert outcomes["ok"] >= 5 and outcomes["diagnostic"] >= 50, outcomes

@@ -152,6 +152,43 @@ def test_googlenet_without_aux_heads_draws_none():
     assert "6,624,904 params" in dot
 
 
+# Blocks per stage (He et al. 2016, table 1): basic blocks up to 34 layers, bottlenecks from 50.
+RESNETS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3], "resnet50": [3, 4, 6, 3], "resnet101": [3, 4, 23, 3],
+           "resnet152": [3, 8, 36, 3]}
+
+
+@pytest.mark.parametrize("name", RESNETS)
+def test_every_resnet_draws_its_stage_table(name):
+    blocks = RESNETS[name]
+    kind = "basic" if name in ("resnet18", "resnet34") else "bottleneck"
+    dot, _ = dot_of(name)
+    titles = clusters(dot)
+    assert [t for t in titles if t.startswith("layer")] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [t.split(": ")[1] for t in titles if f": {kind}(" in t] == [
+        f"{kind}({64 * 2 ** stage}, {2 if i == 0 and stage else 1})" for stage, n in enumerate(blocks) for i in range(n)]
+    assert titles.count("residual") == len(joins(dot, "add")) == sum(blocks)
+    assert len(titles) == 4 + 2 * sum(blocks)
+    # a projection where the shape changes: the first block of stages 2-4, and of stage 1 for bottlenecks
+    assert dot.count("label=identity") == sum(blocks) - (3 if kind == "basic" else 4)
+    collapsed = re.findall(r"<B>(layer\d: [a-z]+ ×\d+)</B>", drawing(archdsl.build(ROOT / "architectures" /
+                                                                                  f"{name}.arch"), 1).graph.source)
+    assert collapsed == [f"layer{i + 1}: {kind} ×{n}" for i, n in enumerate(blocks)]
+
+
+# Convolutions of the plain networks: VGG's configurations A to E (Simonyan & Zisserman, table 1), AlexNet's five.
+CONVS = {"alexnet": 5, "alexnet_paper": 5, "vgg11": 8, "vgg11_lrn": 8, "vgg13": 10, "vgg16": 13, "vgg16_conv1": 13,
+         "vgg19": 16}
+
+
+@pytest.mark.parametrize("name", CONVS)
+def test_plain_networks_are_two_titled_tables_of_their_layers(name):
+    dot, _ = dot_of(name)
+    assert clusters(dot) == [] and titled_tables(dot) == ["features", "classifier"]
+    drawn = " ".join(rows(dot).values())
+    assert len(re.findall(r">conv\d+-\d+", drawn)) == CONVS[name]
+    assert len(re.findall(r">fc-\d+<", drawn)) == 3
+
+
 # -- depth and folding ---------------------------------------------------------------------------------
 def test_depth_1_collapses_resnet34_stages_into_nodes():
     dot, _ = dot_of("resnet34", depth=1)

@@ -8,6 +8,7 @@ counted with torch.autograd.graph.saved_tensors_hooks on the compiled module.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -91,6 +92,9 @@ def test_vgg16_memory_under_each_convention():
     # CS231n's table: the input and the output of every conv (ReLU in place), pool and fc layer.
     cs231n = sum(r.activation_bytes for r in rows if r.layer.op in ("input", "conv", "maxpool", "linear"))
     assert cs231n // FLOAT_BYTES == 15_237_608  # not 24M: the table's own rows add up to 15.2M (61 MB)
+    # Nor does another per-layer convention give 24M: each ReLU's output a tensor of its own gives 28.8M.
+    relus = sum(math.prod(layer.out_shape) for layer in a.ir.enabled_layers() if layer.op == "relu")
+    assert cs231n // FLOAT_BYTES + relus == 28_793_320
     # Every tensor a forward pass creates: the same, plus the adaptive average pool's 512x7x7 output.
     assert a.activation_bytes == (15_237_608 + 25_088) * FLOAT_BYTES == 61_050_784
     # torchinfo: outputs of the layers with parameters only, doubled "for gradients".

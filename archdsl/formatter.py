@@ -218,7 +218,12 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         elif name == "-":
             sys.stdout.write(formatted)
         elif formatted != text:
-            write_atomic(name, formatted)
+            try:
+                write_atomic(name, formatted)
+            except ArchError as exc:  # the next file may still be writable
+                print(exc.render(), file=sys.stderr)
+                status = 1
+                continue
             print(f"reformatted {name}", file=sys.stderr)
     return status
 

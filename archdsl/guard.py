@@ -10,7 +10,8 @@ cannot turn into code a user did not mean to run. It parses the source with `ast
   attributes hold plain values (the zero-padding shortcut's stride);
 - no name reaches builtins that run or load code (exec, eval, __import__, open, getattr, ...),
   and no attribute other than `__init__` is a dunder;
-- every string that is not a docstring is an identifier (a label, `same`, `valid`).
+- every string that is not a docstring is an identifier (a label, `same`, `valid`) or a
+  Sequential's positional key ("0").
 
 A failure is a bug in archdsl, never the user's input: it raises RuntimeError.
 """
@@ -27,7 +28,9 @@ _FORBIDDEN_NAMES = {
     "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "breakpoint", "input", "os", "sys", "subprocess", "importlib", "builtins", "__builtins__", "pickle",
 }
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Identifiers (labels, `same`, `valid`) and the keys "0", "1", ... of the unlabelled layers in an
+# nn.Sequential built from an OrderedDict (a labelled group that also holds unlabelled layers).
+_KEY = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
 
 
 class UnsafeCode(RuntimeError):
@@ -111,8 +114,8 @@ def _check_node(node: pyast.AST, docstrings: set[pyast.AST]) -> None:
     if isinstance(node, pyast.Attribute) and node.attr.startswith("__") and node.attr != "__init__":
         _fail(f"dunder attribute {node.attr!r} at line {node.lineno}")
     if isinstance(node, pyast.Constant) and isinstance(node.value, str) and node not in docstrings \
-            and not _IDENTIFIER.match(node.value):
-        _fail(f"string literal {node.value[:40]!r} at line {node.lineno} is not an identifier")
+            and not _KEY.match(node.value):
+        _fail(f"string literal {node.value[:40]!r} at line {node.lineno} is not an identifier or a key")
     if isinstance(node, pyast.Constant) and isinstance(node.value, bytes):
         _fail(f"bytes literal at line {node.lineno}")
 

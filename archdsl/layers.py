@@ -131,7 +131,8 @@ SPECS: dict[str, LayerSpec] = {
 }
 SPECS["linear"] = SPECS["fc"]
 
-_KERNEL_WORD = re.compile(r"^(conv|maxpool|avgpool)([0-9]+)(?:x([0-9]+))?$")
+# At most 9 digits: a longer number in a word is no kernel size, and int() of thousands of digits raises.
+_KERNEL_WORD = re.compile(r"^(conv|maxpool|avgpool)([0-9]{1,9})(?:x([0-9]{1,9}))?$")
 PADDING_WORDS = ("same", "valid")
 
 
@@ -204,6 +205,8 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
             value = _value(expr, option, env)
             attrs[option.name] = _check(option, value, spans[option.name], call)
         elif option.name == "kernel" and kernel is not None:
+            for size in kernel:  # `maxpool0`, `conv3x0`: the word's kernel obeys the option's rule
+                _check(option, size, call, call)
             attrs["kernel"] = kernel
         else:
             attrs[option.name] = option.default

@@ -12,6 +12,7 @@ import gc
 import linecache
 import os
 import re
+import stat
 import tempfile
 import types
 from collections.abc import Mapping
@@ -173,14 +174,56 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write a file (text, or bytes such as a PNG) so that a failure leaves any previous version untouched."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    """Write a file (text, or bytes such as a PNG) so that a failure leaves any previous version untouched.
+
+    Any failure to write (no such folder, disk full, a directory in the way) is an ArchError.
+    """
     try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w",
-                       encoding=None if isinstance(text, bytes) else "utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            if isinstance(text, bytes):
+                tmp.write_bytes(text)
+            else:
+                tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """A temporary file beside `path` for the block to write; it replaces `path` when the block succeeds.
+
+    On any failure the temporary file is removed and a previous `path` is left as it was. The new
+    file keeps the old one's permissions, or gets the umask's for a new file (not mkstemp's 0600:
+    `archdsl fmt` must not make a shared file private). Errors of the block itself pass unchanged;
+    those of making or moving the temporary file are ArchErrors naming `path`.
+    """
+    path = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        try:
+            os.chmod(tmp, _mode_for(path))
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already after a successful replace
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _cannot_write(path: str | Path, exc: OSError) -> ArchError:
+    return ArchError(Diagnostic(f"cannot write {path}: {exc.strerror or exc}",
+                                hint="nothing was written; any previous file is unchanged"))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from archdsl.analysis import Analysis, analyse
@@ -115,18 +113,6 @@ def _points(analyses: list[Analysis]) -> dict[tuple[float, int], list[Analysis]]
     return {(group[0].macs / 1e9, group[0].params): group for group in groups.values()}
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Like pipeline.write_atomic, for binary files: a failure leaves any previous file untouched."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.output)
     fmt = FORMATS.get(out.suffix.lower())
@@ -134,7 +120,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(f"-o must end in {' or '.join(FORMATS)}, got {out.name!r}")
     params = settings(args.set, parser)
     analyses = [analyse(build(path, params=params)) for path in args.files]
-    write_bytes_atomic(out, chart(analyses, fmt))
+    write_atomic(out, chart(analyses, fmt))
     print(f"wrote {out} ({len(analyses)} networks)", file=sys.stderr)
     if args.table:
         write_atomic(args.table, markdown(analyses))

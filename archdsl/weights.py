@@ -10,8 +10,6 @@ torch and safetensors are imported inside the functions: `import archdsl` must s
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,14 +208,9 @@ def save_weights(model_or_state, path: str | Path) -> None:
     """Write a .safetensors file atomically (a failure leaves any previous file untouched)."""
     from safetensors.torch import save_file
 
+    from archdsl.pipeline import atomic_path  # here, not at the top: that import would be circular
+
     state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))

@@ -87,6 +87,12 @@ CATALOGUE = {
     "stride zero": Case(net("    conv3-8/0"), 3, 13, "'conv3': stride must be a positive integer, got 0"),
     "dropout above one": Case(net("    dropout(p=1.5)"), 3, 13, "'dropout': p must be a number in [0, 1], got 1.5"),
     "dropout below zero": Case(net("    dropout-(-0.1)"), 3, 14, "'dropout': p must be a number in [0, 1], got -0.1"),
+    # found by tools/fuzz.py: `maxpool0` divided by zero, a word of 5000 digits overflowed int()
+    "kernel zero in the word": Case(net("    maxpool0"), 3, 5, "'maxpool0': kernel must be a positive integer, got 0"),
+    "kernel zero in a two-number word": Case(net("    conv3x0-8(padding=valid)"), 3, 5,
+                                             "'conv3x0': kernel must be a positive integer, got 0"),
+    "kernel word with thousands of digits": Case(net("    conv" + "9" * 5000 + "-8"), 3, 5,
+                                                 f"unknown layer or block 'conv{'9' * 5000}'"),
     "stride on fc": Case(net("    flatten; fc-10/2"), 3, 20, "'fc' takes no '/stride'"),
     "groups that do not divide": Case(net("    conv3-8(groups=3)"), 3, 5,
                                       "groups=3 must divide both the input channels (3) and the filters (8)"),

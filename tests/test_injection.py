@@ -124,3 +124,13 @@ def test_the_guard_refuses_code_the_ir_does_not_describe(tamper):
     bad = dataclasses.replace(emitted, source=tamper(emitted.source))
     with pytest.raises(UnsafeCode):
         check_emitted(bad.source, ir, bad.block_classes, bad.class_name, bad.outputs_class)
+
+
+def test_a_group_mixing_labelled_and_unlabelled_layers_passes_the_guard():
+    # Found by tools/fuzz.py: such a group is an nn.Sequential of an OrderedDict whose unlabelled
+    # layers have the keys "0", "1", ...; the guard refused those strings as non-identifiers.
+    source = _net("f: (conv3-4; relu; a: maxpool); flatten; fc-3")
+    emitted = compile_source("mixed.arch", source=source)
+    assert '("0", nn.Conv2d(' in emitted.source
+    model = archdsl.load("mixed.arch", source=source).eval()
+    assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 3)

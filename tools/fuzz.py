@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10_000)  # as deep as a user's interpreter may be set; archdsl must not depend on it
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the run and still prints the count
     outcomes: Counter[str] = Counter()
     crashes: dict[str, tuple[int, str, str]] = {}
     start = last = time.monotonic()
@@ -320,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.setitimer(signal.ITIMER_REAL, args.limit)
         try:
             outcomes[check(text, path, args.forward)] += 1
+        except KeyboardInterrupt:
+            n -= 1  # not finished: not counted
+            break
         except (Exception, Hang, RecursionError) as exc:  # noqa: BLE001 -- every escape is what we hunt
             key = crash_key(exc)
             outcomes["crash"] += 1

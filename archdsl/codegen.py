@@ -21,6 +21,9 @@ from archdsl.ir import IR, Instance, Member, Step
 from archdsl.shapes import total_params
 
 _INDENT = "    "
+# Layers whose output is a new tensor that their backward does not save (conv saves its input, not
+# its output; relu, sigmoid and tanh save their output; flatten returns a view): safe to add into.
+_FRESH_OUTPUT = {"conv", "linear", "bn", "maxpool", "avgpool"}
 
 
 @dataclass
@@ -351,8 +354,16 @@ class _Writer:
         self.fwd += body_lines
         out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
                  body.rel is not None else None)
-        self.fwd.append(f"x = x + {var}{self.comment(step, out)}")
+        add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
+        self.fwd.append(f"{add}{self.comment(step, out)}")
         return out
+
+    def fresh(self, body: list[Step]) -> bool:
+        """Whether the body's result is a new tensor that autograd does not keep: then the residual add
+        may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
+        last = body[-1] if body else None
+        return (last is not None and last.kind == "apply" and last.cond is None and last.member.kind == "layer"
+                and self.ir.layers[last.member.node].op in _FRESH_OUTPUT)
 
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = step.shortcut

@@ -31,7 +31,7 @@ class Basic(nn.Module):
         x = self.relu(x)  # (B, c, H/s, W/s)
         x = self.conv2(x)  # (B, c, H/s, W/s)
         x = self.bn2(x)  # (B, c, H/s, W/s)
-        x = x + identity  # (B, c, H/s, W/s)
+        x += identity  # (B, c, H/s, W/s)
         x = self.relu(x)  # (B, c, H/s, W/s)
         return x
 

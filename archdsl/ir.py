@@ -436,7 +436,8 @@ class _Expander:
             raise ArchError(Diagnostic(f"repetition count must be a positive integer, got {count!r}", stmt.repeat.span))
         if count > self.budget.max_repeat:
             raise ArchError(Diagnostic(f"repetition count {count:,} exceeds the limit of {self.budget.max_repeat:,}",
-                                       stmt.repeat.span))
+                                       stmt.repeat.span, hint="raise the budget if you mean it "
+                                                              "(--budget max_repeat=...)"))
         return count
 
     def unlabelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str, count: int) -> int:

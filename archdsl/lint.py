@@ -66,8 +66,30 @@ def _dropout_at_the_end(ir: IR) -> list[Diagnostic]:
     return []
 
 
+def _bias_before_batch_norm(ir: IR) -> list[Diagnostic]:
+    """A convolution's bias feeding only a batch norm: the norm subtracts the mean, and the bias with it."""
+    out = []
+    for layer in ir.enabled_layers():
+        conv = _producer(ir, layer) if layer.op == "bn" else None
+        if conv is not None and conv.op == "conv" and conv.enabled and conv.attrs["bias"] \
+                and ir.graph.out_degree(conv.id) == 1:
+            out.append(Diagnostic(f"the bias of '{conv.describe()}' is cancelled by the batch norm after it",
+                                  conv.span, "warning",
+                                  hint=f"write bias=false ({conv.attrs['channels']:,} parameters that never learn "
+                                       "anything: the batch norm's own shift does their job)"))
+    return out
+
+
+def _dropout_of_everything(ir: IR) -> list[Diagnostic]:
+    """p=1 zeroes every value in training mode: nothing after it can learn."""
+    return [Diagnostic("dropout with p=1 zeroes every value in training mode", layer.span, "warning",
+                       hint="p is the fraction dropped, not kept: torch's convention (0.5 is the usual value)")
+            for layer in ir.enabled_layers() if layer.op == "dropout" and layer.attrs["p"] == 1]
+
+
 def _producer(ir: IR, layer: Layer) -> Layer | None:
     return ir.layers[layer.inputs[0]] if layer.inputs else None
 
 
-RULES: list[Callable[[IR], list[Diagnostic]]] = [_pool_drops_input, _dropout_at_the_end]
+RULES: list[Callable[[IR], list[Diagnostic]]] = [_pool_drops_input, _dropout_at_the_end, _bias_before_batch_norm,
+                                                 _dropout_of_everything]

@@ -130,7 +130,8 @@ CATALOGUE = {
                                                  "a conditional statement must keep the shape, but this one turns "
                                                  "3x32x32 into 16x32x32"),
     # -- resources -------------------------------------------------------------------------------
-    "repetition over budget": Case(net("    relu x 1000000"), 3, 12, "repetition count 1,000,000 exceeds the limit of 100,000"),
+    "repetition over budget": Case(net("    relu x 1000000"), 3, 12, "repetition count 1,000,000 exceeds the limit of 100,000",
+                                   "--budget max_repeat="),
     "layers over budget": Case(net("    (relu; relu) x 60000"), 3, 5,
                                "the network expands to more than 100,000 layers (this repetition alone makes 120,000)"),
     "nested repetitions over budget": Case(net("    a: ((relu x 1000) x 1000)"), 3, 9,
@@ -251,6 +252,19 @@ def test_warnings_for_suspicious_but_legal_programs():
     ]
 
 
+def test_warnings_for_a_bias_before_batch_norm_and_dropout_of_everything():
+    source = net("    conv3-8; bn; relu; conv3-8(bias=false); bn;\n"
+                 "    conv3-8; residual< bn; relu >;\n"  # the conv also feeds the shortcut: its bias counts
+                 "    dropout(p=1); gap; flatten; fc-2")
+    found = [(d.span.line, d.span.column, d.message, d.hint) for d in archdsl.build("test.arch", source=source).warnings]
+    assert found == [
+        (3, 5, "the bias of 'conv3-8' is cancelled by the batch norm after it",
+         "write bias=false (8 parameters that never learn anything: the batch norm's own shift does their job)"),
+        (5, 5, "dropout with p=1 zeroes every value in training mode",
+         "p is the fraction dropped, not kept: torch's convention (0.5 is the usual value)"),
+    ]
+
+
 def test_bundled_architectures_have_no_warnings():
     for path in archdsl.bundled_architectures():
         assert archdsl.build(path).warnings == [], path
@@ -286,3 +300,20 @@ def test_cli_budget_option(tmp_path):
     result = _cli("check", "-q", "--budget", "max_params=10", str(path))
     assert result.returncode == 1 and "more than the budget of 10" in result.stderr
     assert _cli("check", "--budget", "max_parms=10", str(path)).returncode == 2
+
+
+def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
+    files = {"syntax.arch": net("    conv3-8 relu"), "good.arch": net("    conv3-8"),
+             "shape.arch": net("    conv3-8; fc-10"), "unknown.arch": net("    rleu")}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    names = [*files, "missing.arch"]
+    result = _cli("check", "-q", *(str(tmp_path / n) for n in names))
+    assert result.returncode == 1
+    for expected in (f"{tmp_path}/syntax.arch:3:13: error: unexpected 'relu'",
+                     f"{tmp_path}/shape.arch:3:14: error: 'fc' gets a feature map",
+                     f"{tmp_path}/unknown.arch:3:5: error: unknown layer or block 'rleu'",
+                     f"error: cannot read {tmp_path}/missing.arch: No such file or directory"):
+        assert expected in result.stderr, (expected, result.stderr)
+    assert f"{tmp_path / 'good.arch'}: network t" in result.stdout
+    assert "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ class Budget:
                 raise ValueError(f"unknown budget '{name}' (known: {', '.join(sorted(known))})")
             try:
                 number = int(float(value)) if "e" in value.lower() else int(value)
-            except ValueError:
+            except (ValueError, OverflowError):  # "abc"; "1e999" is an infinite float
                 raise ValueError(f"budget {name} must be a positive integer, got {value!r}") from None
             if number < 1:
                 raise ValueError(f"budget {name} must be a positive integer, got {value!r}")

@@ -32,7 +32,7 @@ from archdsl.parser import load_program, parse_expression, parse_freeze
 from archdsl.shapes import infer
 
 Freezing = str | list[str] | tuple[str, ...] | None  # see build()
-_SHAPE = re.compile(r"^\s*([0-9]+)\s*x\s*([0-9]+)\s*x\s*([0-9]+)\s*$")
+_SHAPE = re.compile(r"^\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*$")  # digits: as in files
 
 
 @contextlib.contextmanager
@@ -170,7 +170,8 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
             return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
     elif isinstance(value, tuple | list) and len(value) == 3 and all(isinstance(v, int) for v in value):
         return tuple(value)  # type: ignore[return-value]
-    raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224; got {value!r}"))
+    raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits; "
+                               f"got {value!r:.60}"))
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:

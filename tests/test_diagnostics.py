@@ -317,3 +317,21 @@ def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
         assert expected in result.stderr, (expected, result.stderr)
     assert f"{tmp_path / 'good.arch'}: network t" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv, status, message", [
+    (["--set", f"input=1x{'9' * 5000}x8"], 1, "error: input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits"),
+    (["--set", f"num_classes={'9' * 5000}"], 1, "is too large"),
+    (["--set", "num_classes=__import__('os')"], 1, "error: unexpected '('"),
+    (["--budget", "max_params=1e999"], 2, "budget max_params must be a positive integer, got '1e999'"),
+], ids=["5000-digit input", "5000-digit parameter", "python in a parameter", "infinite budget"])
+def test_hostile_command_line_values_are_diagnostics(argv, status, message, capsys):
+    # Found while fuzzing by hand: int() of 5000 digits raised ValueError, int(1e999) OverflowError.
+    from archdsl.cli import main
+
+    try:
+        code = main(["check", "-q", str(ROOT / "architectures" / "lenet5.arch"), *argv])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    assert code == status
+    assert message in capsys.readouterr().err

@@ -307,6 +307,9 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
 
     def visit(module: A.Module, base: Path, stack: tuple[Path, ...]) -> None:
         for use in module.uses:
+            if "\x00" in use.path:  # the OS cannot take it: Path.resolve() would raise ValueError
+                errors.append(Diagnostic("a `use` path cannot contain a NUL character", use.span))
+                continue
             target = (base / use.path).resolve()
             if target in stack:
                 chain = " -> ".join(p.name for p in stack[stack.index(target):] + (target,))

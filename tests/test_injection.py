@@ -59,6 +59,7 @@ REJECTED = {
     "use of a directory": ('use "..";' + _net("relu"), "not a regular file"),
     "use of a missing file": ('use "no/such.arch";' + _net("relu"), "No such file or directory"),
     "use with a quote": ('use "a";"b";' + _net("relu"), "unexpected"),
+    "use with a NUL byte": ('use "a\x00b";' + _net("relu"), "a `use` path cannot contain a NUL character"),
 }
 
 

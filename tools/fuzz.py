@@ -62,7 +62,7 @@ NUMBERS = ["0", "1", "2", "3", "4", "7", "8", "16", "64", "255", "1000", "4096",
 SHAPES = ["3x32x32", "1x8x8", "3x224x224", "3x1x1", "1x7x7", "3x5x9", "0x8x8", "3x0x0", "1x99999x99999",
           "100000x1000x1000", "3x" + "9" * 25 + "x2"]
 PATHS = ['"blocks/resnet.arch"', '"blocks/inception.arch"', '"missing.arch"', '"/dev/zero"', '"/dev/stdin"',
-         '".."', '""', '"/"', '"fuzz.arch"', '"/proc/self/mem"', '"blocks"', '"\\x00"']
+         '".."', '""', '"/"', '"fuzz.arch"', '"/proc/self/mem"', '"blocks"', '"a\x00b"', '"%s"' % ("a/" * 3000)]
 ODD_TEXT = ["\x00", "\r", "\r\n", "\t", "\ufeff", "é", "🧠", "\u2028", "\\", "'", '"', "`", "$", "@", "{{", "}}",
             "#", "/*", "x" * 300, "\n" * 5]
 
@@ -186,7 +186,7 @@ def _mutate_once(rng: random.Random, tokens: list[str]) -> list[str]:
         return [_vocabulary(rng)]
     i, j = _span(rng, tokens)
     k = rng.randrange(len(tokens))
-    kind = rng.randrange(11)
+    kind = rng.randrange(12)
     if kind == 0:  # delete one token
         return tokens[:k] + tokens[k + 1:]
     if kind == 1:  # delete a run
@@ -219,7 +219,10 @@ def _mutate_once(rng: random.Random, tokens: list[str]) -> list[str]:
         opener, closer = rng.choice((("(", ")"), ("residual<", ">"), ("inception<", "|relu>"), ("side<", ">"),
                                      ("(", ") x 3"), ("(", ") if false")))
         return tokens[:i] + [opener] * depth + tokens[i:j] + [closer] * depth + tokens[j:]
-    return tokens[:k] + [rng.choice(ODD_TEXT)] + tokens[k:]  # a stray character
+    if kind == 10:  # a stray character between tokens
+        return tokens[:k] + [rng.choice(ODD_TEXT)] + tokens[k:]
+    cut = rng.randint(0, len(tokens[k]))  # ... or inside one: a name, a number, a quoted path
+    return tokens[:k] + [tokens[k][:cut] + rng.choice(ODD_TEXT) + tokens[k][cut:]] + tokens[k + 1:]
 
 
 def mutated(rng: random.Random) -> tuple[str, Path]:

@@ -205,7 +205,7 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     status = 0
     for name in args.files:
         try:
-            text = sys.stdin.read() if name == "-" else _read(name)
+            text = _read(name)
             formatted = format_text(text, "<stdin>" if name == "-" else name)
         except ArchError as exc:
             print(exc.render(), file=sys.stderr)
@@ -229,8 +229,11 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _read(name: str) -> str:
+    """A file, or stdin for '-', as UTF-8 whatever the locale: the same bytes give the same answer."""
     try:
+        if name == "-":
+            return sys.stdin.buffer.read().decode("utf-8")
         return Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ArchError(Diagnostic(f"cannot read {name}: {reason}")) from None
+        raise ArchError(Diagnostic(f"cannot read {'<stdin>' if name == '-' else name}: {reason}")) from None

@@ -156,6 +156,13 @@ def test_cli_rewrites_in_place_and_reads_stdin(tmp_path):
     assert result.returncode == 0 and result.stdout == TIDY
 
 
+def test_stdin_that_is_not_utf8_is_a_diagnostic():
+    result = subprocess.run([sys.executable, "-m", "archdsl", "fmt", "-"], input=b"network n {} # \xff\n",
+                            capture_output=True, timeout=120, check=False, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("error: cannot read <stdin>: 'utf-8' codec can't decode byte 0xff")
+
+
 def test_cli_keeps_going_after_a_file_that_does_not_parse(tmp_path):
     bad, messy = tmp_path / "bad.arch", tmp_path / "messy.arch"
     bad.write_text("network n {\n  input 1x8x8;\n  conv3-8 relu\n}\n")

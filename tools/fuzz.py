@@ -316,14 +316,17 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: Counter[str] = Counter()
     crashes: dict[str, tuple[int, str, str]] = {}
     start = last = time.monotonic()
+    slowest = (0.0, -1)  # seconds, input
     n = 0
     while n < args.inputs and time.monotonic() - start < args.seconds:
         rng = random.Random(f"{args.seed}:{n}")
         text, path = make_input(rng)
         n += 1
         signal.setitimer(signal.ITIMER_REAL, args.limit)
+        began = time.monotonic()
         try:
             outcomes[check(text, path, args.forward)] += 1
+            slowest = max(slowest, (time.monotonic() - began, n - 1))
         except KeyboardInterrupt:
             n -= 1  # not finished: not counted
             break
@@ -344,8 +347,11 @@ def main(argv: list[str] | None = None) -> int:
             last = time.monotonic()
             print(f"... {n:,} inputs, {dict(outcomes)}", flush=True)
     elapsed = time.monotonic() - start
-    print(f"ran {n:,} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s): {outcomes['ok'] + outcomes['ran']:,} compiled "
-          f"({outcomes['ran']:,} of them run forward), {outcomes['diagnostic']:,} diagnostics, {outcomes['crash']:,} crashes in {len(crashes)} places")
+    compiled = outcomes["ok"] + outcomes["ran"]
+    print(f"ran {n:,} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s): {compiled:,} compiled "
+          f"({outcomes['ran']:,} of them run forward), {outcomes['diagnostic']:,} diagnostics, "
+          f"{outcomes['crash']:,} crashes in {len(crashes)} places; "
+          f"slowest input {args.seed}:{slowest[1]} took {slowest[0]:.2f} s")
     for key, (index, text, trace) in crashes.items():
         print(f"\n== {key}: input {args.seed}:{index}\n{text[:2000]!r}\n{trace}")
     return 1 if crashes else 0

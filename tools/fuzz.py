@@ -1,6 +1,7 @@
 """Fuzzing archdsl: generated and mutated `.arch` text must end in a diagnostic, never a crash or hang.
 
-Inputs come from two sources, both driven by one `random.Random` (a seed replays an input):
+Inputs come from two sources, both driven by one `random.Random`; input SEED:N of a run is
+`make_input(random.Random("SEED:N"))`, so a reported crash can be replayed (or see `--save`):
 - the grammar: a random derivation of grammars/archdsl.lark, walking Lark's own compiled rules,
   depth-bounded, with names, numbers, shapes and paths drawn from tables of likely and hostile
   values (layer words, option names, reserved words, zero, huge and fractional numbers);

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "archdsl.summary",
     "archdsl.diff",
     "archdsl.report",
+    "archdsl.bench",
 )
 
 
@@ -40,7 +41,7 @@ def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     emitted = compile_source(args.file, params=settings(args.set, parser), budget=budget(args, parser),
-                             strict=args.strict, fuse=args.fuse)
+                             strict=args.strict, fuse=args.fuse, channels_last=args.channels_last)
     print_warnings(emitted.warnings, emitted.sources)
     if args.output:
         write_atomic(args.output, emitted.source)
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", help="output .py file (default: stdout)")
     p.add_argument("--fuse", action="store_true",
                    help="fold batch norms into the layers before them, for inference (loads archdsl.fuse's weights)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="keep weights and input in NHWC memory order (see bench/README.md for when it pays)")
     add_set_option(p)
     add_strict_options(p)
     p.set_defaults(run=cmd_compile)

@@ -84,7 +84,7 @@ class _Generator:
             f"Input (B, {c}, {h}, {w}); {_param_summary(ir)}.",
             *(["Batch norms folded for inference: it loads the state_dict of archdsl.fuse(model)."] if ir.folded
               else []),
-            f"Do not edit: change {source} and run `archdsl compile {source}{' --fuse' * ir.folded}` again.",
+            f"Do not edit: change {source} and run `archdsl compile {source}{self.flags()}` again.",
             '"""',
             "",
         ]
@@ -96,6 +96,10 @@ class _Generator:
             lines.append("import torch")
         lines.append("from torch import Tensor, nn")
         return "\n".join(lines) + "\n"
+
+    def flags(self) -> str:
+        """The `archdsl compile` options this module was emitted with."""
+        return " --fuse" * self.ir.folded + " --channels-last" * self.ir.channels_last
 
     def outputs_tuple(self) -> str:
         self.imports.add("NamedTuple")
@@ -176,6 +180,10 @@ class _Generator:
         if baked:
             doc += ["", f"Compiled with {baked}; these set the number of layers, so recompile to change them."]
         head, methods, init = [], [], list(writer.init)
+        if ir.channels_last:
+            self.imports.add("torch")
+            init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
+            fwd.insert(0, "x = x.contiguous(memory_format=torch.channels_last)  # NHWC input: no conversion per layer")
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
             head, methods, init = _frozen_parts(ir.frozen, init)

@@ -78,15 +78,18 @@ def _freeze_decl(freeze: str | list[str] | tuple[str, ...]) -> A.Freeze | None:
 @gc_paused()
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
                    params: dict[str, Any] | None = None, freeze: Freezing = None,
-                   budget: Budget = DEFAULT, strict: bool = False, fuse: bool = False) -> Emitted:
+                   budget: Budget = DEFAULT, strict: bool = False, fuse: bool = False,
+                   channels_last: bool = False) -> Emitted:
     """The emitted PyTorch module for a network, checked to be valid Python holding what the IR says.
 
     Its `warnings` are lint.py's; `strict` makes them errors. `fuse`: batch norms folded into the
     layers before them, for inference (`archdsl compile --fuse`; it loads archdsl.fuse(model)'s weights).
+    `channels_last`: weights and input in NHWC memory order (`archdsl compile --channels-last`).
     """
     ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
     if fuse:
         fold_batchnorm(ir)
+    ir.channels_last = channels_last
     emitted = generate(ir)
     check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
@@ -94,16 +97,17 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
 
 def load(path: str | Path | None = None, *, source: str | None = None, device: Any = None,
          weights: str | Path | Mapping[str, Any] | None = None, strict: bool = True, freeze: Freezing = None,
-         features: list[str] | tuple[str, ...] | None = None, **params: Any):
+         features: list[str] | tuple[str, ...] | None = None, channels_last: bool = False, **params: Any):
     """Compile a network and return an instance of its nn.Module (on `device`, if given).
 
     `weights`: a state_dict file (.pth/.pt, read with weights_only=True) or .safetensors file, or a
     state_dict. Tensors whose shape a parameter changed (num_classes=5: a new head) are freshly
     initialised, everything else must fit unless strict=False; `model.load_report` says what happened.
     `freeze`: see build(). `features`: names of layers whose outputs the returned module gives as
-    an OrderedDict, in that order (archdsl.features.FeatureExtractor).
+    an OrderedDict, in that order (archdsl.features.FeatureExtractor). `channels_last`: see compile_source().
     """
-    model = _instantiate(compile_source(path, source=source, params=params, freeze=freeze), path)
+    model = _instantiate(compile_source(path, source=source, params=params, freeze=freeze,
+                                        channels_last=channels_last), path)
     if weights is not None:
         from archdsl.weights import load_weights
 

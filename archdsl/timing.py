@@ -4,7 +4,9 @@ Pure Python (no torch): callers pass functions that do one unit of work, and mak
 any asynchronous device themselves (`torch.cuda.synchronize()`), so the clock sees the real cost.
 On a shared, noisy machine a comparison run A A A ... B B B ... measures the load of the moment as
 much as the code; alternating the two and taking the median of the per-round ratios cancels most
-of it, and the spread of those ratios says how much noise there was.
+of it, and the spread of those ratios says how much noise there was. Where other processes take
+the cores in turns, wall-clock time also counts the time spent waiting for one: `clock=CPU` counts
+only the CPU time this process used (meaningful with one compute thread, torch.set_num_threads(1)).
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+Clock = Callable[[], float]
+WALL: Clock = time.perf_counter
+CPU: Clock = time.process_time  # this process's CPU time, all its threads
 
-def seconds(fn: Callable[[], object]) -> float:
-    """Wall-clock seconds of one call."""
-    start = time.perf_counter()
+
+def seconds(fn: Callable[[], object], clock: Clock = WALL) -> float:
+    """Seconds of one call (wall-clock by default)."""
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def repeat(fn: Callable[[], object], runs: int, warmup: int = 1) -> list[float]:
+def repeat(fn: Callable[[], object], runs: int, warmup: int = 1, clock: Clock = WALL) -> list[float]:
     """Seconds per call over `runs` calls, after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
-    return [seconds(fn) for _ in range(runs)]
+    return [seconds(fn, clock) for _ in range(runs)]
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class Comparison:
         return statistics.median(self.b)
 
 
-def alternate(a: Callable[[], object], b: Callable[[], object], rounds: int, warmup: int = 1) -> Comparison:
+def alternate(a: Callable[[], object], b: Callable[[], object], rounds: int, warmup: int = 1,
+              clock: Clock = WALL) -> Comparison:
     """Time `a` and `b` in turn (A B A B ...), each round starting with the one that went second last time."""
     for _ in range(warmup):
         a()
@@ -72,9 +79,9 @@ def alternate(a: Callable[[], object], b: Callable[[], object], rounds: int, war
     times_a, times_b = [], []
     for r in range(rounds):
         if r % 2 == 0:
-            times_a.append(seconds(a))
-            times_b.append(seconds(b))
+            times_a.append(seconds(a, clock))
+            times_b.append(seconds(b, clock))
         else:
-            times_b.append(seconds(b))
-            times_a.append(seconds(a))
+            times_b.append(seconds(b, clock))
+            times_a.append(seconds(a, clock))
     return Comparison(times_a, times_b)

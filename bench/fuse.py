@@ -6,7 +6,7 @@ batches), same input (CPU, batch 8 at 224x224), both under torch.no_grad, altern
 prints the median of the per-round ratios fused / torchvision (below 1: the fused model is
 faster) and the largest output difference.
 
-    .venv/bin/python bench/fuse.py [--models resnet34,googlenet] [--rounds 15] [--threads 1]
+    .venv/bin/python bench/fuse.py [--models resnet34,googlenet] [--rounds 15] [--threads 1] [--cpu-time]
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 
 import torch
-from pairs import machine, pair
+from pairs import add_clock_options, clock_of, machine, pair
 
 import archdsl
-from archdsl.timing import Comparison, alternate
+from archdsl.timing import Clock, Comparison, alternate
 
 
-def compare(reference: torch.nn.Module, fused: torch.nn.Module, x: torch.Tensor, rounds: int) -> Comparison:
+def compare(reference: torch.nn.Module, fused: torch.nn.Module, x: torch.Tensor, rounds: int,
+            clock: Clock) -> Comparison:
     with torch.no_grad():
-        return alternate(lambda: reference(x), lambda: fused(x), rounds, warmup=2)
+        return alternate(lambda: reference(x), lambda: fused(x), rounds, warmup=2, clock=clock)
 
 
 def main() -> None:
@@ -30,13 +31,12 @@ def main() -> None:
     parser.add_argument("--models", default="resnet34,googlenet")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
+    add_clock_options(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    clock = clock_of(args)
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, 224, 224)
-    print(f"# {machine()}; batch {args.batch} at 224x224, {args.rounds} alternating rounds, eval under no_grad")
+    print(f"# {machine(clock)}; batch {args.batch} at 224x224, {args.rounds} alternating rounds, eval under no_grad")
     for name in args.models.split(","):
         reference, ours = pair(name)
         reference.train()
@@ -48,7 +48,7 @@ def main() -> None:
         fused = archdsl.fuse(ours)
         with torch.no_grad():
             error = (fused(x) - reference(x)).abs().max().item()
-        c = compare(reference, fused, x, args.rounds)
+        c = compare(reference, fused, x, args.rounds, clock)
         low, high = c.spread
         print(f"{name:<10} torchvision {c.median_a * 1000:8.1f} ms  archdsl.fuse {c.median_b * 1000:8.1f} ms  "
               f"ratio {c.ratio:.3f} (rounds {low:.3f}..{high:.3f}; fastest/fastest {c.best_ratio:.3f}), "

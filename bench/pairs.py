@@ -13,6 +13,7 @@ import torch
 import torchvision
 
 import archdsl
+from archdsl.timing import CPU, WALL, Clock
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
 MODELS = ("resnet34", "vgg16", "alexnet", "googlenet")
@@ -32,8 +33,25 @@ def pair(name: str, **load_options) -> tuple[torch.nn.Module, torch.nn.Module]:
     return reference, ours
 
 
-def machine() -> str:
-    """One line naming what the figures were measured on."""
+def add_clock_options(parser) -> None:
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core; "
+                                                    "1 with --cpu-time)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with this process's CPU time instead of the wall clock: on a machine shared "
+                             "with other work it leaves out the time spent waiting for a core")
+
+
+def clock_of(args) -> Clock:
+    """Set torch's threads from the options; the clock they ask for."""
+    threads = args.threads or (1 if args.cpu_time else None)
+    if threads:
+        torch.set_num_threads(threads)
+    return CPU if args.cpu_time else WALL
+
+
+def machine(clock: Clock = WALL) -> str:
+    """One line naming what the figures were measured on, and how."""
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), load average {load}")
+            f"({torch.get_num_threads()} threads), load average {load}; "
+            f"{'CPU time' if clock is CPU else 'wall clock'}")

@@ -3,9 +3,11 @@
 Same weights, same input (CPU, batch 8 at 224x224 by default). For each model: the eval forward
 (under torch.no_grad) and one training step (forward, backward, SGD step), timed alternately
 A B A B ... and reported as the median of the per-round ratios archdsl / torchvision, with the
-smallest and largest ratio to show the noise. Goal: every ratio at most 1.02.
+smallest and largest ratio to show the noise. Goal: every ratio at most 1.02. On a machine shared
+with other work, --cpu-time (one thread, CPU time of this process) is steadier than the wall clock.
 
-    .venv/bin/python bench/runtime.py [--models resnet34,googlenet] [--rounds 9] [--batch 8] [--no-train] [--threads 1]
+    .venv/bin/python bench/runtime.py [--models resnet34,googlenet] [--rounds 9] [--batch 8] [--no-train]
+                                      [--threads 1] [--cpu-time] [--channels-last]
 """
 
 from __future__ import annotations
@@ -13,39 +15,25 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
-from pairs import MODELS, machine, pair
+from pairs import MODELS, add_clock_options, clock_of, machine, pair
 
-from archdsl.timing import Comparison, alternate
-
-
-def outputs(result) -> list[torch.Tensor]:
-    """The tensors a model returns: the output alone, or (in training) the output and its aux heads."""
-    if isinstance(result, torch.Tensor):
-        return [result]
-    return [t for t in result if t is not None]
+from archdsl.bench import train_step
+from archdsl.timing import Clock, Comparison, alternate
 
 
-def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss = sum(F.cross_entropy(out, y) for out in outputs(model(x)))
-    loss.backward()
-    optimizer.step()
-
-
-def compare_eval(reference, ours, x, rounds: int) -> Comparison:
+def compare_eval(reference, ours, x, rounds: int, clock: Clock) -> Comparison:
     reference.eval()
     ours.eval()
     with torch.no_grad():
-        return alternate(lambda: reference(x), lambda: ours(x), rounds, warmup=2)
+        return alternate(lambda: reference(x), lambda: ours(x), rounds, warmup=2, clock=clock)
 
 
-def compare_train(reference, ours, x, y, rounds: int) -> Comparison:
+def compare_train(reference, ours, x, rounds: int, clock: Clock) -> Comparison:
     reference.train()
     ours.train()
     sgd = {id(m): torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for m in (reference, ours)}
-    return alternate(lambda: train_step(reference, sgd[id(reference)], x, y),
-                     lambda: train_step(ours, sgd[id(ours)], x, y), rounds, warmup=2)
+    return alternate(lambda: train_step(reference, sgd[id(reference)], x),
+                     lambda: train_step(ours, sgd[id(ours)], x), rounds, warmup=2, clock=clock)
 
 
 def report(name: str, what: str, c: Comparison) -> str:
@@ -63,23 +51,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--no-train", action="store_true", help="eval forward only")
     parser.add_argument("--channels-last", action="store_true", help="both models and the input in channels_last")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
+    add_clock_options(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    clock = clock_of(args)
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size)
-    y = torch.randint(0, 1000, (args.batch,))
-    print(f"# {machine()}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds")
+    print(f"# {machine(clock)}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds"
+          + ("; channels_last" if args.channels_last else ""))
     for name in args.models.split(","):
         reference, ours = pair(name)
         xin = x
         if args.channels_last:
             reference, ours = (m.to(memory_format=torch.channels_last) for m in (reference, ours))
             xin = x.contiguous(memory_format=torch.channels_last)
-        print(report(name, "eval", compare_eval(reference, ours, xin, args.rounds)), flush=True)
+        print(report(name, "eval", compare_eval(reference, ours, xin, args.rounds, clock)), flush=True)
         if not args.no_train:
-            print(report(name, "train", compare_train(reference, ours, xin, y, args.rounds)), flush=True)
+            print(report(name, "train", compare_train(reference, ours, xin, args.rounds, clock)), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from conftest import ROOT
+from conftest import ALL_ARCHITECTURES, ROOT
 
 import archdsl
 
@@ -17,7 +17,8 @@ def loss(result) -> torch.Tensor:
     return sum(F.cross_entropy(out, torch.arange(out.shape[0])) for out in outs)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "googlenet"])  # basic blocks (in-place add), aux heads
+# CI: basic blocks (the in-place add); ARCHDSL_ALL_ARCHITECTURES=1: bottlenecks and GoogLeNet's aux heads too
+@pytest.mark.parametrize("name", ["resnet18", *(["resnet50", "googlenet"] if ALL_ARCHITECTURES else [])])
 def test_gradients_equal_torchvision(name):
     kwargs = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
     torch.manual_seed(0)

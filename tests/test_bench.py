@@ -1,0 +1,85 @@
+"""`archdsl bench` (archdsl/bench.py) and the channels_last option of load() and compile.
+
+The timings themselves are not asserted (a shared CI machine); what is: one row per batch size and
+mode, figures that agree with each other, the plot, the progress bar, and the errors.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import ROOT
+
+import archdsl
+from archdsl.cli import main
+
+LENET = str(ROOT / "architectures" / "lenet5.arch")
+
+
+def rows(stdout: str) -> list[list[str]]:
+    return [line.split() for line in stdout.splitlines() if line.startswith("lenet5.arch")]
+
+
+def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
+    plot = tmp_path / "time.png"
+    assert main(["bench", LENET, "--batch", "1,4", "--train", "--runs", "2", "--warmup", "0",
+                 "--plot", str(plot)]) == 0
+    out, err = capsys.readouterr()
+    table = rows(out)
+    assert [(r[1], r[2]) for r in table] == [("eval", "1"), ("train", "1"), ("eval", "4"), ("train", "4")]
+    for _, _, batch, ms_batch, ms_image, per_s in table:
+        ms_batch, ms_image, per_s = float(ms_batch), float(ms_image), float(per_s)
+        # the same median three ways, each printed rounded (0.1 ms, 0.01 ms, 0.1 image/s)
+        assert abs(ms_image - ms_batch / int(batch)) <= 0.05 / int(batch) + 0.005
+        assert ms_batch > 0 and abs(per_s * ms_image - 1000) <= 0.05 * ms_image + 0.005 * per_s + 1e-6
+    assert "median of 2 runs after 0 warm-up" in out
+    assert "4/4 lenet5.arch batch 4 train" in err and "[" in err  # the progress bar, on stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch", "1,x"], "expected batch sizes like 1,8,32"),
+    (["--batch", "0"], "batch sizes must be positive"),
+    (["--runs", "0"], "at least 1"),
+    (["--plot", "out.jpg"], "--plot writes a PNG"),
+])
+def test_bench_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", LENET, "--runs", "1", *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_bench_on_cuda_without_a_gpu_says_so(capsys):
+    assert main(["bench", LENET, "--device", "cuda", "--runs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "PyTorch sees no CUDA device" in err and "--device cpu" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bench_on_cuda(capsys):
+    assert main(["bench", LENET, "--device", "cuda", "--batch", "1,8", "--train", "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert len(rows(out)) == 4 and "# cuda (" in out
+
+
+def test_channels_last_load_keeps_the_outputs_and_stores_nhwc():
+    path = ROOT / "architectures" / "resnet18.arch"
+    plain = archdsl.load(path, input="3x32x32").eval()
+    nhwc = archdsl.load(path, input="3x32x32", channels_last=True).eval()
+    nhwc.load_state_dict(plain.state_dict())
+    assert nhwc.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(nhwc(x), plain(x), atol=1e-5, rtol=0)
+
+
+def test_compile_channels_last_writes_it_in_the_module(tmp_path, capsys):
+    out = tmp_path / "lenet.py"
+    assert main(["compile", LENET, "--channels-last", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "        self.to(memory_format=torch.channels_last)" in text
+    assert "        x = x.contiguous(memory_format=torch.channels_last)" in text
+    assert "run `archdsl compile lenet5.arch --channels-last` again" in text

@@ -64,10 +64,10 @@ def _excerpt(span: Span | None, sources: dict[str, str] | None) -> list[str]:
             text = Path(span.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return []
-    source_lines = text.splitlines()
+    source_lines = text.split("\n")  # as Lark counts lines: splitlines() also breaks at \r, \f, \u2028...
     if not 1 <= span.line <= len(source_lines):
         return []
-    line = source_lines[span.line - 1].expandtabs(1)
+    line = source_lines[span.line - 1].rstrip("\r").expandtabs(1)
     width = 1
     if span.end_line == span.line and span.end_column and span.end_column > span.column:
         width = span.end_column - span.column

@@ -59,7 +59,8 @@ class _Line:
 def format_text(text: str, file: str = "<string>") -> str:
     """The canonical form of one `.arch` file (raises ArchError when it does not parse)."""
     original = parse(text, file)  # the diagnostics users know, and the nesting-depth check
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Only CRLF is a line break: to the lexer a lone CR is blank space, or part of a comment.
+    text = text.replace("\r\n", "\n")
     lines = _lines(text, _tokens(_lark().parse(text)))
     result = "\n".join(_render(lines)).strip("\n")
     result = result + "\n" if result else ""

@@ -412,9 +412,12 @@ class _Expander:
             if not isinstance(value, bool):
                 raise ArchError(Diagnostic(f"condition must be true or false, got {value!r}", stmt.cond.span))
             inner = _replace(ctx, enabled=ctx.enabled and value)
+        first_member = len(ctx.container.members)
         y = self.labelled(stmt, x, inner, site, count) if stmt.label else self.unlabelled(stmt, x, inner, site, count)
         if stmt.cond is None:
             return y
+        for m in ctx.container.members[first_member:]:
+            m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         for step in ctx.steps[start:]:
             step.cond = stmt.cond
         if not isinstance(stmt.item, A.Side):

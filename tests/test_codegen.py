@@ -89,3 +89,15 @@ def test_conditional_members_and_zero_padding_shortcut_code():
 def test_relu_is_in_place_only_when_its_input_is_not_needed_elsewhere():
     source = archdsl.compile_source("t.arch", source=net("residual< relu; conv3-3 >; relu")).source
     assert "nn.ReLU()" in source and "nn.ReLU(inplace=True)" in source
+
+
+@pytest.mark.parametrize("c", [False, True])
+def test_a_conditional_stateless_layer_is_not_shared_with_an_unconditional_one(c):
+    # Found by tools/fuzz.py: `tanh if c; tanh` shared one attribute, None when c is false, so the
+    # unconditional tanh called None in forward.
+    import torch
+
+    model = archdsl.load("t.arch", source=net("    tanh if c; tanh; relu if c; relu", "1x2x2", "c = false"), c=c)
+    x = torch.linspace(-2, 2, 4).reshape(1, 1, 2, 2)
+    expected = torch.relu(torch.tanh(torch.tanh(x) if c else x))
+    assert torch.equal(model(x), expected)

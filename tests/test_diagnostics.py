@@ -163,6 +163,14 @@ def test_catalogue(case):
     assert "Traceback" not in info.value.render()
 
 
+def test_the_excerpt_shows_the_line_the_parser_counted():
+    # str.splitlines() also breaks at form feeds, lone CRs and U+2028, which Lark does not count.
+    with pytest.raises(ArchError) as info:
+        archdsl.compile_source("test.arch", source="# a\fb\u2028c\rd\n" + net("    rleu"))
+    assert (info.value.first.span.line, info.value.first.span.column) == (4, 5)
+    assert "\n      rleu\n      ^~~~\n" in info.value.render()
+
+
 def test_every_syntax_example_is_explained_by_its_own_entry():
     for label, examples in EXAMPLES.items():
         for example in examples:

@@ -112,6 +112,13 @@ def test_crlf_and_tabs_become_newlines_and_spaces():
     assert out == "network n {\n    input 1x8x8;\n    relu\n}\n"
 
 
+def test_a_lone_carriage_return_in_a_comment_stays_in_the_comment():
+    # Found by tools/fuzz.py: fmt made every lone CR a line break, so `# a<CR>relu` became code
+    # and its own parser raised Lark's UnexpectedToken. To the lexer the CR is part of the comment.
+    text = "network n { input 1x8x8;  # a\rfc layers\n    relu }\n"
+    assert format_text(text) == text
+
+
 def test_a_file_of_comments_only_is_kept():
     assert format_text("\n# just a note\n\n\n# another\n") == "# just a note\n\n# another\n"
     assert format_text("") == ""

@@ -6,15 +6,17 @@ batches), same input (CPU, batch 8 at 224x224), both under torch.no_grad, altern
 prints the median of the per-round ratios fused / torchvision (below 1: the fused model is
 faster) and the largest output difference.
 
+With --channels-last the fused model is built from archdsl.load(..., channels_last=True) (torchvision's
+stays as it is): the fastest inference archdsl offers on CPU.
+
     .venv/bin/python bench/fuse.py [--models resnet34,googlenet] [--rounds 15] [--threads 1] [--cpu-time]
+                                   [--channels-last]
 """
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from pairs import add_clock_options, clock_of, machine, pair
+from pairs import options, pair, setup
 
 import archdsl
 from archdsl.timing import Clock, Comparison, alternate
@@ -27,22 +29,17 @@ def compare(reference: torch.nn.Module, fused: torch.nn.Module, x: torch.Tensor,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="resnet34,googlenet")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=15)
-    add_clock_options(parser)
+    parser = options(__doc__, "resnet34,googlenet", rounds=15)
+    parser.add_argument("--channels-last", action="store_true", help="archdsl's model in channels_last")
     args = parser.parse_args()
-    clock = clock_of(args)
-    torch.manual_seed(0)
-    x = torch.randn(args.batch, 3, 224, 224)
-    print(f"# {machine(clock)}; batch {args.batch} at 224x224, {args.rounds} alternating rounds, eval under no_grad")
+    clock, x, header = setup(args)
+    print(header + ", eval under no_grad" + ("; archdsl in channels_last" if args.channels_last else ""))
     for name in args.models.split(","):
-        reference, ours = pair(name)
+        reference, ours = pair(name, channels_last=args.channels_last)
         reference.train()
         with torch.no_grad():  # batch-norm statistics that are not the initial 0 and 1
             for _ in range(2):
-                reference(torch.randn(4, 3, 224, 224))
+                reference(torch.randn(4, 3, args.size, args.size))
         reference.eval()
         ours.load_state_dict(reference.state_dict(), strict=True)
         fused = archdsl.fuse(ours)

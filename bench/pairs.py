@@ -5,6 +5,7 @@ Run the benchmarks from the repository root, e.g. `.venv/bin/python bench/runtim
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -33,20 +34,30 @@ def pair(name: str, **load_options) -> tuple[torch.nn.Module, torch.nn.Module]:
     return reference, ours
 
 
-def add_clock_options(parser) -> None:
+def options(doc: str, models: str, rounds: int) -> argparse.ArgumentParser:
+    """The options every side-by-side benchmark takes; each script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--models", default=models)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core; "
                                                     "1 with --cpu-time)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="time with this process's CPU time instead of the wall clock: on a machine shared "
                              "with other work it leaves out the time spent waiting for a core")
+    return parser
 
 
-def clock_of(args) -> Clock:
-    """Set torch's threads from the options; the clock they ask for."""
+def setup(args: argparse.Namespace) -> tuple[Clock, torch.Tensor, str]:
+    """Set torch's threads and seed; the clock the options ask for, the input batch, and a header line."""
     threads = args.threads or (1 if args.cpu_time else None)
     if threads:
         torch.set_num_threads(threads)
-    return CPU if args.cpu_time else WALL
+    torch.manual_seed(0)
+    clock = CPU if args.cpu_time else WALL
+    header = f"# {machine(clock)}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds"
+    return clock, torch.randn(args.batch, 3, args.size, args.size), header
 
 
 def machine(clock: Clock = WALL) -> str:

@@ -12,10 +12,8 @@ with other work, --cpu-time (one thread, CPU time of this process) is steadier t
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from pairs import MODELS, add_clock_options, clock_of, machine, pair
+from pairs import MODELS, options, pair, setup
 
 from archdsl.bench import train_step
 from archdsl.timing import Clock, Comparison, alternate
@@ -36,28 +34,21 @@ def compare_train(reference, ours, x, rounds: int, clock: Clock) -> Comparison:
                      lambda: train_step(ours, sgd[id(ours)], x), rounds, warmup=2, clock=clock)
 
 
-def report(name: str, what: str, c: Comparison) -> str:
+def report(name: str, what: str, c: Comparison, labels: tuple[str, str] = ("torchvision", "archdsl"),
+           goal: float | None = 1.02) -> str:
     low, high = c.spread
-    verdict = "ok" if c.ratio <= 1.02 else "SLOWER"
-    return (f"{name:<10} {what:<6} torchvision {c.median_a * 1000:8.1f} ms  archdsl {c.median_b * 1000:8.1f} ms  "
-            f"ratio {c.ratio:.3f} (rounds {low:.3f}..{high:.3f}; fastest/fastest {c.best_ratio:.3f})  {verdict}")
+    verdict = "" if goal is None else "  ok" if c.ratio <= goal else "  SLOWER"
+    return (f"{name:<10} {what:<6} {labels[0]} {c.median_a * 1000:8.1f} ms  {labels[1]} {c.median_b * 1000:8.1f} ms  "
+            f"ratio {c.ratio:.3f} (rounds {low:.3f}..{high:.3f}; fastest/fastest {c.best_ratio:.3f}){verdict}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser = options(__doc__, ",".join(MODELS), rounds=9)
     parser.add_argument("--no-train", action="store_true", help="eval forward only")
     parser.add_argument("--channels-last", action="store_true", help="both models and the input in channels_last")
-    add_clock_options(parser)
     args = parser.parse_args()
-    clock = clock_of(args)
-    torch.manual_seed(0)
-    x = torch.randn(args.batch, 3, args.size, args.size)
-    print(f"# {machine(clock)}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds"
-          + ("; channels_last" if args.channels_last else ""))
+    clock, x, header = setup(args)
+    print(header + ("; channels_last" if args.channels_last else ""))
     for name in args.models.split(","):
         reference, ours = pair(name)
         xin = x

@@ -5,7 +5,9 @@ Three generated families, every layer written out so the parser sees it all:
   residual  ResNet basic blocks (conv, bn, relu, conv, bn, shortcut, add, relu) written as block uses
   repeated  the same blocks as one labelled repetition `stage: basic(16) x N` (one nn.Sequential)
 Sizes count the layers of the expanded graph. Growth is linear when microseconds per layer stay
-flat from 1,000 to 10,000 layers. Goal: 10,000 layers parse + check + codegen under 2 s.
+flat from 1,000 to 10,000 layers. Goal: 10,000 layers parse + check + codegen under 2 s. The
+stages do what `archdsl compile` does: check = expansion, shape inference, budgets and warnings
+(lint); codegen = generating the source and the guard's check of it against the IR.
 
     .venv/bin/python bench/scaling.py [--sizes 100,1000,10000] [--runs 3] [--no-load]
 """
@@ -13,13 +15,15 @@ flat from 1,000 to 10,000 layers. Goal: 10,000 layers parse + check + codegen un
 from __future__ import annotations
 
 import argparse
-import ast as pyast
 import statistics
 import time
 
 import archdsl
 from archdsl.codegen import generate
+from archdsl.guard import check_emitted
 from archdsl.ir import expand
+from archdsl.limits import DEFAULT, check_budget
+from archdsl.lint import lint
 from archdsl.parser import load_program
 from archdsl.pipeline import gc_paused, module_from_source
 from archdsl.shapes import infer
@@ -60,10 +64,12 @@ def stages(text: str, with_load: bool) -> dict[str, float]:
     times["parse"] = time.perf_counter() - start
     start = time.perf_counter()
     ir = infer(expand(program))
+    check_budget(ir, DEFAULT)
+    ir.warnings = lint(ir)
     times["check"] = time.perf_counter() - start
     start = time.perf_counter()
     emitted = generate(ir)
-    pyast.parse(emitted.source)  # compile_source's validity check: part of what `archdsl compile` costs
+    check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
     times["codegen"] = time.perf_counter() - start
     times["layers"] = len(ir.layers) - 2  # without the input and output joins
     if with_load:

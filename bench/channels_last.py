@@ -25,8 +25,8 @@ def main() -> None:
     labels = ("default", "channels_last")
     for name in args.models.split(","):
         path = ARCHITECTURES / f"{name}.arch"
-        default = archdsl.load(path)
-        nhwc = archdsl.load(path, channels_last=True)
+        default = archdsl.load(path, device=x.device)
+        nhwc = archdsl.load(path, device=x.device, channels_last=True)
         nhwc.load_state_dict(default.state_dict())
         print(report(name, "eval", compare_eval(default, nhwc, x, args.rounds, clock), labels, None), flush=True)
         if not args.no_train:

@@ -16,7 +16,7 @@ stays as it is): the fastest inference archdsl offers on CPU.
 from __future__ import annotations
 
 import torch
-from pairs import options, pair, setup
+from pairs import options, pair, setup, synced
 
 import archdsl
 from archdsl.timing import Clock, Comparison, alternate
@@ -25,7 +25,7 @@ from archdsl.timing import Clock, Comparison, alternate
 def compare(reference: torch.nn.Module, fused: torch.nn.Module, x: torch.Tensor, rounds: int,
             clock: Clock) -> Comparison:
     with torch.no_grad():
-        return alternate(lambda: reference(x), lambda: fused(x), rounds, warmup=2, clock=clock)
+        return alternate(synced(lambda: reference(x), x), synced(lambda: fused(x), x), rounds, warmup=2, clock=clock)
 
 
 def main() -> None:
@@ -35,11 +35,11 @@ def main() -> None:
     clock, x, header = setup(args)
     print(header + ", eval under no_grad" + ("; archdsl in channels_last" if args.channels_last else ""))
     for name in args.models.split(","):
-        reference, ours = pair(name, channels_last=args.channels_last)
+        reference, ours = pair(name, x.device, channels_last=args.channels_last)
         reference.train()
         with torch.no_grad():  # batch-norm statistics that are not the initial 0 and 1
             for _ in range(2):
-                reference(torch.randn(4, 3, args.size, args.size))
+                reference(torch.randn(4, 3, args.size, args.size, device=x.device))
         reference.eval()
         ours.load_state_dict(reference.state_dict(), strict=True)
         fused = archdsl.fuse(ours)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,12 +27,21 @@ def torchvision_model(name: str) -> torch.nn.Module:
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
-def pair(name: str, **load_options) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(torchvision's model, archdsl's compiled model) holding identical weights."""
-    reference = torchvision_model(name)
-    ours = archdsl.load(ARCHITECTURES / f"{name}.arch", **load_options)
+def pair(name: str, device: torch.device | str = "cpu", **load_options) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(torchvision's model, archdsl's compiled model) holding identical weights, on `device`."""
+    reference = torchvision_model(name).to(device)
+    ours = archdsl.load(ARCHITECTURES / f"{name}.arch", device=device, **load_options)
     ours.load_state_dict(reference.state_dict(), strict=True)
     return reference, ours
+
+
+def synced(fn: Callable[[], object], x: torch.Tensor) -> Callable[[], None]:
+    """`fn`, then a wait for the GPU when `x` is on one, so that the clock sees the work itself."""
+    def run() -> None:
+        fn()
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)
+    return run
 
 
 def options(doc: str, models: str, rounds: int) -> argparse.ArgumentParser:
@@ -41,6 +51,7 @@ def options(doc: str, models: str, rounds: int) -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core; "
                                                     "1 with --cpu-time)")
     parser.add_argument("--cpu-time", action="store_true",
@@ -51,13 +62,18 @@ def options(doc: str, models: str, rounds: int) -> argparse.ArgumentParser:
 
 def setup(args: argparse.Namespace) -> tuple[Clock, torch.Tensor, str]:
     """Set torch's threads and seed; the clock the options ask for, the input batch, and a header line."""
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no CUDA device on this machine")
+    if args.device == "cuda" and args.cpu_time:
+        raise SystemExit("--cpu-time measures the CPU; on the GPU use the wall clock (the default)")
     threads = args.threads or (1 if args.cpu_time else None)
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     clock = CPU if args.cpu_time else WALL
-    header = f"# {machine(clock)}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds"
-    return clock, torch.randn(args.batch, 3, args.size, args.size), header
+    where = torch.cuda.get_device_name() if args.device == "cuda" else machine(clock)
+    header = f"# {where}; batch {args.batch} at {args.size}x{args.size}, {args.rounds} alternating rounds"
+    return clock, torch.randn(args.batch, 3, args.size, args.size, device=args.device), header
 
 
 def machine(clock: Clock = WALL) -> str:

@@ -13,7 +13,7 @@ with other work, --cpu-time (one thread, CPU time of this process) is steadier t
 from __future__ import annotations
 
 import torch
-from pairs import MODELS, options, pair, setup
+from pairs import MODELS, options, pair, setup, synced
 
 from archdsl.bench import train_step
 from archdsl.timing import Clock, Comparison, alternate
@@ -23,15 +23,15 @@ def compare_eval(reference, ours, x, rounds: int, clock: Clock) -> Comparison:
     reference.eval()
     ours.eval()
     with torch.no_grad():
-        return alternate(lambda: reference(x), lambda: ours(x), rounds, warmup=2, clock=clock)
+        return alternate(synced(lambda: reference(x), x), synced(lambda: ours(x), x), rounds, warmup=2, clock=clock)
 
 
 def compare_train(reference, ours, x, rounds: int, clock: Clock) -> Comparison:
     reference.train()
     ours.train()
     sgd = {id(m): torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for m in (reference, ours)}
-    return alternate(lambda: train_step(reference, sgd[id(reference)], x),
-                     lambda: train_step(ours, sgd[id(ours)], x), rounds, warmup=2, clock=clock)
+    return alternate(synced(lambda: train_step(reference, sgd[id(reference)], x), x),
+                     synced(lambda: train_step(ours, sgd[id(ours)], x), x), rounds, warmup=2, clock=clock)
 
 
 def report(name: str, what: str, c: Comparison, labels: tuple[str, str] = ("torchvision", "archdsl"),
@@ -50,7 +50,7 @@ def main() -> None:
     clock, x, header = setup(args)
     print(header + ("; channels_last" if args.channels_last else ""))
     for name in args.models.split(","):
-        reference, ours = pair(name)
+        reference, ours = pair(name, x.device)
         xin = x
         if args.channels_last:
             reference, ours = (m.to(memory_format=torch.channels_last) for m in (reference, ours))

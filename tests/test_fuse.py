@@ -130,3 +130,17 @@ def test_compile_fuse_writes_a_module_without_batch_norms(tmp_path):
     assert "BatchNorm" not in text and "self.bn1" not in text
     assert "nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)" in text  # bias on: the folded shift
     assert "archdsl compile resnet34.arch --fuse" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fused_and_channels_last_models_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # full float32, for the 1e-4 comparison
+    path = next(p for p in ARCHITECTURES if p.stem == "resnet18")
+    model = with_statistics(archdsl.load(path, input="3x64x64", device="cuda"), (2, 3, 64, 64))
+    nhwc = archdsl.load(path, input="3x64x64", device="cuda", channels_last=True)
+    nhwc.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 64, 64, device="cuda")
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.allclose(archdsl.fuse(model)(x), expected, atol=1e-4, rtol=0)
+        assert torch.allclose(nhwc.eval()(x), expected, atol=1e-4, rtol=0)

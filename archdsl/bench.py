@@ -184,9 +184,12 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot writes a PNG: give a file name ending in .png")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = run(args.files, args.batch, args.device, args.train, args.runs, args.warmup,
                   settings(args.set, parser), args.channels_last)
-    where = f"{args.device}" + (f" ({torch.get_num_threads()} threads)" if args.device == "cpu" else
+    threads = torch.get_num_threads()
+    where = f"{args.device}" + (f" ({threads} thread{'s' * (threads != 1)})" if args.device == "cpu" else
                                 f" ({torch.cuda.get_device_name()})")
     print(f"# {where}; median of {args.runs} runs after {args.warmup} warm-up"
           + (", channels_last" if args.channels_last else ""))
@@ -209,6 +212,8 @@ def register(sub) -> None:
     p.add_argument("--runs", type=count(1), default=10, help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=count(0), default=2, help="untimed runs first (default 2)")
     p.add_argument("--channels-last", action="store_true", help="model and input in channels_last memory format")
+    p.add_argument("--threads", type=count(1), help="torch's CPU threads (default: one per core); on a machine "
+                                                    "busy with other work, 1 is often faster")
     p.add_argument("--plot", metavar="OUT.png", help="draw time per image against batch size")
     add_set_option(p)
     p.set_defaults(run=cmd_bench)

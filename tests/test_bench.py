@@ -22,8 +22,12 @@ def rows(stdout: str) -> list[list[str]]:
 
 def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
     plot = tmp_path / "time.png"
-    assert main(["bench", LENET, "--batch", "1,4", "--train", "--runs", "2", "--warmup", "0",
-                 "--plot", str(plot)]) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", LENET, "--batch", "1,4", "--train", "--runs", "2", "--warmup", "0", "--threads", "1",
+                     "--plot", str(plot)]) == 0
+    finally:
+        torch.set_num_threads(threads)
     out, err = capsys.readouterr()
     table = rows(out)
     assert [(r[1], r[2]) for r in table] == [("eval", "1"), ("train", "1"), ("eval", "4"), ("train", "4")]
@@ -32,7 +36,7 @@ def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
         # the same median three ways, each printed rounded (0.1 ms, 0.01 ms, 0.1 image/s)
         assert abs(ms_image - ms_batch / int(batch)) <= 0.05 / int(batch) + 0.005
         assert ms_batch > 0 and abs(per_s * ms_image - 1000) <= 0.05 * ms_image + 0.005 * per_s + 1e-6
-    assert "median of 2 runs after 0 warm-up" in out
+    assert "# cpu (1 thread); median of 2 runs after 0 warm-up" in out
     assert "4/4 lenet5.arch batch 4 train" in err and "[" in err  # the progress bar, on stderr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -119,9 +119,7 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
         shape = build(file, params=params).input_shape
         model = load(file, device=device, channels_last=channels_last, **params)
         for batch in batches:
-            x = torch.randn(batch, *shape, device=device)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = torch.randn(batch, *shape, device=device)  # NCHW, as users pass it: the module converts it
             for mode in modes:
                 times = measure(model, x, mode, runs, warmup, sync)
                 results.append(Result(file, mode, batch, times))
@@ -211,7 +209,7 @@ def register(sub) -> None:
     p.add_argument("--train", action="store_true", help="also time a training step (forward, backward, SGD)")
     p.add_argument("--runs", type=count(1), default=10, help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=count(0), default=2, help="untimed runs first (default 2)")
-    p.add_argument("--channels-last", action="store_true", help="model and input in channels_last memory format")
+    p.add_argument("--channels-last", action="store_true", help="the model in channels_last memory format (see archdsl.load)")
     p.add_argument("--threads", type=count(1), help="torch's CPU threads (default: one per core); on a machine "
                                                     "busy with other work, 1 is often faster")
     p.add_argument("--plot", metavar="OUT.png", help="draw time per image against batch size")

@@ -266,7 +266,10 @@ def check(text: str, path: Path, forward: bool = False) -> str:
     analysis = analyse(ir)
     table(analysis)
     drawing(ir).graph.source  # noqa: B018 -- writing the DOT text is the point
-    if forward and analysis.params <= 1_000_000 and max(_numel(x.out_shape) for x in ir.enabled_layers()) <= 10**6:
+    # Forward only small networks: the point is shape agreement, and a 4,000-layer run can pass the
+    # per-input time limit on a busy machine without anything hanging (seed 400 found one, 8 s idle).
+    small = len(ir.layers) <= 1_000 and analysis.params <= 1_000_000
+    if forward and small and max(_numel(x.out_shape) for x in ir.enabled_layers()) <= 10**6:
         _forward(text, path, ir)
         return "ran"
     return "ok"

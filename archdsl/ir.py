@@ -448,22 +448,35 @@ class _Expander:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`"))
-        before = len(self.ir.layers)
+        before = self._made(ctx)
         for r in range(count):
             x = self.item(stmt.item, x, ctx, site if count == 1 else f"{site}*{r}")
-            if r == 0:
-                self._foresee(before, count, stmt)
+            if r == 0 and not self._foresee(before, count, stmt, ctx):
+                break
         return x
 
-    def _foresee(self, before: int, count: int, stmt: A.Stmt) -> None:
-        """After one repetition: refuse now if all `count` of them would exceed the layer budget."""
-        total = before + count * (len(self.ir.layers) - before)
+    def _made(self, ctx: _Ctx) -> tuple[int, int, int]:
+        """What expansion has made so far: layers and block instances, members of this container, errors."""
+        return len(self.ir.layers) + len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
+
+    def _foresee(self, before: tuple[int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
+        """After one repetition: refuse now if all `count` of them would exceed the layer budget.
+
+        False when the other repetitions must not run: the first made nothing (`() x 3`; else
+        `((() x 3) x 3) ...` fifty deep loops 3^50 times without making a layer), or it found
+        errors, which the others would only repeat.
+        """
+        made = self._made(ctx)
+        if made[:2] == before[:2] or made[2] > before[2]:
+            return False
+        total = before[0] + count * (made[0] - before[0])
         if total > self.budget.max_layers:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
-                                       f"(this repetition alone makes {total - before:,})", stmt.span,
+                                       f"(this repetition alone makes {total - before[0]:,})", stmt.span,
                                        hint="reduce the repetition counts, or raise the budget "
                                             "(--budget max_layers=...)"), self.program.sources)
+        return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str, count: int, default_name: str | None = None) -> int:
         item, label = stmt.item, stmt.label
@@ -483,12 +496,12 @@ class _Expander:
         m.children = Container("seq", ctx.scope.id, m)
         inner = _replace(ctx, container=m.children, steps=None)
         y = x
-        before = len(self.ir.layers)
+        before = self._made(inner)
         for r in range(count):
             rsite = site if count == 1 else f"{site}*{r}"
             y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
-            if r == 0:
-                self._foresee(before, count, stmt)
+            if r == 0 and not self._foresee(before, count, stmt, inner):
+                break
         self._apply(ctx, m, site, stmt.span, x, y)
         return y
 

@@ -343,3 +343,19 @@ def test_hostile_command_line_values_are_diagnostics(argv, status, message, caps
         code = exc.code
     assert code == status
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ("(" * 50 + ")" + " x 3)" * 49 + " x 3; relu", 0, None),
+    ("(" * 50 + "rleu" + " x 3)" * 50, 1, "test.arch:4:55: error: unknown layer or block 'rleu'"),
+    ("(" * 50 + "e" + " x 3)" * 50, 1, "test.arch:1:1: error: block 'e' is empty"),
+], ids=["empty", "unknown layer", "empty block"])
+def test_nested_repetitions_of_nothing_or_of_an_error_end_at_once(body, status, message, tmp_path):
+    # Found by tools/fuzz.py: fifty nested `x 3` around nothing looped 3^50 times (no layer is made,
+    # so no budget stopped it), and so did an error inside them, caught and repeated at every level.
+    path = tmp_path / "test.arch"
+    path.write_text("block e { }\n" + net("    " + body))
+    result = _cli("check", "-q", str(path))  # in a subprocess, with a timeout: a regression hangs
+    assert result.returncode == status, result.stderr
+    if message:
+        assert result.stderr.count("error:") == 1 and f"{tmp_path}/{message}" in result.stderr

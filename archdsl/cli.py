@@ -40,9 +40,19 @@ def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str
 
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    emitted = compile_source(args.file, params=settings(args.set, parser), budget=budget(args, parser),
-                             strict=args.strict, fuse=args.fuse, channels_last=args.channels_last)
+    if args.weights and not args.output:
+        parser.error("--weights needs -o FILE.py: the weights are written next to it, as FILE.safetensors")
+    params = settings(args.set, parser)
+    emitted = compile_source(args.file, params=params, freeze=args.freeze, budget=budget(args, parser),
+                             strict=args.strict, fuse=args.fuse, channels_last=args.channels_last,
+                             loader=bool(args.weights))
     print_warnings(emitted.warnings, emitted.sources)
+    if args.weights:
+        from archdsl.weights import export_weights
+
+        report, written = export_weights(args.file, args.weights, args.output, params, freeze=args.freeze,
+                                         strict=not args.partial, fuse=args.fuse)
+        print(f"{report.render()}\nwrote {written}", file=sys.stderr)
     if args.output:
         write_atomic(args.output, emitted.source)
         print(f"wrote {args.output} ({emitted.class_name})", file=sys.stderr)
@@ -112,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="fold batch norms into the layers before them, for inference (loads archdsl.fuse's weights)")
     p.add_argument("--channels-last", action="store_true",
                    help="keep weights and input in NHWC memory order (see bench/README.md for when it pays)")
+    p.add_argument("--weights", metavar="PATH",
+                   help="a state_dict (.pth/.pt) or .safetensors file: print the load report and write the weights "
+                        "next to the output (FILE.safetensors), loaded by the module's pretrained()")
+    p.add_argument("--partial", action="store_true",
+                   help="with --weights: load the tensors that fit and report the rest (default: all must fit)")
+    p.add_argument("--freeze", metavar="PARTS",
+                   help="freeze for fine-tuning, overriding the file's declaration: 'up to layer3', "
+                        "'conv1, layer1', or '' for nothing")
     add_set_option(p)
     add_strict_options(p)
     p.set_defaults(run=cmd_compile)

@@ -19,6 +19,7 @@ from archdsl.expr import Sym, evaluate, free_names, render
 from archdsl.freeze import frozen_params
 from archdsl.ir import IR, Instance, Member, Step
 from archdsl.shapes import total_params
+from archdsl.weights import LOADER_IMPORTS, loader_source
 
 _INDENT = "    "
 # Layers whose output is a new tensor that their backward does not save (conv saves its input, not
@@ -46,9 +47,13 @@ class Emitted:
     sources: dict[str, str] = field(default_factory=dict)  # to render the warnings with their lines
 
 
-def generate(ir: IR) -> Emitted:
-    """The emitted module's source text (deterministic: same IR, same bytes)."""
-    gen = _Generator(ir)
+def generate(ir: IR, loader: bool = False) -> Emitted:
+    """The emitted module's source text (deterministic: same IR, same bytes).
+
+    `loader` adds `pretrained()`, which loads the .safetensors file written next to the module
+    (`archdsl compile --weights`), with torch alone.
+    """
+    gen = _Generator(ir, loader)
     return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class)
 
 
@@ -57,8 +62,9 @@ def class_name(name: str) -> str:
 
 
 class _Generator:
-    def __init__(self, ir: IR):
+    def __init__(self, ir: IR, loader: bool = False):
         self.ir = ir
+        self.loader = loader
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
         taken = set()
@@ -72,6 +78,9 @@ class _Generator:
         chunks.append(self.network_class())
         if self.ir.sides or any(s.kind == "side" for s in self.ir.instances[0].steps):
             chunks.insert(0, self.outputs_tuple())
+        if self.loader:
+            chunks.append(loader_source(self.net_class))
+            self.imports.update(LOADER_IMPORTS)
         return self.header() + "\n\n" + "\n\n".join(chunks)
 
     # -- file layout ---------------------------------------------------------------------------
@@ -88,7 +97,8 @@ class _Generator:
             '"""',
             "",
         ]
-        std = [imp for imp in ("from collections import OrderedDict", "from typing import NamedTuple")
+        std = [imp for imp in ("import json", "from collections import OrderedDict", "from pathlib import Path",
+                               "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:
             lines += std + [""]

@@ -4,7 +4,9 @@ User text may reach the emitted Python only as validated identifiers and numbers
 stages make sure of that; this module checks the result independently, so that a gap in them
 cannot turn into code a user did not mean to run. It parses the source with `ast` and checks:
 
-- the module holds only a docstring, imports of torch/collections/typing, and classes;
+- the module holds only a docstring, imports of torch/collections/typing (and json/pathlib for
+  the weights loader), classes, and archdsl's fixed weights loader, compared verbatim
+  (weights.loader_source: no user text reaches it);
 - the classes are exactly the network's and its blocks' (plus the side-outputs tuple);
 - every `self.NAME = <call>` (a submodule) is a member the IR named for that class; other
   attributes hold plain values (the zero-padding shortcut's stride);
@@ -22,8 +24,9 @@ import ast as pyast
 import re
 
 from archdsl.ir import IR
+from archdsl.weights import loader_source
 
-_IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math"}
+_IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "json", "pathlib"}
 _FORBIDDEN_NAMES = {
     "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "breakpoint", "input", "os", "sys", "subprocess", "importlib", "builtins", "__builtins__", "pickle",
@@ -47,8 +50,13 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
     except SyntaxError as exc:
         raise UnsafeCode(f"archdsl generated invalid Python ({exc}); please report it") from exc
     docstrings = _docstrings(module)
+    loader = {pyast.dump(f) for f in pyast.parse(loader_source(net_class)).body}
     classes: dict[str, pyast.ClassDef] = {}
+    checked: list[pyast.stmt] = []  # everything but the verbatim loader goes through _check_node
     for stmt in module.body:
+        if isinstance(stmt, pyast.FunctionDef) and pyast.dump(stmt) in loader:
+            continue
+        checked.append(stmt)
         if isinstance(stmt, pyast.ClassDef):
             classes[stmt.name] = stmt
         elif isinstance(stmt, pyast.Import | pyast.ImportFrom):
@@ -64,7 +72,7 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
         extra = _self_attributes(classes[name]) - members
         if extra:
             _fail(f"class {name} sets attributes {sorted(extra)} that the IR does not name")
-    for node in pyast.walk(module):
+    for node in (n for stmt in checked for n in pyast.walk(stmt)):
         _check_node(node, docstrings)
 
 

@@ -79,18 +79,19 @@ def _freeze_decl(freeze: str | list[str] | tuple[str, ...]) -> A.Freeze | None:
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
                    params: dict[str, Any] | None = None, freeze: Freezing = None,
                    budget: Budget = DEFAULT, strict: bool = False, fuse: bool = False,
-                   channels_last: bool = False) -> Emitted:
+                   loader: bool = False, channels_last: bool = False) -> Emitted:
     """The emitted PyTorch module for a network, checked to be valid Python holding what the IR says.
 
     Its `warnings` are lint.py's; `strict` makes them errors. `fuse`: batch norms folded into the
     layers before them, for inference (`archdsl compile --fuse`; it loads archdsl.fuse(model)'s weights).
+    `loader`: add `pretrained()`, which loads the .safetensors file written next to the module.
     `channels_last`: weights and input in NHWC memory order (`archdsl compile --channels-last`).
     """
     ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
     if fuse:
         fold_batchnorm(ir)
     ir.channels_last = channels_last
-    emitted = generate(ir)
+    emitted = generate(ir, loader)
     check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
 

@@ -192,7 +192,7 @@ def load_weights(model, weights: str | Path | Mapping[str, Any], *, strict: bool
         notes = [Note(f"{title}: {_listing(names)}") for title, names in report.sections()]
         raise ArchError(Diagnostic(f"weights file {file} does not fit {type(model).__name__}; nothing was loaded",
                                    notes=notes, hint="to load only the tensors that fit, pass strict=False "
-                                                     "(CLI: --no-strict)"))
+                                                     "(CLI: --partial)"))
     fitting = {k: state[k] for k in report.loaded}
     for key, tensor in fitting.items():  # checked before anything is copied: no half-loaded model
         if own[key].is_floating_point() != tensor.is_floating_point():
@@ -214,3 +214,60 @@ def save_weights(model_or_state, path: str | Path) -> None:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp))
+
+
+def export_weights(arch_file: str | Path, weights: str | Path, output: str | Path, params: dict[str, Any], *,
+                   freeze=None, strict: bool = True, fuse: bool = False) -> tuple[LoadReport, Path]:
+    """`archdsl compile --weights`: load `weights` into the network and write them, as the emitted
+    module expects them, to OUTPUT's name with .safetensors; returns the load report and that path."""
+    from archdsl.folding import fuse as fold
+    from archdsl.pipeline import load
+
+    model = load(arch_file, weights=weights, strict=strict, freeze=freeze, **params)
+    target = Path(output).with_suffix(".safetensors")
+    save_weights(fold(model.eval()) if fuse else model, target)
+    return model.load_report, target
+
+
+# -- the emitted module's own reader -------------------------------------------------------------
+# `archdsl compile --weights` writes NAME.safetensors next to NAME.py, and NAME.py carries these
+# two functions so that it loads its weights with torch alone (no archdsl, no safetensors package).
+# The text is fixed (only the class name, an identifier, is filled in); guard.py accepts it
+# verbatim and nothing else outside the classes.
+_LOADER = '''
+def pretrained() -> {cls}:
+    """{cls} with the weights archdsl wrote next to this file (this file's name, .safetensors)."""
+    model = {cls}()
+    model.load_state_dict(read_safetensors(Path(__file__).with_suffix(".safetensors")))
+    return model
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """A .safetensors file as a state_dict, read with torch alone.
+
+    The format: 8 bytes giving the header's size, a JSON header giving each tensor's dtype, shape
+    and byte range, then the tensors' bytes (little-endian).
+    """
+    dtypes = {{"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+              "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+              "BOOL": torch.bool}}
+    data = Path(path).read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header.pop("__metadata__", None)
+    body = bytearray(data[8 + size:])
+    state = {{}}
+    for name, entry in header.items():
+        dtype = dtypes[entry["dtype"]]
+        start, end = entry["data_offsets"]
+        flat = torch.frombuffer(body, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start) \\
+            if end > start else torch.empty(0, dtype=dtype)
+        state[name] = flat.reshape(entry["shape"])
+    return state
+'''
+LOADER_IMPORTS = ("json", "Path", "torch")  # what the loader needs from the emitted module's imports
+
+
+def loader_source(class_name: str) -> str:
+    """The functions an emitted module gets when weights are written next to it (see _LOADER)."""
+    return _LOADER.format(cls=class_name).strip() + "\n"

@@ -177,3 +177,24 @@ def test_save_weights_is_atomic_and_round_trips(tmp_path, monkeypatch):
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
     loaded = read_state_dict(path)
     assert all(torch.equal(v, loaded[k]) for k, v in model.state_dict().items())
+
+
+def test_cli_compile_with_weights_writes_a_module_that_loads_them_with_torch_alone(tmp_path):
+    import subprocess
+    import sys
+
+    trained = archdsl.load(LENET5)
+    torch.save(trained.state_dict(), tmp_path / "lenet.pth")
+    cmd = [sys.executable, "-m", "archdsl", "compile", str(LENET5), "--weights", str(tmp_path / "lenet.pth"),
+           "-o", str(tmp_path / "model.py"), "--set", "num_classes=3", "--freeze", "up to conv2"]
+    run = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "loaded 8 of the model's 10 tensors" in run.stderr and "fc3.weight 3x84 <- 10x84" in run.stderr
+    script = ("import sys, torch; from model import pretrained; m = pretrained(); "
+              "assert 'archdsl' not in sys.modules and 'safetensors' not in sys.modules; "
+              "torch.save(m.state_dict(), 'out.pth'); print(m.FROZEN)")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=False, capture_output=True, text=True)
+    assert run.stdout.strip() == "('conv1', 'conv2')", run.stderr
+    out, reference = torch.load(tmp_path / "out.pth"), trained.state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in out.items() if not k.startswith("fc3"))
+    assert out["fc3.weight"].shape == (3, 84)

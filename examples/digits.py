@@ -30,6 +30,7 @@ from archdsl.weights import save_weights
 
 LENET5 = archdsl.architectures_dir() / "lenet5.arch"
 SPLIT_SEED = 0  # the held-out test split never changes
+BACKGROUND = -1.0  # a blank pixel after normalisation
 
 
 def load_split(classes: range = range(10)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,11 +77,22 @@ def batches(n: int, batch_size: int, generator: torch.Generator, rank: int = 0, 
     return list(order.split(batch_size))
 
 
+def shifted(x: torch.Tensor, generator: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Every image moved by up to `pad` pixels each way: handwriting is never centred the same way twice."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), value=BACKGROUND)
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, n), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]
+    return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                 batch_size: int, generator: torch.Generator, progress: Progress | None = None,
-                rank: int = 0, world: int = 1, max_steps: int | None = None) -> float:
-    """One pass over (this process's share of) the data; returns the mean training loss."""
+                rank: int = 0, world: int = 1, max_steps: int | None = None, schedule=None) -> float:
+    """One pass over (this process's share of) the data, randomly shifted; returns the mean training loss."""
     model.train()
+    x = shifted(x.cpu(), generator).to(x.device)
     total, seen = 0.0, 0
     for step, index in enumerate(batches(len(x), batch_size, generator, rank, world)):
         if max_steps is not None and step >= max_steps:
@@ -89,6 +101,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         total, seen = total + loss.item() * len(index), seen + len(index)
         if progress:
             progress.step(f"loss {total / seen:.4f}")
@@ -103,23 +117,25 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_size: int, seed: int,
         show: bool = True, **shard) -> list[float]:
-    """Train with Adam over the trainable parameters; returns the loss of each epoch."""
+    """Train with Adam over the trainable parameters, one-cycle learning rate; returns each epoch's loss."""
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     generator = torch.Generator().manual_seed(seed)
     rank, world, max_steps = shard.get("rank", 0), shard.get("world", 1), shard.get("max_steps")
     per_epoch = len(batches(len(x), batch_size, torch.Generator(), rank, world))
     per_epoch = min(per_epoch, max_steps) if max_steps is not None else per_epoch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(epochs * per_epoch, 1))
     losses = []
     for epoch in range(1, epochs + 1):
         progress = Progress(per_epoch, f"epoch {epoch:>2}/{epochs}", enabled=show)
-        losses.append(train_epoch(model, optimizer, x, y, batch_size, generator, progress, **shard))
+        losses.append(train_epoch(model, optimizer, x, y, batch_size, generator, progress, schedule=schedule,
+                                  **shard))
     return losses
 
 
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0, help="initial weights and shuffling")
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel; start with torchrun")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from archdsl.analysis import MASK_BYTES, OPTIMIZER_COPIES, Analysis, Row, analyse
 from archdsl.cli import add_set_option, settings
+from archdsl.freeze import frozen_params
 from archdsl.ir import IR, Member
 from archdsl.pipeline import build
 from archdsl.shapes import fmt
@@ -160,7 +161,7 @@ def totals(a: Analysis) -> list[str]:
     return [
         (f"network {a.ir.network.name}: input {c}x{h}x{w}, batch 1, float32; depth {a.depth} (weighted layers "
         "on the longest path)"),
-        f"parameters: {a.params:,} trainable; {a.buffers:,} in buffers (non-trainable)",
+        f"parameters: {_trainable(a)}; {a.buffers:,} in buffers (non-trainable)",
         (f"MACs: {a.macs:,} ({human(a.macs)}; FLOPs = 2 x MACs = {human(a.flops)}); other ops (comparisons, adds): "
         f"{human(a.ops)}"),
         f"activations (one forward pass, every tensor kept): {human(a.activation_bytes, 'B')}",
@@ -169,10 +170,18 @@ def totals(a: Analysis) -> list[str]:
     ]
 
 
+def _trainable(a: Analysis) -> str:
+    frozen = frozen_params(a.ir)
+    if not a.ir.frozen:
+        return f"{a.params:,} trainable"
+    return f"{a.params - frozen:,} trainable, {frozen:,} frozen ({', '.join(a.ir.frozen)})"
+
+
 def as_json(analysis: Analysis) -> dict:
     record = analysis.as_dict()
     nodes = [node for node, _ in visible(tree(analysis), None) if node.row is None]
     record["blocks"] = [node.as_dict() for node in nodes]
+    record["frozen_params"] = frozen_params(analysis.ir)
     return record
 
 
@@ -193,7 +202,7 @@ def depth_arg(text: str) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    analysis = analyse(build(args.file, params=settings(args.set, parser)), optimizer=args.optimizer,
+    analysis = analyse(build(args.file, params=settings(args.set, parser), freeze=args.freeze), optimizer=args.optimizer,
                        device=args.device)
     if args.json:
         json.dump(as_json(analysis), sys.stdout, indent=1)
@@ -208,6 +217,7 @@ def register(sub) -> None:
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--depth", type=depth_arg, default=None, help="fold blocks nested deeper than N")
+    p.add_argument("--freeze", metavar="PARTS", help="count these parts as frozen: 'up to layer3', 'conv1, layer1'")
     add_analysis_options(p)
     add_set_option(p)
     p.set_defaults(run=cmd_summary)

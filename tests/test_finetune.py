@@ -148,3 +148,10 @@ def test_features_combine_with_weights_and_freeze(tmp_path):
     extractor = small(weights=tmp_path / "w.safetensors", features=["stage2"])
     assert len(extractor.network.load_report.loaded) == len(extractor.network.state_dict())
     assert extractor(torch.randn(1, 3, 16, 16))["stage2"].shape == (1, 16, 16, 16)
+
+
+def test_summary_shows_trainable_and_frozen_counts():
+    run = subprocess.run([sys.executable, "-m", "archdsl", "summary", str(RESNET34), "--freeze", "up to layer3",
+                          "--depth", "1"], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "parameters: 13,627,368 trainable, 8,170,304 frozen (conv1, bn1, layer1, layer2, layer3)" in run.stdout

@@ -198,3 +198,17 @@ def test_cli_compile_with_weights_writes_a_module_that_loads_them_with_torch_alo
     out, reference = torch.load(tmp_path / "out.pth"), trained.state_dict()
     assert all(torch.equal(v, reference[k]) for k, v in out.items() if not k.startswith("fc3"))
     assert out["fc3.weight"].shape == (3, 84)
+
+
+@pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet18"])
+def test_torchvision_state_dict_files_load_into_the_bundled_networks(name, tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    kwargs = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
+    torch.save(reference.state_dict(), tmp_path / f"{name}.pth")
+    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", weights=tmp_path / f"{name}.pth").eval()
+    assert len(model.load_report.loaded) == len(reference.state_dict()) and not model.load_report.problems
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference(x), atol=1e-5, rtol=0)

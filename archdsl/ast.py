@@ -1,95 +1,124 @@
-"""The abstract syntax tree: one pydantic model per aliased grammar rule, each with its span.
+"""The abstract syntax tree: one dataclass per aliased grammar rule, each with its span.
 
 The parser builds these from Lark's tree; expansion (ir.py) and code generation read them.
+Plain dataclasses rather than pydantic models: the parser is the only producer and already
+guarantees every field's type, and importing pydantic and building its validators took 0.12 s
+of every `archdsl summary` (see bench/summary_speed.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+from typing import Literal
 
 from archdsl.errors import Span
 
+# Nodes are never changed after parsing (dataclasses.replace makes a changed copy). Not
+# frozen=True: its generated __setattr__ and __delattr__ doubled this module's import time.
+node = dataclass(slots=True, kw_only=True)
 
-class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+@node
+class Node:
+    """A piece of source, with where it is."""
+
     span: Span
 
 
 # -- expressions -------------------------------------------------------------------------
+@node
 class Number(Node):
-    kind: Literal["number"] = "number"
+    """`64`, `0.5`."""
+
     value: int | float
 
 
+@node
 class Boolean(Node):
-    kind: Literal["boolean"] = "boolean"
+    """`true`, `false`."""
+
     value: bool
 
 
+@node
 class Name(Node):
-    kind: Literal["name"] = "name"
+    """A parameter or other name used as a value: `c`, `num_classes`."""
+
     id: str
 
 
+@node
 class Neg(Node):
-    kind: Literal["neg"] = "neg"
+    """`-x`."""
+
     operand: Expr
 
 
+@node
 class BinOp(Node):
-    kind: Literal["binop"] = "binop"
+    """`a + b`, `a - b`, `a * b`, `a // b`."""
+
     op: Literal["+", "-", "*", "//"]
     left: Expr
     right: Expr
 
 
-Expr = Annotated[Number | Boolean | Name | Neg | BinOp, Field(discriminator="kind")]
+Expr = Number | Boolean | Name | Neg | BinOp
 
 
 # -- layers, blocks and combinators ---------------------------------------------------------
+@node
 class Arg(Node):
+    """`stride=2` (named) or `128` (positional), in a call's parentheses."""
+
     name: str | None
     value: Expr
 
 
+@node
 class Call(Node):
     """`conv3-64/2(bias=false)` or `basic(128, 2)`: a layer word or a block instance."""
 
-    kind: Literal["call"] = "call"
     name: str
-    dashes: list[Expr] = []
+    dashes: list[Expr] = field(default_factory=list)
     slash: Expr | None = None
-    args: list[Arg] = []
+    args: list[Arg] = field(default_factory=list)
 
 
+@node
 class Group(Node):
-    kind: Literal["group"] = "group"
+    """`(conv3-64; relu)`: statements applied as one item."""
+
     body: Seq
 
 
+@node
 class Residual(Node):
-    kind: Literal["residual"] = "residual"
-    args: list[Arg] = []
+    """`residual<body>` or `residual<body | shortcut>`, options in parentheses before `<`: body(x) + shortcut(x)."""
+
+    args: list[Arg] = field(default_factory=list)
     body: Seq
     shortcut: Seq | None = None
 
 
+@node
 class Inception(Node):
-    kind: Literal["inception"] = "inception"
+    """`inception<a | b | c>`: the branches applied to one input, concatenated along channels."""
+
     branches: list[Seq]
 
 
+@node
 class Side(Node):
-    kind: Literal["side"] = "side"
+    """`side<...>`: a branch off the main path whose result is an extra output (an auxiliary head)."""
+
     body: Seq
 
 
-Item = Annotated[Call | Group | Residual | Inception | Side, Field(discriminator="kind")]
+Item = Call | Group | Residual | Inception | Side
 
 
+@node
 class Stmt(Node):
     """`label: item x N if cond`: one element of a sequence."""
 
@@ -100,22 +129,32 @@ class Stmt(Node):
     cond: Expr | None = None
 
 
+@node
 class Seq(Node):
+    """Statements separated by `;`, each reading the previous one's output."""
+
     stmts: list[Stmt]
 
 
 # -- declarations ---------------------------------------------------------------------------
+@node
 class Param(Node):
+    """`c` or `stride = 1` in a parameter list."""
+
     name: str
     default: Expr | None = None
 
 
+@node
 class InputDecl(Node):
+    """`input 3x224x224;`: the input's channels, height and width."""
+
     channels: int
     height: int
     width: int
 
 
+@node
 class Freeze(Node):
     """`freeze conv1, layer1` (those parts) or `freeze up to layer3` (everything through layer3)."""
 
@@ -124,13 +163,19 @@ class Freeze(Node):
     target_spans: list[Span | None]
 
 
+@node
 class BlockDef(Node):
+    """`block basic(c, stride = 1) { ... }`: a reusable part, emitted as one nn.Module class."""
+
     name: str
     params: list[Param]
     body: Seq
 
 
+@node
 class Network(Node):
+    """`network ResNet34(num_classes = 1000) { input ...; ... }`: the model a file compiles to."""
+
     name: str
     params: list[Param]
     input: InputDecl
@@ -138,10 +183,14 @@ class Network(Node):
     body: Seq
 
 
+@node
 class Use(Node):
+    """`use "blocks/resnet.arch";`: the blocks of another file."""
+
     path: str
 
 
+@node
 class Module(Node):
     """One `.arch` file."""
 
@@ -149,10 +198,6 @@ class Module(Node):
     uses: list[Use]
     blocks: list[BlockDef]
     networks: list[Network]
-
-
-for _model in (Neg, BinOp, Call, Group, Residual, Inception, Side, Stmt, Seq, BlockDef, Network, Module):
-    _model.model_rebuild()
 
 
 @dataclass

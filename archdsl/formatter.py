@@ -14,17 +14,20 @@ The result is checked before it is returned: it must parse to the same AST as th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-from lark import Lark, Token, Tree
+from typing import TYPE_CHECKING
 
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.parser import parse
 from archdsl.resources import grammar_text
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
 
 _INDENT = "    "
 _OPENERS = {"LPAR", "LBRACE", "LESSTHAN"}
@@ -43,7 +46,11 @@ _GAP = re.compile(r"#[^\n]*|\n")
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    # keep_all_tokens: punctuation stays in the tree, so each token comes with its rule.
+    # Lark itself, not the generated parser of parser.py: keep_all_tokens is a tree-building option the
+    # generated tables do not carry. Punctuation stays in the tree, so each token comes with its rule.
+    # Imported here, not at the top: the command line imports this module at every start (see cli.py).
+    from lark import Lark
+
     return Lark(grammar_text(), parser="lalr", keep_all_tokens=True, maybe_placeholders=True)
 
 
@@ -71,6 +78,8 @@ def format_text(text: str, file: str = "<string>") -> str:
 
 def _tokens(tree: Tree) -> list[tuple[Token, str]]:
     """Every token in source order with the name of the rule it belongs to (iteratively: trees nest deep)."""
+    from lark import Tree
+
     out: list[tuple[Token, str]] = []
     stack: list[tuple[Tree | Token | None, str]] = [(tree, "start")]
     while stack:
@@ -174,22 +183,20 @@ def _space_between(left: tuple[Token, str], right: tuple[Token, str]) -> bool:
     return not (ltok.type == "X" and rtok.type == "INT")
 
 
-def _without_spans(node) -> object:
+def _without_spans(node: object) -> object:
     """A parsed module as plain data without positions, for comparing two parses."""
-    return _strip(node.model_dump())
+    if dataclasses.is_dataclass(node):
+        # The type's name is kept: `(a; b)` and `side<a; b>` hold the same fields.
+        return type(node).__name__, {f.name: _without_spans(getattr(node, f.name))
+                                     for f in dataclasses.fields(node) if not _is_position(f.name)}
+    if isinstance(node, list):
+        return [_without_spans(v) for v in node]
+    return node
 
 
 def _is_position(key: str) -> bool:
     # By name, so that a new span field (`target_spans` of freeze) cannot make equal trees differ.
     return key in ("span", "file") or key.endswith(("_span", "_spans"))
-
-
-def _strip(data: object) -> object:
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if not _is_position(k)}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput
+from archdsl._lark_standalone import Lark, UnexpectedCharacters, UnexpectedInput
 
 _NET = "network n { input 1x8x8; "
 

@@ -94,3 +94,43 @@ def test_command_line_values_parse_as_expressions():
     assert parse_expression("10").value == 10
     assert parse_expression("false").value is False
     assert parse_expression("0.5").value == 0.5
+
+
+def _plain(node) -> object:
+    """A parse tree as nested tuples, whichever Lark (installed or generated) built it."""
+    if hasattr(node, "data"):
+        return str(node.data), [_plain(child) for child in node.children]
+    if node is None:
+        return None
+    return node.type, str(node), node.line, node.column, node.end_line, node.end_column
+
+
+def test_the_generated_parser_was_built_from_the_grammar_in_the_repository():
+    from archdsl import _lark_standalone
+    from archdsl.resources import grammar_text
+
+    # If this fails: the grammar changed; run `python tools/generate_parser.py` and commit its output.
+    assert _lark_standalone.GRAMMAR == grammar_text()
+
+
+def test_the_generated_parser_reads_every_file_and_mistake_as_lark_itself_does():
+    lark = pytest.importorskip("lark")
+    from archdsl.parser import _lark
+    from archdsl.resources import grammar_text
+    from archdsl.syntax_errors import EXAMPLES
+
+    reference = lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    sources = [p.read_text() for p in ARCHITECTURES + sorted((ARCHITECTURES[0].parent / "blocks").glob("*.arch"))]
+    for text in sources:
+        assert _plain(_lark().parse(text)) == _plain(reference.parse(text))
+    mistakes = [example for examples in EXAMPLES.values() for example in examples]
+    for text in mistakes:
+        failures = []
+        for parser in (_lark(), reference):
+            with pytest.raises(Exception) as info:
+                parser.parse(text)
+            exc = info.value
+            failures.append((type(exc).__name__, exc.line, exc.column,
+                             sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())))
+        assert failures[0] == failures[1], text
+    assert len(mistakes) > 100

@@ -121,7 +121,7 @@ class _Builder:
         head = self.member(step.member, parent)
         if isinstance(head, Group):
             head.side = step.name
-        outputs = [s for s in self.ir.graph.successors(step.out_node) if self.ir.layers[s].op == "side_output"]
+        outputs = [s for s in self.ir.layers[step.out_node].outputs if self.ir.layers[s].op == "side_output"]
         return [head] + outputs
 
     # -- members: the attributes of a module -------------------------------------------------------

@@ -26,12 +26,16 @@ class Span:
 
 @dataclass
 class Note:
+    """A secondary location of a diagnostic ("first defined here")."""
+
     message: str
     span: Span | None = None
 
 
 @dataclass
 class Diagnostic:
+    """An error or warning about the input, with where it is and what to do."""
+
     message: str
     span: Span | None = None
     severity: str = "error"
@@ -112,3 +116,17 @@ class Reporter:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise ArchError(self.errors, self.sources)
+
+
+def closest(name: str, candidates, cutoff: float = 0.6) -> str | None:
+    """The candidate most like a misspelt `name`, if any is close enough."""
+    from difflib import get_close_matches  # only on error paths: importing it costs every start-up a millisecond
+
+    close = get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates, otherwise: str) -> str:
+    """The hint for a misspelt name: the closest candidate, or `otherwise` when none is close."""
+    close = closest(name, candidates)
+    return f"did you mean '{close}'?" if close else otherwise

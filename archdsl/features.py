@@ -9,12 +9,11 @@ the head is never computed. Imports torch: loaded only when features are asked f
 from __future__ import annotations
 
 from collections import OrderedDict
-from difflib import get_close_matches
 
 import torch
 from torch import nn
 
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.ir import IR, Member
 
 
@@ -42,10 +41,9 @@ class FeatureExtractor(nn.Module):
         for name in names:
             uses = members.get(name)
             if not uses:
-                close = get_close_matches(name, list(members), n=1)
                 raise ArchError(Diagnostic(f"feature '{name}': network '{ir.network.name}' has no layer or block "
-                                           f"of that name", hint=f"did you mean '{close[0]}'?" if close else
-                                           "`archdsl check FILE` lists the layer names"))
+                                           f"of that name", hint=did_you_mean(name, members,
+                                                                              "`archdsl check FILE` lists the layer names")))
             if len(uses) > 1:
                 raise ArchError(Diagnostic(f"feature '{name}': that attribute is one layer applied {len(uses)} times",
                                            uses[0].span, hint="label the use you want, e.g. `stem_out: relu`"),
@@ -56,7 +54,7 @@ class FeatureExtractor(nn.Module):
                 raise ArchError(Diagnostic(f"feature '{name}' is switched off by a condition", uses[0].span),
                                 ir.program.sources)
             shapes[name] = layer.out_shape
-            if any(ir.layers[s].op == "relu" and ir.layers[s].attrs.get("inplace") for s in ir.graph.successors(node)):
+            if any(ir.layers[s].op == "relu" and ir.layers[s].attrs.get("inplace") for s in layer.outputs):
                 copied.add(name)
         if len(set(names)) != len(names):
             raise ArchError(Diagnostic(f"features name a layer twice: {list(names)}"))

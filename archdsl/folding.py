@@ -64,7 +64,7 @@ def _pair(ir: IR, bn: Layer) -> tuple[Layer, Layer] | None:
         return None
     if _PRODUCERS.get(producer.op) != bn.derived.get("dims"):
         return None
-    if ir.graph.out_degree(producer.id) != 1 or producer.member.container is not bn.member.container:
+    if len(producer.outputs) != 1 or producer.member.container is not bn.member.container:
         return None
     return producer, bn
 

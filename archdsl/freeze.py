@@ -9,10 +9,8 @@ them in eval mode.
 
 from __future__ import annotations
 
-from difflib import get_close_matches
-
 from archdsl import ast as A
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.ir import IR, Member
 
 
@@ -24,11 +22,9 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
     by_name = {m.name: m for m in top}
     for name, span in zip(decl.targets, decl.target_spans):
         if name not in by_name:
-            close = get_close_matches(name, list(by_name), n=1)
-            names = ", ".join(by_name)
             raise ArchError(Diagnostic(f"cannot freeze '{name}': the network '{ir.network.name}' has no top-level "
                                        f"layer or block of that name", span,
-                                       hint=f"did you mean '{close[0]}'?" if close else f"its parts are: {names}"),
+                                       hint=did_you_mean(name, by_name, f"its parts are: {', '.join(by_name)}")),
                             ir.program.sources)
     weighted = _weighted_paths(ir)
     if decl.up_to:

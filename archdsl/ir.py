@@ -1,6 +1,8 @@
-"""Expansion: blocks and repetitions unrolled into a graph IR (a networkx DiGraph of layers).
+"""Expansion: blocks and repetitions unrolled into a graph IR (a dataflow graph of layers).
 
-Each node is a `Layer` (a layer call, or a join: input, add, concat, shortcut, output). Besides
+Each node is a `Layer` (a layer call, or a join: input, add, concat, shortcut, output) that
+lists the layers it reads (`inputs`) and those that read it (`outputs`); `IR.to_networkx()`
+gives the same graph as a networkx DiGraph for graph algorithms. Besides
 the dataflow graph the IR keeps the module structure that code generation and drawing need:
 every network or block instance is an `Instance` with its `Member`s (the attributes of the
 emitted nn.Module, named here once so state_dict keys, drawings and code agree) and its
@@ -11,15 +13,12 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from typing import Any
-
-import networkx as nx
 
 from archdsl import ast as A
 from archdsl import layers as L
 from archdsl.ast import Program
-from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span
+from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_mean
 from archdsl.expr import Value, evaluate, free_names
 from archdsl.limits import DEFAULT, Budget
 
@@ -43,6 +42,8 @@ MAX_DEPTH = 100
 
 @dataclass(eq=False)
 class Layer:
+    """One node of the dataflow graph: a layer call, or a join (input, add, concat, shortcut, output)."""
+
     id: int
     op: str
     attrs: dict[str, Any]
@@ -51,6 +52,7 @@ class Layer:
     scope: int
     inputs: list[int]
     enabled: bool = True
+    outputs: list[int] = field(default_factory=list)  # the layers reading this one, in the order they were added
     member: Member | None = None
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
@@ -173,12 +175,13 @@ class Instance:
 
 @dataclass(eq=False)
 class IR:
+    """One network unrolled: its layers (the graph), its module structure (instances), and its settings."""
+
     program: Program
     network: A.Network
     params: dict[str, Value]
     structural: set[str]
     input_shape: tuple[int, int, int]
-    graph: nx.DiGraph
     layers: list[Layer]
     instances: list[Instance]
     input: int = -1
@@ -193,6 +196,16 @@ class IR:
     @property
     def file(self) -> str:
         return self.network.span.file
+
+    def to_networkx(self):
+        """The dataflow graph as a `networkx.DiGraph`: nodes are layer ids with the `Layer` as `layer`."""
+        import networkx as nx  # only here: the compiler itself walks `inputs`/`outputs`, and importing networkx
+        # would add 0.15 s to every command's start-up
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from((layer.id, {"layer": layer}) for layer in self.layers)
+        graph.add_edges_from((i, layer.id) for layer in self.layers for i in layer.inputs)
+        return graph
 
     def enabled_layers(self) -> list[Layer]:
         return [layer for layer in self.layers if layer.enabled]
@@ -221,6 +234,8 @@ class IR:
 
 @dataclass(frozen=True)
 class _Ctx:
+    """Where expansion stands: the instance and container being filled, the names in scope, the block stack."""
+
     scope: Instance
     container: Container
     steps: list[Step] | None  # None inside an nn.Sequential: no residuals, branches or conditions there
@@ -271,8 +286,7 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
     names = {p.name for p in net.params}
     for name, expr in overrides.items():
         if name not in names:
-            close = get_close_matches(name, sorted(names), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"parameters of '{net.name}': {', '.join(sorted(names)) or 'none'}"
+            hint = did_you_mean(name, sorted(names), f"parameters of '{net.name}': {', '.join(sorted(names)) or 'none'}")
             reporter.error(f"network '{net.name}' has no parameter '{name}'", expr.span, hint=hint)
     env: dict[str, Value] = {}
     for param in net.params:
@@ -329,7 +343,7 @@ class _Expander:
         self.program, self.net, self.reporter, self.budget = program, net, reporter, budget
         self.depth = 0
         self.exhausted = False  # the layer budget ran out: stop, rather than report it at every later layer
-        self.ir = IR(program, net, params, structural, input_shape, nx.DiGraph(), [], [])
+        self.ir = IR(program, net, params, structural, input_shape, [], [])
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, exprs=None) -> Layer:
@@ -340,9 +354,8 @@ class _Expander:
                                             "(--budget max_layers=...)"), self.program.sources)
         layer = Layer(len(self.ir.layers), op, attrs or {}, exprs or {}, span, ctx.scope.id, inputs, ctx.enabled)
         self.ir.layers.append(layer)
-        self.ir.graph.add_node(layer.id, layer=layer)
         for i in inputs:
-            self.ir.graph.add_edge(i, layer.id)
+            self.ir.layers[i].outputs.append(layer.id)
         return layer
 
     def member(self, ctx: _Ctx, kind: str, label: str | None, word: str, site: str, span: Span, **kw) -> Member:
@@ -374,11 +387,10 @@ class _Expander:
         return self.ir
 
     def _decide_inplace(self) -> None:
-        g = self.ir.graph
         for layer in self.ir.layers:
             if layer.op == "relu":
                 src = self.ir.layers[layer.inputs[0]]
-                layer.attrs["inplace"] = src.op in _INPLACE_SAFE and g.out_degree(src.id) == 1
+                layer.attrs["inplace"] = src.op in _INPLACE_SAFE and len(src.outputs) == 1
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: str) -> int:
@@ -758,10 +770,8 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
         if arg.name is None:
             continue
         if arg.name not in params:
-            close = get_close_matches(arg.name, params, n=1)
             raise ArchError(Diagnostic(f"block '{block.name}' has no parameter '{arg.name}'", arg.span,
-                                       hint=f"did you mean '{close[0]}'?" if close else
-                                       f"signature: {block.name}({', '.join(params)})"))
+                                       hint=did_you_mean(arg.name, params, f"signature: {block.name}({', '.join(params)})")))
         if arg.name in given:
             raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span))
         given[arg.name] = arg.value

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from typing import Any
 
 from archdsl import ast as A
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
 from archdsl.expr import Value, evaluate
 
 
 @dataclass(frozen=True)
 class Option:
+    """A keyword option of a layer word (`stride`, `padding`, `bias`, ...)."""
+
     name: str
     kind: str  # see _CHECKS
     default: Any
@@ -27,6 +28,8 @@ class Option:
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """One layer word of the language: how it is written, its options, and the torch module it becomes."""
+
     word: str
     op: str
     torch: str
@@ -151,12 +154,13 @@ def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:
 def suggest(word: str, extra: list[str]) -> str | None:
     base = _KERNEL_WORD.sub(r"\1", word)
     candidates = sorted(set(SPECS) | set(extra))
-    close = get_close_matches(base, candidates, n=1, cutoff=0.6) or get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
+    return closest(base, candidates) or closest(word, candidates)
 
 
 @dataclass
 class Bound:
+    """A layer call with every option decided."""
+
     spec: LayerSpec
     attrs: dict[str, Value | tuple[int, int] | None]
     exprs: dict[str, A.Expr]  # what the user wrote, for code generation
@@ -191,8 +195,7 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
         else:
             if spec.option(arg.name) is None:
                 names = ", ".join(o.name for o in spec.options) or "none"
-                close = get_close_matches(arg.name, [o.name for o in spec.options], n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"options of '{spec.word}': {names}"
+                hint = did_you_mean(arg.name, [o.name for o in spec.options], f"options of '{spec.word}': {names}")
                 raise ArchError(Diagnostic(f"'{call.name}' has no option '{arg.name}'", arg.span, hint=hint))
             give(arg.name, arg.value, arg)
             free = [n for n in free if n != arg.name]

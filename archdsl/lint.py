@@ -72,7 +72,7 @@ def _bias_before_batch_norm(ir: IR) -> list[Diagnostic]:
     for layer in ir.enabled_layers():
         conv = _producer(ir, layer) if layer.op == "bn" else None
         if conv is not None and conv.op == "conv" and conv.enabled and conv.attrs["bias"] \
-                and ir.graph.out_degree(conv.id) == 1:
+                and len(conv.outputs) == 1:
             out.append(Diagnostic(f"the bias of '{conv.describe()}' is cancelled by the batch norm after it",
                                   conv.span, "warning",
                                   hint=f"write bias=false ({conv.attrs['channels']:,} parameters that never learn "

@@ -13,15 +13,16 @@ import html
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
-
-import graphviz
+from typing import TYPE_CHECKING, Any
 
 from archdsl.diagram import JOINS, Diagram, Group, display_name, structure
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir import IR, Layer
 from archdsl.pipeline import build
 from archdsl.shapes import fmt
+
+if TYPE_CHECKING:
+    import graphviz
 
 RANKDIRS = ("TB", "LR")
 # Row colours by layer family, so a glance tells convolutions from pooling from classifiers.
@@ -88,6 +89,8 @@ def _build(path_or_source: str | Path, params: dict[str, Any] | None) -> IR:
 
 class _Drawer:
     def __init__(self, ir: IR, diagram: Diagram, depth: int | None, rankdir: str):
+        import graphviz  # here, not at the top: every command's start-up would pay for it (see cli.py)
+
         self.ir, self.diagram, self.depth = ir, diagram, depth
         self.out = Drawing(graphviz.Digraph(ir.network.name, graph_attr=dict(_GRAPH, rankdir=rankdir),
                                             node_attr=_NODE, edge_attr=_EDGE), ir)
@@ -129,7 +132,7 @@ class _Drawer:
         layer = self.ir.layers[layer_id]
         if layer.op in JOINS or layer.inputs != [prev]:
             return False
-        return [s for s in self.ir.graph.successors(prev) if self.ir.layers[s].enabled] == [layer_id]
+        return [s for s in self.ir.layers[prev].outputs if self.ir.layers[s].enabled] == [layer_id]
 
     def group(self, graph: graphviz.Digraph, g: Group) -> None:
         k = self.number[id(g)]

@@ -37,12 +37,15 @@ def test_graph_is_a_dag_with_one_node_per_layer_and_join():
     ir = build(src)
     import networkx as nx
 
-    assert nx.is_directed_acyclic_graph(ir.graph)
+    graph = ir.to_networkx()
+    assert nx.is_directed_acyclic_graph(graph)
+    assert graph.number_of_nodes() == len(ir.layers)
     ops = [layer.op for layer in ir.layers]
     assert ops.count("add") == 1 and ops.count("concat") == 1 and ops.count("shortcut") == 1
     add = next(layer for layer in ir.layers if layer.op == "add")
-    assert len(list(ir.graph.predecessors(add.id))) == 2
-    assert all(isinstance(ir.graph.nodes[n]["layer"], Layer) for n in ir.graph.nodes)
+    assert sorted(graph.predecessors(add.id)) == sorted(add.inputs) and len(add.inputs) == 2
+    assert all(add.id in ir.layers[i].outputs for i in add.inputs)
+    assert all(isinstance(graph.nodes[n]["layer"], Layer) for n in graph.nodes)
 
 
 def test_network_parameters_and_overrides():

@@ -7,11 +7,28 @@ The pipeline, one module per stage: parser -> ast -> ir -> shapes -> codegen (pi
 chains them; cli.py is the command line).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.folding import fuse
 from archdsl.pipeline import build, compile_source, load
 from archdsl.resources import architectures_dir, bundled_architectures
-from archdsl.viz import draw
+
+if TYPE_CHECKING:
+    from archdsl.folding import fuse
+    from archdsl.viz import draw
+
+# Imported on first use (PEP 562): every `archdsl` command imports this package, and most never draw or fuse.
+_LAZY = {"draw": "archdsl.viz", "fuse": "archdsl.folding"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
+
 
 __all__ = ["ArchError", "Diagnostic", "architectures_dir", "build", "bundled_architectures", "compile_source", "draw",
            "fuse", "load"]

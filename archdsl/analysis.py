@@ -54,6 +54,8 @@ class Cost:
 
 @dataclass(frozen=True)
 class Context:
+    """The pass being counted: training or eval mode, on which device (it decides mask sizes)."""
+
     training: bool
     device: str
 
@@ -86,6 +88,8 @@ class Row:
 
 @dataclass
 class Analysis:
+    """A network's figures: per-layer rows and the totals of one forward pass at batch 1."""
+
     ir: IR
     rows: list[Row]
     params: int

@@ -16,16 +16,18 @@ from archdsl.limits import DEFAULT, Budget
 from archdsl.pipeline import build, compile_source, write_atomic
 from archdsl.shapes import fmt, total_params
 
-# Modules that add subcommands: each has `register(subparsers)`, which adds its parsers and sets
-# `run=function(args, parser) -> exit code` on them (see cmd_compile below for the shape).
-COMMAND_MODULES: tuple[str, ...] = (
-    "archdsl.viz_cli",
-    "archdsl.formatter",
-    "archdsl.summary",
-    "archdsl.diff",
-    "archdsl.report",
-    "archdsl.bench",
-)
+# Each command's module: its `register(subparsers)` adds the command's parser and sets
+# `run=function(args, parser) -> exit code` on it (see cmd_compile below for the shape).
+COMMAND_MODULES: dict[str, str] = {
+    "compile": "archdsl.cli",
+    "check": "archdsl.cli",
+    "viz": "archdsl.viz_cli",
+    "fmt": "archdsl.formatter",
+    "summary": "archdsl.summary",
+    "diff": "archdsl.diff",
+    "report": "archdsl.report",
+    "bench": "archdsl.bench",
+}
 
 
 def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -112,9 +114,17 @@ def print_warnings(warnings, sources: dict[str, str]) -> None:
         print(warning.render(sources), file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _modules_for(argv: list[str]) -> list[str]:
+    """The command modules to import: only the named command's, so that `archdsl summary` neither
+    imports what viz, fmt or report need (Graphviz, Lark, matplotlib) nor builds their parsers; all
+    of them when no known command is named, for the full help and the list of choices."""
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command in COMMAND_MODULES:
+        return [COMMAND_MODULES[command]]
+    return list(dict.fromkeys(COMMAND_MODULES.values()))
+
+
+def register(sub) -> None:
     p = sub.add_parser("compile", help="write the PyTorch module for a network")
     p.add_argument("file")
     p.add_argument("-o", "--output", help="output .py file (default: stdout)")
@@ -139,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     add_set_option(p)
     add_strict_options(p)
     p.set_defaults(run=cmd_check)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in _modules_for(sys.argv[1:] if argv is None else argv):
+        importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args, parser)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -143,8 +142,7 @@ def cmd_diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     a, b = (analyse(build(path, params=params)) for path in (args.a, args.b))
     changes = compare(a, b, args.depth)
     if args.json:
-        json.dump(as_json(a, b, changes), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print(json.dumps(as_json(a, b, changes)))  # one line, as summary --json
     else:
         print(render(a, b, changes))
     return 0

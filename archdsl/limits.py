@@ -17,6 +17,8 @@ from archdsl.errors import Reporter
 
 @dataclass(frozen=True)
 class Budget:
+    """Resource limits that refuse a network before it is built (`--budget NAME=VALUE`)."""
+
     max_params: int = 10**10  # trainable parameters of the whole network
     max_activation: int = 10**10  # elements of the largest single tensor, per sample
     max_layers: int = 100_000  # layers after unrolling blocks and repetitions (~10 s of expansion)

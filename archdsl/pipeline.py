@@ -13,23 +13,22 @@ import linecache
 import os
 import re
 import stat
-import tempfile
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archdsl import ast as A
-from archdsl.codegen import Emitted, generate
 from archdsl.errors import ArchError, Diagnostic, Span
-from archdsl.folding import fold_batchnorm
 from archdsl.freeze import resolve_freeze
-from archdsl.guard import check_emitted
 from archdsl.ir import IR, expand
 from archdsl.limits import DEFAULT, Budget, check_budget
 from archdsl.lint import as_errors, lint
 from archdsl.parser import load_program, parse_expression, parse_freeze
 from archdsl.shapes import infer
+
+if TYPE_CHECKING:
+    from archdsl.codegen import Emitted
 
 Freezing = str | list[str] | tuple[str, ...] | None  # see build()
 _SHAPE = re.compile(r"^\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*$")  # digits: as in files
@@ -87,6 +86,12 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
     `loader`: add `pretrained()`, which loads the .safetensors file written next to the module.
     `channels_last`: weights and input in NHWC memory order (`archdsl compile --channels-last`).
     """
+    # The back half of the pipeline is imported here: commands that stop at build() (check,
+    # summary, viz) start faster without it.
+    from archdsl.codegen import generate
+    from archdsl.folding import fold_batchnorm
+    from archdsl.guard import check_emitted
+
     ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
     if fuse:
         fold_batchnorm(ir)
@@ -203,6 +208,8 @@ def atomic_path(path: str | Path):
     `archdsl fmt` must not make a shared file private). Errors of the block itself pass unchanged;
     those of making or moving the temporary file are ArchErrors naming `path`.
     """
+    import tempfile  # here: only writing commands need it, and it costs every start-up 5 ms
+
     path = Path(path)
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 
 from archdsl.analysis import MASK_BYTES, OPTIMIZER_COPIES, Analysis, Row, analyse
@@ -205,8 +204,7 @@ def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     analysis = analyse(build(args.file, params=settings(args.set, parser), freeze=args.freeze), optimizer=args.optimizer,
                        device=args.device)
     if args.json:
-        json.dump(as_json(analysis), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print(json.dumps(as_json(analysis)))  # one line: json's C encoder only runs without indent
     else:
         print(table(analysis, args.depth))
     return 0

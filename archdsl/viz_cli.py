@@ -12,8 +12,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import graphviz
-
 from archdsl.cli import add_set_option, settings
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.pipeline import build, write_atomic
@@ -46,6 +44,8 @@ def write(d: Drawing, out: str | Path) -> Path:
     if suffix not in FORMATS:
         raise ArchError(Diagnostic(f"cannot draw to '{out.name}': unknown format '{out.suffix or '(none)'}'",
                                    hint=f"name the output with one of {', '.join(FORMATS)}"))
+    import graphviz  # for its exception; `d` was drawn with it, so it is loaded already
+
     try:
         contents = FORMATS[suffix](d)
     except graphviz.ExecutableNotFound:

@@ -8,14 +8,16 @@ of every `archdsl summary` (see bench/summary_speed.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from archdsl.errors import Span
 
-# Nodes are never changed after parsing (dataclasses.replace makes a changed copy). Not
-# frozen=True: its generated __setattr__ and __delattr__ doubled this module's import time.
-node = dataclass(slots=True, kw_only=True)
+# Nodes are never changed after parsing (dataclasses.replace makes a changed copy). Every
+# command imports this module, so its classes are cheap to create: dataclass writes and compiles
+# only each __init__; __repr__ and __eq__ are Node's, written once (generating all three for
+# each class, and frozen=True's __setattr__ besides, took most of this module's import time).
+node = dataclass(slots=True, kw_only=True, repr=False, eq=False)
 
 
 @node
@@ -23,6 +25,16 @@ class Node:
     """A piece of source, with where it is."""
 
     span: Span
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self))
+
+    __hash__ = None  # equal nodes must hash alike, and nodes hold lists
 
 
 # -- expressions -------------------------------------------------------------------------

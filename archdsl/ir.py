@@ -173,7 +173,7 @@ class Instance:
         return self.member.path if self.member else ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)  # the generated repr printed every layer and AST node: 173 kB for LeNet-5
 class IR:
     """One network unrolled: its layers (the graph), its module structure (instances), and its settings."""
 
@@ -192,6 +192,10 @@ class IR:
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)
+
+    def __repr__(self) -> str:
+        c, h, w = self.input_shape
+        return f"<IR of network {self.network.name} in {self.file}: {len(self.layers)} layers, input {c}x{h}x{w}>"
 
     @property
     def file(self) -> str:
@@ -232,7 +236,7 @@ class IR:
         return [i for i in self.instances if i.block is block]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _Ctx:
     """Where expansion stands: the instance and container being filled, the names in scope, the block stack."""
 

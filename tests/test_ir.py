@@ -143,3 +143,8 @@ def test_use_cycles_and_missing_files(tmp_path):
         messages = [d.message for d in exc.diagnostics]
     assert any(m.startswith("`use` cycle: a.arch -> b.arch -> a.arch") for m in messages)
     assert any(m.startswith("cannot read 'missing.arch'") for m in messages)
+
+
+def test_the_ir_prints_as_one_line_not_as_every_layer():
+    ir = build(net("conv3-8; relu; maxpool", "3x8x8"))
+    assert repr(ir) == "<IR of network t in test.arch: 5 layers, input 3x8x8>"

@@ -86,7 +86,7 @@ class Row:
                 "activation_bytes": self.activation_bytes, "saved_bytes": self.saved_bytes, "eval": self.eval}
 
 
-@dataclass
+@dataclass(repr=False)  # the generated repr would print every row and its layer
 class Analysis:
     """A network's figures: per-layer rows and the totals of one forward pass at batch 1."""
 
@@ -102,6 +102,10 @@ class Analysis:
     depth: int
     device: str
     optimizer: str = "none"
+
+    def __repr__(self) -> str:
+        return (f"<Analysis of network {self.ir.network.name}: {self.params:,} parameters, {self.macs:,} MACs, "
+                f"{self.activation_bytes:,} activation bytes, {len(self.rows)} rows>")
 
     @property
     def flops(self) -> int:

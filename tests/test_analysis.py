@@ -216,3 +216,9 @@ def test_the_figures_in_docs_analysis_are_the_ones_archdsl_computes():
         cells = [c.strip() for c in row.split("|")[1:-1]]
         a = analyse(archdsl.build(path))
         assert cells[1:4] == [f"{a.params:,}", f"{a.macs:,}", f"{TORCHINFO[path.stem]['total_mult_adds']:,}"], path.stem
+
+
+def test_an_analysis_prints_its_totals_on_one_line():
+    analysis = analyse(archdsl.build(ROOT / "architectures" / "vgg16.arch"))
+    assert repr(analysis) == ("<Analysis of network VGG16: 138,357,544 parameters, 15,483,821,032 MACs, "
+                              "61,050,784 activation bytes, 41 rows>")

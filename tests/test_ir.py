@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import build, error_of, net
+from conftest import ROOT, build, error_of, net
 
+import archdsl
 from archdsl import ArchError
 from archdsl.ir import Layer
 
@@ -145,6 +146,14 @@ def test_use_cycles_and_missing_files(tmp_path):
     assert any(m.startswith("cannot read 'missing.arch'") for m in messages)
 
 
-def test_the_ir_prints_as_one_line_not_as_every_layer():
+def test_the_ir_and_its_records_print_as_one_line_each():
     ir = build(net("conv3-8; relu; maxpool", "3x8x8"))
     assert repr(ir) == "<IR of network t in test.arch: 5 layers, input 3x8x8>"
+    assert repr(ir.layers[1]) == "<Layer 1 conv3-8 at conv1 -> 8x8x8>"
+    ir = archdsl.build(ROOT / "architectures" / "resnet18.arch")
+    block = ir.instances[1]
+    assert repr(block) == "<Instance 1: block basic at layer1.0>"
+    assert repr(block.container) == "<Container class layer1.0: 7 members>"
+    assert repr(block.container.members[0]) == "<Member layer1.0.conv1 (layer conv)>"
+    assert repr(ir.instances[0]) == "<Instance 0: the network>"
+    assert all(len(repr(x)) < 120 for x in [*ir.layers, *ir.instances, *(s for i in ir.instances for s in i.steps)])

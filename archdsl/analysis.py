@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from archdsl.ir import IR, Layer
 
@@ -52,8 +53,7 @@ class Cost:
     buffer_bytes: int = 0
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """The pass being counted: training or eval mode, on which device (it decides mask sizes)."""
 
     training: bool

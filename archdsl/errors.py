@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
-    """A region of a source file; lines and columns are 1-based."""
+class Span(NamedTuple):
+    """A region of a source file; lines and columns are 1-based.
+
+    A value, so a NamedTuple (immutable, hashable, ordered by position, and cheap: every AST
+    node and token gets one)."""
 
     file: str
     line: int

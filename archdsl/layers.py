@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from archdsl import ast as A
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
 from archdsl.expr import Value, evaluate
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """A keyword option of a layer word (`stride`, `padding`, `bias`, ...)."""
 
     name: str

@@ -41,8 +41,7 @@ IN, OUT = "in", "out"
 Saved = str | tuple[str, int]
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     """What one layer costs: arithmetic of an eval forward, and its memory behaviour."""
 
     macs: int = 0

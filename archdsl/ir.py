@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from archdsl import ast as A
 from archdsl import layers as L
@@ -257,8 +257,7 @@ class IR:
         return [i for i in self.instances if i.block is block]
 
 
-@dataclass(frozen=True, repr=False)
-class _Ctx:
+class _Ctx(NamedTuple):
     """Where expansion stands: the instance and container being filled, the names in scope, the block stack."""
 
     scope: Instance
@@ -448,7 +447,7 @@ class _Expander:
             value = evaluate(stmt.cond, ctx.env)
             if not isinstance(value, bool):
                 raise ArchError(Diagnostic(f"condition must be true or false, got {value!r}", stmt.cond.span))
-            inner = _replace(ctx, enabled=ctx.enabled and value)
+            inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
         y = self.labelled(stmt, x, inner, site, count) if stmt.label else self.unlabelled(stmt, x, inner, site, count)
         if stmt.cond is None:
@@ -531,7 +530,7 @@ class _Expander:
         # A labelled group or repetition is an nn.Sequential of its items.
         m = self.member(ctx, "seq", label, "seq", site, stmt.span, default_name=default_name)
         m.children = Container("seq", ctx.scope.id, m)
-        inner = _replace(ctx, container=m.children, steps=None)
+        inner = ctx._replace(container=m.children, steps=None)
         y = x
         before = self._made(inner)
         for r in range(count):
@@ -623,10 +622,10 @@ class _Expander:
                                            arg.span))
             mode = arg.value.id
         step = Step("residual", site, item.span, x, -1)
-        body_ctx = _replace(ctx, steps=step.body)
+        body_ctx = ctx._replace(steps=step.body)
         body_out = self.seq(item.body, x, body_ctx, f"{site}/body")
         if item.shortcut is not None:
-            sc_ctx = _replace(ctx, steps=step.shortcut_steps)
+            sc_ctx = ctx._replace(steps=step.shortcut_steps)
             stmts = item.shortcut.stmts
             if len(stmts) == 1 and stmts[0].cond is None:
                 sc_out = self.labelled(stmts[0], x, sc_ctx, f"{site}/sc", self._repeat_count(stmts[0], ctx),
@@ -651,7 +650,7 @@ class _Expander:
         outs = []
         for i, branch in enumerate(item.branches, start=1):
             bsteps: list[Step] = []
-            bctx = _replace(ctx, steps=bsteps)
+            bctx = ctx._replace(steps=bsteps)
             bsite = f"{site}/b{i}"
             stmts = branch.stmts
             if any(s.cond is not None for s in stmts):
@@ -679,7 +678,7 @@ class _Expander:
             raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
                                        stmt.label_span, hint="e.g. aux1: side<...>"))
         bsteps: list[Step] = []
-        bctx = _replace(ctx, steps=bsteps)
+        bctx = ctx._replace(steps=bsteps)
         body = item.body.stmts
         if len(body) == 1 and body[0].cond is None and body[0].label is None:
             one = A.Stmt(span=body[0].span, label=stmt.label, label_span=stmt.label_span, item=body[0].item,
@@ -774,12 +773,6 @@ def _naming_word(op: str, attrs: dict) -> str:
     if op == "gap" or (op == "avgpool" and attrs.get("output")):
         return "avgpool"
     return op
-
-
-def _replace(ctx: _Ctx, **changes) -> _Ctx:
-    values = dict(ctx.__dict__)
-    values.update(changes)
-    return _Ctx(**values)
 
 
 def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:

@@ -8,7 +8,7 @@ docs/language.md is written from this table (tests/test_docs.py keeps them in st
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from archdsl import ast as A
@@ -25,8 +25,7 @@ class Option(NamedTuple):
     doc: str
 
 
-@dataclass(frozen=True)
-class LayerSpec:
+class LayerSpec(NamedTuple):
     """One layer word of the language: how it is written, its options, and the torch module it becomes."""
 
     word: str
@@ -38,7 +37,7 @@ class LayerSpec:
     options: tuple[Option, ...] = ()
     kernel_in_word: bool = False
     example: str = ""
-    required: tuple[str, ...] = field(default=())
+    required: tuple[str, ...] = ()
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)

@@ -10,13 +10,12 @@ and ~600 layers); tighten them with `Budget(...)` in Python or `--budget name=va
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 from archdsl.errors import Reporter
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     """Resource limits that refuse a network before it is built (`--budget NAME=VALUE`)."""
 
     max_params: int = 10**10  # trainable parameters of the whole network
@@ -26,7 +25,7 @@ class Budget:
 
     def with_settings(self, pairs: dict[str, str]) -> Budget:
         """This budget with `name=value` settings applied (raises ValueError naming a bad one)."""
-        known = {f.name for f in fields(self)}
+        known = set(self._fields)
         changes = {}
         for name, value in pairs.items():
             if name not in known:
@@ -38,7 +37,7 @@ class Budget:
             if number < 1:
                 raise ValueError(f"budget {name} must be a positive integer, got {value!r}")
             changes[name] = number
-        return replace(self, **changes)
+        return self._replace(**changes)
 
 
 DEFAULT = Budget()

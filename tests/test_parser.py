@@ -134,3 +134,25 @@ def test_the_generated_parser_reads_every_file_and_mistake_as_lark_itself_does()
                              sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())))
         assert failures[0] == failures[1], text
     assert len(mistakes) > 100
+
+
+def test_the_generator_writes_a_parser_that_matches_the_grammar(tmp_path):
+    import importlib.util
+
+    pytest.importorskip("lark")
+    from archdsl.parser import _lark
+    from archdsl.resources import grammar_text
+
+    def module_from(path, name):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    tool = module_from(ARCHITECTURES[0].parent.parent / "tools" / "generate_parser.py", "generate_parser")
+    (tmp_path / "fresh.py").write_text(tool.generate(), encoding="utf-8")
+    fresh = module_from(tmp_path / "fresh.py", "fresh_parser")
+    assert fresh.GRAMMAR == grammar_text()
+    for path in ARCHITECTURES:
+        text = path.read_text()
+        assert _plain(fresh.Lark_StandAlone().parse(text)) == _plain(_lark().parse(text))

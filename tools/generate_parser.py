@@ -4,6 +4,9 @@
 
 Run it after every change to the grammar (tests/test_parser.py fails until you do, and so does
 every parse: parser.py compares the grammar with the copy recorded in the generated file).
+The output is not reproducible byte for byte (Lark numbers the LALR states in set order), so a
+rerun rewrites the tables even for an unchanged grammar; tests/test_parser.py therefore compares
+what the parser does (trees, positions, syntax errors) with Lark's, not the file's bytes.
 
 Why a generated parser: building Lark's LALR tables from the grammar takes 0.2-0.4 s and
 importing Lark 40 ms, at every start of the command line. Lark's stand-alone generator writes

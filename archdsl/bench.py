@@ -20,7 +20,7 @@ from pathlib import Path
 
 from archdsl.cli import add_set_option, settings
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.pipeline import write_atomic
+from archdsl.outputs import write_file
 from archdsl.timing import repeat
 
 
@@ -193,7 +193,7 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
           + (", channels_last" if args.channels_last else ""))
     print(table(results))
     if args.plot:
-        write_atomic(args.plot, plot(results, f"time per image on {where}"))
+        write_file(args.plot, plot(results, f"time per image on {where}"), inputs=args.files)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 

@@ -12,10 +12,12 @@ import importlib
 import os
 import sys
 import time
+from pathlib import Path
 
 from archdsl.errors import ArchError
 from archdsl.limits import DEFAULT, Budget
-from archdsl.pipeline import build, compile_source, write_atomic
+from archdsl.outputs import cannot_write, replacing, write_file
+from archdsl.pipeline import build, compile_source
 from archdsl.shapes import fmt, total_params
 
 # Each command's module: its `register(subparsers)` adds the command's parser and sets
@@ -44,24 +46,42 @@ def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str
 
 
 def cmd_compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.weights and not args.output:
+    if args.weights and args.output in (None, "-"):
         parser.error("--weights needs -o FILE.py: the weights are written next to it, as FILE.safetensors")
     params = settings(args.set, parser)
-    emitted = compile_source(args.file, params=params, freeze=args.freeze, budget=budget(args, parser),
-                             strict=args.strict, fuse=args.fuse, channels_last=args.channels_last,
-                             loader=bool(args.weights))
+    options = {"params": params, "freeze": args.freeze, "budget": budget(args, parser), "strict": args.strict,
+               "fuse": args.fuse, "channels_last": args.channels_last}
+    emitted = compile_source(args.file, **options)
     print_warnings(emitted.warnings, emitted.sources)
     if args.weights:
-        from archdsl.weights import export_weights
-
-        report, written = export_weights(args.file, args.weights, args.output, params, freeze=args.freeze,
-                                         strict=not args.partial, fuse=args.fuse)
-        print(f"{report.render()}\nwrote {written}", file=sys.stderr)
-    if args.output:
-        write_atomic(args.output, emitted.source)
+        return _compile_with_weights(args, emitted.sources, options)
+    if args.output and args.output != "-":
+        write_file(args.output, emitted.source, inputs=emitted.sources)
         print(f"wrote {args.output} ({emitted.class_name})", file=sys.stderr)
     else:
         sys.stdout.write(emitted.source)
+    return 0
+
+
+def _compile_with_weights(args: argparse.Namespace, inputs: dict[str, str], options: dict) -> int:
+    """The module and its weights, written together or not at all; the module checks the weights'
+    digest, so no failure (or later copy) can pair it with other weights unnoticed."""
+    import hashlib
+
+    from archdsl.weights import exported_weights
+
+    module = Path(args.output)
+    weights = module.with_suffix(".safetensors")
+    with replacing([weights, module], inputs=[*inputs, args.weights]) as (weights_tmp, module_tmp):
+        report, data = exported_weights(args.file, args.weights, options["params"], freeze=args.freeze,
+                                        strict=not args.partial, fuse=args.fuse)
+        emitted = compile_source(args.file, **options, weights_sha256=hashlib.sha256(data).hexdigest())
+        try:
+            Path(weights_tmp).write_bytes(data)
+            Path(module_tmp).write_text(emitted.source, encoding="utf-8")
+        except OSError as exc:
+            raise cannot_write(module if exc.filename == str(module_tmp) else weights, exc) from None
+    print(f"{report.render()}\nwrote {weights}\nwrote {module} ({emitted.class_name})", file=sys.stderr)
     return 0
 
 
@@ -129,7 +149,7 @@ def _modules_for(argv: list[str]) -> list[str]:
 def register(sub) -> None:
     p = sub.add_parser("compile", help="write the PyTorch module for a network")
     p.add_argument("file")
-    p.add_argument("-o", "--output", help="output .py file (default: stdout)")
+    p.add_argument("-o", "--output", help="output .py file (default, or '-': stdout)")
     p.add_argument("--fuse", action="store_true",
                    help="fold batch norms into the layers before them, for inference (loads archdsl.fuse's weights)")
     p.add_argument("--channels-last", action="store_true",

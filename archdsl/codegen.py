@@ -43,18 +43,19 @@ class Emitted:
     class_name: str  # the network's class
     block_classes: dict[str, str] = field(default_factory=dict)  # block name -> class name
     outputs_class: str = ""  # the NamedTuple of side outputs, when there are any
+    weights_sha256: str | None = None  # pretrained() loads the weights file with this digest
     warnings: tuple[Diagnostic, ...] = ()  # lint.py's, filled in by pipeline.compile_source
     sources: dict[str, str] = field(default_factory=dict)  # to render the warnings with their lines
 
 
-def generate(ir: IR, loader: bool = False) -> Emitted:
+def generate(ir: IR, weights_sha256: str | None = None) -> Emitted:
     """The emitted module's source text (deterministic: same IR, same bytes).
 
-    `loader` adds `pretrained()`, which loads the .safetensors file written next to the module
-    (`archdsl compile --weights`), with torch alone.
+    `weights_sha256` adds `pretrained()`, which loads the .safetensors file written next to the
+    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one.
     """
-    gen = _Generator(ir, loader)
-    return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class)
+    gen = _Generator(ir, weights_sha256)
+    return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class, weights_sha256)
 
 
 def class_name(name: str) -> str:
@@ -62,9 +63,9 @@ def class_name(name: str) -> str:
 
 
 class _Generator:
-    def __init__(self, ir: IR, loader: bool = False):
+    def __init__(self, ir: IR, weights_sha256: str | None = None):
         self.ir = ir
-        self.loader = loader
+        self.weights_sha256 = weights_sha256
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
         taken = set()
@@ -78,8 +79,8 @@ class _Generator:
         chunks.append(self.network_class())
         if self.ir.sides or any(s.kind == "side" for s in self.ir.instances[0].steps):
             chunks.insert(0, self.outputs_tuple())
-        if self.loader:
-            chunks.append(loader_source(self.net_class))
+        if self.weights_sha256:
+            chunks.append(loader_source(self.net_class, self.weights_sha256))
             self.imports.update(LOADER_IMPORTS)
         return self.header() + "\n\n" + "\n\n".join(chunks)
 
@@ -97,7 +98,7 @@ class _Generator:
             '"""',
             "",
         ]
-        std = [imp for imp in ("import json", "from collections import OrderedDict", "from pathlib import Path",
+        std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict", "from pathlib import Path",
                                "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:

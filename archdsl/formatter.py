@@ -208,7 +208,7 @@ def register(subparsers) -> None:
 
 
 def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from archdsl.pipeline import write_atomic
+    from archdsl.outputs import write_file
 
     status = 0
     for name in args.files:
@@ -227,7 +227,7 @@ def cmd_fmt(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             sys.stdout.write(formatted)
         elif formatted != text:
             try:
-                write_atomic(name, formatted)
+                write_file(name, formatted)
             except ArchError as exc:  # the next file may still be writable
                 print(exc.render(), file=sys.stderr)
                 status = 1

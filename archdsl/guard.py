@@ -4,7 +4,7 @@ User text may reach the emitted Python only as validated identifiers and numbers
 stages make sure of that; this module checks the result independently, so that a gap in them
 cannot turn into code a user did not mean to run. It parses the source with `ast` and checks:
 
-- the module holds only a docstring, imports of torch/collections/typing (and json/pathlib for
+- the module holds only a docstring, imports of torch/collections/typing (and hashlib/json/pathlib for
   the weights loader), classes, and archdsl's fixed weights loader, compared verbatim
   (weights.loader_source: no user text reaches it);
 - the classes are exactly the network's and its blocks' (plus the side-outputs tuple);
@@ -26,7 +26,7 @@ import re
 from archdsl.ir import IR
 from archdsl.weights import loader_source
 
-_IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "json", "pathlib"}
+_IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "hashlib", "json", "pathlib"}
 _FORBIDDEN_NAMES = {
     "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "breakpoint", "input", "os", "sys", "subprocess", "importlib", "builtins", "__builtins__", "pickle",
@@ -40,7 +40,8 @@ class UnsafeCode(RuntimeError):
     pass
 
 
-def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: str, outputs_class: str) -> None:
+def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: str, outputs_class: str,
+                  weights_sha256: str | None = None) -> None:
     """Raise UnsafeCode unless `source` is valid Python holding exactly what `ir` describes.
 
     `class_names` maps each block name to its emitted class name (the code generator's choice).
@@ -50,7 +51,8 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
     except SyntaxError as exc:
         raise UnsafeCode(f"archdsl generated invalid Python ({exc}); please report it") from exc
     docstrings = _docstring(module)
-    loader = {pyast.dump(f) for f in pyast.parse(loader_source(net_class)).body}
+    loader = {pyast.dump(f) for f in pyast.parse(loader_source(net_class, weights_sha256)).body} \
+        if weights_sha256 else set()
     classes: dict[str, pyast.ClassDef] = {}
     checked: list[pyast.stmt] = []  # everything but the verbatim loader goes through _check_node
     for stmt in module.body:

@@ -10,9 +10,7 @@ import contextlib
 import dataclasses
 import gc
 import linecache
-import os
 import re
-import stat
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,12 +76,13 @@ def _freeze_decl(freeze: str | list[str] | tuple[str, ...]) -> A.Freeze | None:
 def compile_source(path: str | Path | None = None, *, source: str | None = None,
                    params: dict[str, Any] | None = None, freeze: Freezing = None,
                    budget: Budget = DEFAULT, strict: bool = False, fuse: bool = False,
-                   loader: bool = False, channels_last: bool = False) -> Emitted:
+                   weights_sha256: str | None = None, channels_last: bool = False) -> Emitted:
     """The emitted PyTorch module for a network, checked to be valid Python holding what the IR says.
 
     Its `warnings` are lint.py's; `strict` makes them errors. `fuse`: batch norms folded into the
     layers before them, for inference (`archdsl compile --fuse`; it loads archdsl.fuse(model)'s weights).
-    `loader`: add `pretrained()`, which loads the .safetensors file written next to the module.
+    `weights_sha256`: add `pretrained()`, which loads the .safetensors file written next to the module
+    when its digest is this one.
     `channels_last`: weights and input in NHWC memory order (`archdsl compile --channels-last`).
     """
     # The back half of the pipeline is imported here: commands that stop at build() (check,
@@ -96,8 +95,9 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
     if fuse:
         fold_batchnorm(ir)
     ir.channels_last = channels_last
-    emitted = generate(ir, loader)
-    check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class)
+    emitted = generate(ir, weights_sha256)
+    check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class,
+                  weights_sha256)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
 
 
@@ -182,61 +182,3 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
         return tuple(value)  # type: ignore[return-value]
     raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits; "
                                f"got {value!r:.60}"))
-
-
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write a file (text, or bytes such as a PNG) so that a failure leaves any previous version untouched.
-
-    Any failure to write (no such folder, disk full, a directory in the way) is an ArchError.
-    """
-    try:
-        with atomic_path(path) as tmp:
-            if isinstance(text, bytes):
-                tmp.write_bytes(text)
-            else:
-                tmp.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """A temporary file beside `path` for the block to write; it replaces `path` when the block succeeds.
-
-    On any failure the temporary file is removed and a previous `path` is left as it was. The new
-    file keeps the old one's permissions, or gets the umask's for a new file (not mkstemp's 0600:
-    `archdsl fmt` must not make a shared file private). Errors of the block itself pass unchanged;
-    those of making or moving the temporary file are ArchErrors naming `path`.
-    """
-    import tempfile  # here: only writing commands need it, and it costs every start-up 5 ms
-
-    path = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
-    tmp = Path(name)
-    try:
-        yield tmp
-        try:
-            os.chmod(tmp, _mode_for(path))
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise _cannot_write(path, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)  # gone already after a successful replace
-
-
-def _mode_for(path: Path) -> int:
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _cannot_write(path: str | Path, exc: OSError) -> ArchError:
-    return ArchError(Diagnostic(f"cannot write {path}: {exc.strerror or exc}",
-                                hint="nothing was written; any previous file is unchanged"))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from archdsl.analysis import Analysis, analyse
 from archdsl.cli import add_set_option, settings
-from archdsl.pipeline import build, write_atomic
+from archdsl.outputs import write_files
+from archdsl.pipeline import build
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MB = 1e6
@@ -119,11 +120,14 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if fmt is None:
         parser.error(f"-o must end in {' or '.join(FORMATS)}, got {out.name!r}")
     params = settings(args.set, parser)
-    analyses = [analyse(build(path, params=params)) for path in args.files]
-    write_atomic(out, chart(analyses, fmt))
+    irs = [build(path, params=params) for path in args.files]
+    analyses = [analyse(ir) for ir in irs]
+    outputs: dict[str | Path, str | bytes] = {out: chart(analyses, fmt)}
+    if args.table:
+        outputs[args.table] = markdown(analyses)
+    write_files(outputs, inputs=[file for ir in irs for file in ir.program.sources])
     print(f"wrote {out} ({len(analyses)} networks)", file=sys.stderr)
     if args.table:
-        write_atomic(args.table, markdown(analyses))
         print(f"wrote {args.table}", file=sys.stderr)
     return 0
 

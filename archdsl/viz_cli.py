@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from archdsl.cli import add_set_option, settings
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.pipeline import build, write_atomic
+from archdsl.outputs import write_file
+from archdsl.pipeline import build
 from archdsl.viz import RANKDIRS, Drawing, drawing
 
 
@@ -37,7 +38,7 @@ INSTALL_HINT = ("install Graphviz, which provides `dot`: `sudo apt-get install g
                 "`bash scripts/setup` installs it where it can")
 
 
-def write(d: Drawing, out: str | Path) -> Path:
+def write(d: Drawing, out: str | Path, inputs: Iterable[str] = ()) -> Path:
     """Write the drawing to `out` in the format its suffix names; returns the path written."""
     out = Path(out)
     suffix = out.suffix.lower()
@@ -50,12 +51,12 @@ def write(d: Drawing, out: str | Path) -> Path:
         contents = FORMATS[suffix](d)
     except graphviz.ExecutableNotFound:
         dot_file = out.with_suffix(".dot")
-        write_atomic(dot_file, d.graph.source)
+        write_file(dot_file, d.graph.source, inputs=inputs)
         raise ArchError(Diagnostic(f"Graphviz's `dot` program was not found, so {out} was not drawn; the graph "
                                    f"was written to {dot_file} (render it later with "
                                    f"`dot -T{suffix[1:] if suffix != '.html' else 'svg'} {dot_file}`)",
                                    hint=INSTALL_HINT)) from None
-    write_atomic(out, contents)
+    write_file(out, contents, inputs=inputs)
     return out
 
 
@@ -64,7 +65,7 @@ def cmd_viz(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"-o {args.output}: the suffix picks the format, one of {', '.join(FORMATS)}")
     ir = build(args.file, params=settings(args.set, parser))
     d = drawing(ir, args.depth, rankdir=args.rankdir, fold_repeats=args.fold_repeats)
-    write(d, args.output)
+    write(d, args.output, inputs=ir.program.sources)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

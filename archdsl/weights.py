@@ -10,12 +10,14 @@ torch and safetensors are imported inside the functions: `import archdsl` must s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from archdsl.errors import ArchError, Diagnostic, Note
+from archdsl.outputs import write_file
 
 # Training scripts often save {"state_dict": ..., "epoch": ...}; these keys hold the weights.
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -204,29 +206,28 @@ def load_weights(model, weights: str | Path | Mapping[str, Any], *, strict: bool
 
 
 # -- writing -----------------------------------------------------------------------------------
-def save_weights(model_or_state, path: str | Path) -> None:
-    """Write a .safetensors file atomically (a failure leaves any previous file untouched)."""
-    from safetensors.torch import save_file
-
-    from archdsl.pipeline import atomic_path  # here, not at the top: that import would be circular
+def safetensors_bytes(model_or_state) -> bytes:
+    """A model's (or a state_dict's) tensors in the .safetensors format."""
+    from safetensors.torch import save
 
     state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+    return save({k: v.detach().to("cpu").contiguous() for k, v in state.items()})
 
 
-def export_weights(arch_file: str | Path, weights: str | Path, output: str | Path, params: dict[str, Any], *,
-                   freeze=None, strict: bool = True, fuse: bool = False) -> tuple[LoadReport, Path]:
-    """`archdsl compile --weights`: load `weights` into the network and write them, as the emitted
-    module expects them, to OUTPUT's name with .safetensors; returns the load report and that path."""
+def save_weights(model_or_state, path: str | Path) -> None:
+    """Write a .safetensors file atomically (a failure leaves any previous file untouched)."""
+    write_file(path, safetensors_bytes(model_or_state))
+
+
+def exported_weights(arch_file: str | Path, weights: str | Path, params: dict[str, Any], *,
+                     freeze=None, strict: bool = True, fuse: bool = False) -> tuple[LoadReport, bytes]:
+    """`archdsl compile --weights`: load `weights` into the network; returns the load report and
+    the weights as the emitted module expects them (.safetensors bytes)."""
     from archdsl.folding import fuse as fold
     from archdsl.pipeline import load
 
     model = load(arch_file, weights=weights, strict=strict, freeze=freeze, **params)
-    target = Path(output).with_suffix(".safetensors")
-    save_weights(fold(model.eval()) if fuse else model, target)
-    return model.load_report, target
+    return model.load_report, safetensors_bytes(fold(model.eval()) if fuse else model)
 
 
 # -- the emitted module's own reader -------------------------------------------------------------
@@ -237,13 +238,18 @@ def export_weights(arch_file: str | Path, weights: str | Path, output: str | Pat
 _LOADER = '''
 def pretrained() -> {cls}:
     """{cls} with the weights archdsl wrote next to this file (this file's name, .safetensors)."""
+    path = Path(__file__).with_suffix(".safetensors")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != "{sha256}":
+        raise RuntimeError(f"{{path}} is not the weights file written with this module (its SHA-256 differs): "
+                           "run `archdsl compile --weights` again to write the two together")
     model = {cls}()
-    model.load_state_dict(read_safetensors(Path(__file__).with_suffix(".safetensors")))
+    model.load_state_dict(read_safetensors(data))
     return model
 
 
-def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """A .safetensors file as a state_dict, read with torch alone.
+def read_safetensors(file: str | Path | bytes) -> dict[str, torch.Tensor]:
+    """A .safetensors file (its path, or its bytes) as a state_dict, read with torch alone.
 
     The format: 8 bytes giving the header's size, a JSON header giving each tensor's dtype, shape
     and byte range, then the tensors' bytes (little-endian).
@@ -251,7 +257,7 @@ def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     dtypes = {{"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
               "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
               "BOOL": torch.bool}}
-    data = Path(path).read_bytes()
+    data = file if isinstance(file, bytes) else Path(file).read_bytes()
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8:8 + size])
     header.pop("__metadata__", None)
@@ -265,9 +271,13 @@ def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
         state[name] = flat.reshape(entry["shape"])
     return state
 '''
-LOADER_IMPORTS = ("json", "Path", "torch")  # what the loader needs from the emitted module's imports
+LOADER_IMPORTS = ("hashlib", "json", "Path", "torch")  # what the loader needs from the emitted module's imports
 
 
-def loader_source(class_name: str) -> str:
-    """The functions an emitted module gets when weights are written next to it (see _LOADER)."""
-    return _LOADER.format(cls=class_name).strip() + "\n"
+def loader_source(class_name: str, sha256: str) -> str:
+    """The functions an emitted module gets when weights are written next to it (see _LOADER):
+    `pretrained()` refuses a weights file whose SHA-256 is not `sha256`, so a module and its weights
+    can never be used mismatched, whatever happened to either file."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not class_name.isidentifier():
+        raise ValueError(f"loader_source: {class_name!r}, {sha256!r}")
+    return _LOADER.format(cls=class_name, sha256=sha256).strip() + "\n"

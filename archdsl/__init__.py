@@ -3,8 +3,9 @@
     import archdsl
     model = archdsl.load("architectures/resnet34.arch", num_classes=10)
 
-The pipeline, one module per stage: parser -> ast -> ir -> shapes -> codegen (pipeline.py
-chains them; cli.py is the command line).
+The pipeline, a package per stage: frontend (parse -> AST) -> ir (expansion into the graph IR)
+-> shapes (shape check) -> pytorch (code generation, and running the result) or drawing;
+analysis counts costs from the checked IR; pipeline.py chains the stages; cli/ is the command line.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import importlib
 from typing import TYPE_CHECKING
 
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.pipeline import build, compile_source, load
+from archdsl.pipeline import build, compile_source
 from archdsl.resources import architectures_dir, bundled_architectures
 
 if TYPE_CHECKING:
-    from archdsl.folding import fuse
-    from archdsl.viz import draw
+    from archdsl.drawing.render import draw
+    from archdsl.pytorch.folding import fuse
+    from archdsl.pytorch.runtime import load
 
-# Imported on first use (PEP 562): every `archdsl` command imports this package, and most never draw or fuse.
-_LAZY = {"draw": "archdsl.viz", "fuse": "archdsl.folding"}
+# Imported on first use (PEP 562): every `archdsl` command imports this package, and most never
+# draw, fuse or load (which needs the PyTorch back end).
+_LAZY = {"draw": "archdsl.drawing.render", "fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime"}
 
 
 def __getattr__(name: str):

@@ -2,6 +2,6 @@
 
 import sys
 
-from archdsl.cli import main
+from archdsl.cli.main import main
 
 sys.exit(main())

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from archdsl import ast as A
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
-from archdsl.expr import Value, evaluate
+from archdsl.frontend import ast as A
+from archdsl.frontend.expr import Value, evaluate
 
 
 class Option(NamedTuple):

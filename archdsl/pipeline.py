@@ -9,24 +9,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import linecache
 import re
-import types
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archdsl import ast as A
 from archdsl.errors import ArchError, Diagnostic, Span
-from archdsl.freeze import resolve_freeze
-from archdsl.ir import IR, expand
-from archdsl.limits import DEFAULT, Budget, check_budget
-from archdsl.lint import as_errors, lint
-from archdsl.parser import load_program, parse_expression, parse_freeze
-from archdsl.shapes import infer
+from archdsl.frontend import ast as A
+from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
+from archdsl.ir.expansion import IR, expand
+from archdsl.ir.freeze import resolve_freeze
+from archdsl.shapes.inference import infer
+from archdsl.shapes.limits import DEFAULT, Budget, check_budget
+from archdsl.shapes.lint import as_errors, lint
 
 if TYPE_CHECKING:
-    from archdsl.codegen import Emitted
+    from archdsl.pytorch.codegen import Emitted
 
 Freezing = str | list[str] | tuple[str, ...] | None  # see build()
 _SHAPE = re.compile(r"^\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*$")  # digits: as in files
@@ -87,9 +84,9 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
     """
     # The back half of the pipeline is imported here: commands that stop at build() (check,
     # summary, viz) start faster without it.
-    from archdsl.codegen import generate
-    from archdsl.folding import fold_batchnorm
-    from archdsl.guard import check_emitted
+    from archdsl.pytorch.codegen import generate
+    from archdsl.pytorch.folding import fold_batchnorm
+    from archdsl.pytorch.guard import check_emitted
 
     ir = build(path, source=source, params=params, freeze=freeze, budget=budget, strict=strict)
     if fuse:
@@ -99,60 +96,6 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
     check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class,
                   weights_sha256)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
-
-
-def load(path: str | Path | None = None, *, source: str | None = None, device: Any = None,
-         weights: str | Path | Mapping[str, Any] | None = None, strict: bool = True, freeze: Freezing = None,
-         features: list[str] | tuple[str, ...] | None = None, channels_last: bool = False, **params: Any):
-    """Compile a network and return an instance of its nn.Module (on `device`, if given).
-
-    `weights`: a state_dict file (.pth/.pt, read with weights_only=True) or .safetensors file, or a
-    state_dict. Tensors whose shape a parameter changed (num_classes=5: a new head) are freshly
-    initialised, everything else must fit unless strict=False; `model.load_report` says what happened.
-    `freeze`: see build(). `features`: names of layers whose outputs the returned module gives as
-    an OrderedDict, in that order (archdsl.features.FeatureExtractor). `channels_last`: see compile_source().
-    """
-    model = _instantiate(compile_source(path, source=source, params=params, freeze=freeze,
-                                        channels_last=channels_last), path)
-    if weights is not None:
-        from archdsl.weights import load_weights
-
-        defaults = _default_shapes(path, source) if params else None
-        model.load_report = load_weights(model, weights, strict=strict, default_shapes=defaults)
-    if features is not None:
-        from archdsl.features import FeatureExtractor
-
-        model = FeatureExtractor.from_ir(model, build(path, source=source, params=params), features)
-    return model.to(device) if device is not None else model
-
-
-def _instantiate(emitted: Emitted, path: str | Path | None):
-    module = module_from_source(emitted.source, str(path or "<string>"))
-    return getattr(module, emitted.class_name)()
-
-
-def _default_shapes(path: str | Path | None, source: str | None) -> dict[str, tuple[int, ...]] | None:
-    """Tensor shapes of the network with its default parameters, built without memory (meta device)."""
-    import torch
-
-    try:
-        emitted = compile_source(path, source=source)
-    except ArchError:  # e.g. a parameter without a default: no reference, so every difference is a mismatch
-        return None
-    with torch.device("meta"):
-        model = _instantiate(emitted, path)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def module_from_source(source: str, origin: str) -> types.ModuleType:
-    """Execute emitted source as a fresh module; its lines show in tracebacks as `<archdsl: origin>`."""
-    filename = f"<archdsl: {origin}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(f"archdsl_generated_{abs(hash(source))}")
-    module.__file__ = filename
-    # The one exec in archdsl: it runs the emitted module (already checked with ast.parse), nothing else.
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
-    return module
 
 
 def _overrides(params: dict[str, Any]) -> tuple[dict[str, A.Expr], tuple[int, int, int] | None]:

@@ -19,7 +19,7 @@ import torch
 from pairs import options, pair, setup, synced
 
 import archdsl
-from archdsl.timing import Clock, Comparison, alternate
+from archdsl.pytorch.timing import Clock, Comparison, alternate
 
 
 def compare(reference: torch.nn.Module, fused: torch.nn.Module, x: torch.Tensor, rounds: int,

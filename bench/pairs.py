@@ -15,7 +15,7 @@ import torch
 import torchvision
 
 import archdsl
-from archdsl.timing import CPU, WALL, Clock
+from archdsl.pytorch.timing import CPU, WALL, Clock
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
 MODELS = ("resnet34", "vgg16", "alexnet", "googlenet")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from pairs import MODELS, options, pair, setup, synced
 
-from archdsl.bench import train_step
-from archdsl.timing import Clock, Comparison, alternate
+from archdsl.pytorch.bench import train_step
+from archdsl.pytorch.timing import Clock, Comparison, alternate
 
 
 def compare_eval(reference, ours, x, rounds: int, clock: Clock) -> Comparison:

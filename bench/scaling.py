@@ -19,14 +19,15 @@ import statistics
 import time
 
 import archdsl
-from archdsl.codegen import generate
-from archdsl.guard import check_emitted
-from archdsl.ir import expand
-from archdsl.limits import DEFAULT, check_budget
-from archdsl.lint import lint
-from archdsl.parser import load_program
-from archdsl.pipeline import gc_paused, module_from_source
-from archdsl.shapes import infer
+from archdsl.frontend.parser import load_program
+from archdsl.ir.expansion import expand
+from archdsl.pipeline import gc_paused
+from archdsl.pytorch.codegen import generate
+from archdsl.pytorch.guard import check_emitted
+from archdsl.pytorch.runtime import module_from_source
+from archdsl.shapes.inference import infer
+from archdsl.shapes.limits import DEFAULT, check_budget
+from archdsl.shapes.lint import lint
 
 BLOCK = """block basic(c) {
     residual<conv1: conv3-c(bias=false); bn1: bn; relu; conv2: conv3-c(bias=false); bn2: bn>;

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import archdsl
-from archdsl.viz import drawing
+from archdsl.drawing.render import drawing
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
 GOAL_S = 10.0

@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 import archdsl
-from archdsl.weights import save_weights
+from archdsl.pytorch.weights import save_weights
 
 LENET5 = archdsl.architectures_dir() / "lenet5.arch"
 SPLIT_SEED = 0  # the held-out test split never changes

@@ -21,7 +21,7 @@ import torch
 from digits import LENET5, accuracy, fit, load_split
 
 import archdsl
-from archdsl.weights import save_weights
+from archdsl.pytorch.weights import save_weights
 
 
 def few(x: torch.Tensor, y: torch.Tensor, shots: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

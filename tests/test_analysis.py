@@ -16,10 +16,10 @@ import pytest
 from conftest import ARCHITECTURES, EXPECTED_PARAMS, ROOT, build, net
 
 import archdsl
-from archdsl import shapes
-from archdsl.analysis import FLOAT_BYTES, RULES, analyse
-from archdsl.cli import main
-from archdsl.summary import table
+from archdsl.analysis.costs import FLOAT_BYTES, RULES, analyse
+from archdsl.analysis.summary import table
+from archdsl.cli.main import main
+from archdsl.shapes import inference as shapes
 
 TORCHINFO = json.loads((ROOT / "tests" / "reference" / "torchinfo.json").read_text())["models"]
 # Weighted layers on the longest path: the number in each network's name.
@@ -169,7 +169,7 @@ HEAVY = ("torch", "numpy", "matplotlib", "graphviz", "networkx", "pydantic", "la
 
 
 def test_summary_json_has_the_promised_fields_and_imports_nothing_heavy():
-    code = ("import sys, io, contextlib, json\nfrom archdsl.cli import main\nout = io.StringIO()\n"
+    code = ("import sys, io, contextlib, json\nfrom archdsl.cli.main import main\nout = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n    rc = main(['summary', 'architectures/vgg16.arch', '--json'])\n"
             f"print(json.dumps({{'rc': rc, 'record': json.loads(out.getvalue()), "
             f"'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))")

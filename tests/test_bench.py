@@ -1,4 +1,4 @@
-"""`archdsl bench` (archdsl/bench.py) and the channels_last option of load() and compile.
+"""`archdsl bench` (archdsl/pytorch/bench.py) and the channels_last option of load() and compile.
 
 The timings themselves are not asserted (a shared CI machine); what is: one row per batch size and
 mode, figures that agree with each other, the plot, the progress bar, and the errors.
@@ -11,7 +11,7 @@ import torch
 from conftest import ROOT
 
 import archdsl
-from archdsl.cli import main
+from archdsl.cli.main import main
 
 LENET = str(ROOT / "architectures" / "lenet5.arch")
 

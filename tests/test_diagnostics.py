@@ -17,10 +17,10 @@ from conftest import ROOT, net
 
 import archdsl
 from archdsl.errors import ArchError
-from archdsl.limits import Budget
-from archdsl.lint import lint
-from archdsl.parser import parse
-from archdsl.syntax_errors import EXAMPLES
+from archdsl.frontend.parser import parse
+from archdsl.frontend.syntax_errors import EXAMPLES
+from archdsl.shapes.limits import Budget
+from archdsl.shapes.lint import lint
 
 FIXTURES = ROOT / "tests" / "fixtures" / "diagnostics"
 
@@ -335,7 +335,7 @@ def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
 ], ids=["5000-digit input", "5000-digit parameter", "python in a parameter", "infinite budget"])
 def test_hostile_command_line_values_are_diagnostics(argv, status, message, capsys):
     # Found while fuzzing by hand: int() of 5000 digits raised ValueError, int(1e999) OverflowError.
-    from archdsl.cli import main
+    from archdsl.cli.main import main
 
     try:
         code = main(["check", "-q", str(ROOT / "architectures" / "lenet5.arch"), *argv])

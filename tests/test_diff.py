@@ -7,9 +7,9 @@ import json
 from conftest import EXPECTED_PARAMS
 
 import archdsl
-from archdsl.analysis import analyse
-from archdsl.cli import main
-from archdsl.diff import compare
+from archdsl.analysis.costs import analyse
+from archdsl.analysis.diff import compare
+from archdsl.cli.main import main
 
 
 def _analyse(name: str):

@@ -142,7 +142,7 @@ def test_feature_names_are_checked():
 
 
 def test_features_combine_with_weights_and_freeze(tmp_path):
-    from archdsl.weights import save_weights
+    from archdsl.pytorch.weights import save_weights
 
     save_weights(small(), tmp_path / "w.safetensors")
     extractor = small(weights=tmp_path / "w.safetensors", features=["stage2"])

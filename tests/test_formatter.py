@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT
 
 from archdsl.errors import ArchError
-from archdsl.formatter import _without_spans, format_text
-from archdsl.parser import parse
+from archdsl.frontend.formatter import _without_spans, format_text
+from archdsl.frontend.parser import parse
 
 BUNDLED = sorted((ROOT / "architectures").rglob("*.arch"))
 

@@ -1,4 +1,4 @@
-"""Inference folding: archdsl.fuse(model) and `archdsl compile --fuse` (archdsl/folding.py)."""
+"""Inference folding: archdsl.fuse(model) and `archdsl compile --fuse` (archdsl/pytorch/folding.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from conftest import ARCHITECTURES, heavy, net
 
 import archdsl
 from archdsl.errors import ArchError
-from archdsl.pipeline import module_from_source
+from archdsl.pytorch.runtime import module_from_source
 
 
 def small_input(path) -> str | None:

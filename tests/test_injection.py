@@ -16,10 +16,10 @@ import torch
 from conftest import ROOT
 
 import archdsl
-from archdsl.codegen import generate
 from archdsl.errors import ArchError
-from archdsl.guard import UnsafeCode, check_emitted
 from archdsl.pipeline import build, compile_source
+from archdsl.pytorch.codegen import generate
+from archdsl.pytorch.guard import UnsafeCode, check_emitted
 
 
 def _net(body: str, params: str = "", blocks: str = "") -> str:

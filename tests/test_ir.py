@@ -6,7 +6,7 @@ from conftest import ROOT, build, error_of, net
 
 import archdsl
 from archdsl import ArchError
-from archdsl.ir import Layer
+from archdsl.ir.expansion import Layer
 
 
 def paths(ir) -> list[str]:

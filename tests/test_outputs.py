@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from archdsl.cli import main
-from archdsl.formatter import format_text
+from archdsl.cli.main import main
+from archdsl.frontend.formatter import format_text
 from archdsl.outputs import replacing, write_file
-from archdsl.weights import save_weights
+from archdsl.pytorch.weights import save_weights
 
 LENET5 = str(ROOT / "architectures" / "lenet5.arch")
 UNFORMATTED = "network n {  input 1x8x8;   relu }\n"
@@ -36,8 +36,8 @@ _LIMITED = """
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
-from archdsl.cli import main
-from archdsl.formatter import format_text
+from archdsl.cli.main import main
+from archdsl.frontend.formatter import format_text
 sys.exit(main(sys.argv[1:]))
 """
 

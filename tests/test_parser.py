@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import ARCHITECTURES
 
-from archdsl import ast as A
 from archdsl.errors import ArchError
-from archdsl.parser import parse, parse_expression
+from archdsl.frontend import ast as A
+from archdsl.frontend.parser import parse, parse_expression
 
 
 def test_vgg_notation_parses_into_calls_with_dash_and_slash():
@@ -106,7 +106,7 @@ def _plain(node) -> object:
 
 
 def test_the_generated_parser_was_built_from_the_grammar_in_the_repository():
-    from archdsl import _lark_standalone
+    from archdsl.frontend import _lark_standalone
     from archdsl.resources import grammar_text
 
     # If this fails: the grammar changed; run `python tools/generate_parser.py` and commit its output.
@@ -115,9 +115,9 @@ def test_the_generated_parser_was_built_from_the_grammar_in_the_repository():
 
 def test_the_generated_parser_reads_every_file_and_mistake_as_lark_itself_does():
     lark = pytest.importorskip("lark")
-    from archdsl.parser import _lark
+    from archdsl.frontend.parser import _lark
+    from archdsl.frontend.syntax_errors import EXAMPLES
     from archdsl.resources import grammar_text
-    from archdsl.syntax_errors import EXAMPLES
 
     reference = lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
     sources = [p.read_text() for p in ARCHITECTURES + sorted((ARCHITECTURES[0].parent / "blocks").glob("*.arch"))]
@@ -140,7 +140,7 @@ def test_the_generator_writes_a_parser_that_matches_the_grammar(tmp_path):
     import importlib.util
 
     pytest.importorskip("lark")
-    from archdsl.parser import _lark
+    from archdsl.frontend.parser import _lark
     from archdsl.resources import grammar_text
 
     def module_from(path, name):

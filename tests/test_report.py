@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import ARCHITECTURES, EXPECTED_PARAMS
 
-from archdsl.cli import main
+from archdsl.cli.main import main
 
 FILES = [str(p) for p in ARCHITECTURES]
 

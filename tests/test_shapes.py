@@ -6,7 +6,7 @@ import pytest
 from conftest import ARCHITECTURES, EXPECTED_PARAMS, build, error_of, net
 
 import archdsl
-from archdsl.shapes import total_params
+from archdsl.shapes.inference import total_params
 
 
 @pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)

@@ -14,8 +14,8 @@ import pytest
 from conftest import ARCHITECTURES, ROOT
 
 import archdsl
-from archdsl.shapes import fmt
-from archdsl.viz import drawing
+from archdsl.drawing.render import drawing
+from archdsl.shapes.inference import fmt
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 EDGE = re.compile(r"^\t(\w+) -> (\w+)(?: \[(.*)\])?$", re.MULTILINE)
@@ -27,7 +27,7 @@ def run(*args: str, env=None) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=300, env=env)
 
 
-def dot_of(name: str, **kw) -> tuple[str, archdsl.ir.IR]:
+def dot_of(name: str, **kw) -> tuple[str, archdsl.ir.expansion.IR]:
     ir = archdsl.build(ROOT / "architectures" / f"{name}.arch", params=kw.pop("params", None))
     return drawing(ir, **kw).graph.source, ir
 

@@ -13,7 +13,7 @@ from conftest import ROOT, net
 from safetensors.torch import save_file
 
 import archdsl
-from archdsl.weights import load_weights, read_state_dict, save_weights
+from archdsl.pytorch.weights import load_weights, read_state_dict, save_weights
 
 RESNET34 = ROOT / "architectures" / "resnet34.arch"
 LENET5 = ROOT / "architectures" / "lenet5.arch"

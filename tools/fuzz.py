@@ -38,15 +38,16 @@ from pathlib import Path
 
 import lark
 
-from archdsl.analysis import analyse
+from archdsl.analysis.costs import analyse
+from archdsl.analysis.summary import table
+from archdsl.drawing.render import drawing
 from archdsl.errors import ArchError
-from archdsl.formatter import format_text
+from archdsl.frontend.formatter import format_text
 from archdsl.layers import SPECS
-from archdsl.limits import Budget
-from archdsl.pipeline import build, compile_source, load
+from archdsl.pipeline import build, compile_source
+from archdsl.pytorch.runtime import load
 from archdsl.resources import architectures_dir, grammar_text
-from archdsl.summary import table
-from archdsl.viz import drawing
+from archdsl.shapes.limits import Budget
 
 BUDGET = Budget(max_layers=5_000, max_repeat=5_000)
 

@@ -1,4 +1,4 @@
-"""Regenerate archdsl/_lark_standalone.py, the parser archdsl runs, from grammars/archdsl.lark.
+"""Regenerate archdsl/frontend/_lark_standalone.py, the parser archdsl runs, from grammars/archdsl.lark.
 
     .venv/bin/python tools/generate_parser.py
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAMMAR = ROOT / "grammars" / "archdsl.lark"
-OUTPUT = ROOT / "archdsl" / "_lark_standalone.py"
+OUTPUT = ROOT / "archdsl" / "frontend" / "_lark_standalone.py"
 # The options archdsl's parser needs; parser.py relies on positions and on None for absent
 # optional parts.
 OPTIONS = ["--propagate_positions", "--maybe_placeholders"]

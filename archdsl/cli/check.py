@@ -1,0 +1,49 @@
+"""`archdsl check`: parse and shape-check files; each layer's shape and parameters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from archdsl.cli.common import add_set_option, add_strict_options, budget, print_warnings, settings
+from archdsl.errors import ArchError
+from archdsl.pipeline import build
+from archdsl.shapes.inference import fmt, total_params
+
+
+def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    params = settings(args.set, parser)
+    failed = 0
+    for file in args.files:
+        start = time.perf_counter()
+        try:
+            ir = build(file, params=params, budget=budget(args, parser), strict=args.strict)
+        except ArchError as exc:
+            print(exc.render(), file=sys.stderr)
+            failed += 1
+            continue
+        elapsed = time.perf_counter() - start
+        print_warnings(ir.warnings, ir.program.sources)
+        c, h, w = ir.input_shape
+        print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
+        if not args.quiet:
+            rows = [(layer.path or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
+                    for layer in ir.enabled_layers() if layer.op not in ("input", "output")]
+            widths = [max(len(r[i]) for r in rows + [("layer", "op", "output", "params")]) for i in range(4)]
+            print(f"  {'layer':<{widths[0]}}  {'op':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>{widths[3]}}")
+            for row in rows:
+                print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}")
+        sides = "".join(f", side output {n}: {fmt(ir.layers[i].out_shape)}" for n, i in ir.sides.items())
+        print(f"  output {fmt(ir.layers[ir.output].out_shape)}{sides}; {total_params(ir):,} parameters; "
+              f"checked in {elapsed * 1000:.0f} ms")
+    return 1 if failed else 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="parse and shape-check files; print each layer's shape and parameters")
+    p.add_argument("files", nargs="+")
+    p.add_argument("-q", "--quiet", action="store_true", help="totals only")
+    add_set_option(p)
+    add_strict_options(p)
+    p.set_defaults(run=cmd_check)

@@ -1,0 +1,244 @@
+"""Diagram structure: the IR's block structure as a tree of groups, ready to draw at any depth.
+
+A `Group` is what a drawing shows as a cluster (or, below the depth limit, as one node): the
+network, a block use, a labelled sequence, a residual, an inception, a side output's head.
+Its children are groups and layer ids, in source order. Nothing here knows about Graphviz;
+viz.py turns the tree into a picture.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from archdsl.errors import Span
+from archdsl.ir.expansion import IR, Instance, Layer, Member, Step
+
+# Layers drawn as their own small node rather than as a row of a layer table.
+JOINS = {"input", "output", "add", "concat", "side_output", "shortcut"}
+_REPEAT = re.compile(r"\*(\d+)")
+
+
+@dataclass(eq=False)
+class Group:
+    kind: str  # "network" | "block" | "seq" | "residual" | "inception"
+    title: str  # what the cluster or collapsed node is called: "conv1: conv_bn(64, 7, 2)"
+    path: str  # the state_dict prefix of the module it stands for ("" for combinators)
+    site: str
+    span: Span
+    depth: int
+    children: list[Group | int] = field(default_factory=list)
+    side: str | None = None  # the side output this group computes (GoogLeNet's aux heads)
+    repeat: int = 1  # > 1 when this group stands for that many identical repetitions
+    in_node: int = -1
+    out_node: int = -1
+
+    def layer_ids(self) -> list[int]:
+        """Every layer under this group, in drawing order."""
+        out: list[int] = []
+        for child in self.children:
+            out += child.layer_ids() if isinstance(child, Group) else [child]
+        return out
+
+    def groups(self) -> list[Group]:
+        """This group and every group below it."""
+        out = [self]
+        for child in self.children:
+            if isinstance(child, Group):
+                out += child.groups()
+        return out
+
+
+@dataclass
+class Diagram:
+    root: Group
+    # Layers of folded repetitions, which are not drawn: each maps to the drawn layer whose output
+    # stands for its own (the last layer of the copy that is drawn).
+    aliases: dict[int, int] = field(default_factory=dict)
+
+    def groups(self) -> list[Group]:
+        return self.root.groups()
+
+
+def structure(ir: IR, fold_repeats: bool = False) -> Diagram:
+    """The network's drawing tree; with `fold_repeats`, runs of identical repetitions keep one copy."""
+    builder = _Builder(ir, fold_repeats)
+    net = ir.instances[0]
+    root = Group("network", ir.network.name, "", "", ir.network.span, 0, in_node=ir.input, out_node=ir.output)
+    root.children = [ir.input] + builder.steps(net.steps, root) + [ir.output]
+    return Diagram(builder.finish(root), builder.aliases)
+
+
+def display_name(layer: Layer) -> str:
+    """The attribute name worth showing beside a layer: labels and nn.Sequential indices, not `relu2`."""
+    m = layer.member
+    if m is None or m.kind == "shortcut":
+        return ""
+    if m.label or m.container.kind == "seq":
+        return m.name or ""
+    return ""
+
+
+def value_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class _Builder:
+    def __init__(self, ir: IR, fold_repeats: bool):
+        self.ir, self.fold = ir, fold_repeats
+        self.aliases: dict[int, int] = {}
+
+    # -- steps of a class body -----------------------------------------------------------------
+    def steps(self, steps: list[Step], parent: Group) -> list[Group | int]:
+        out: list[Group | int] = []
+        for step in steps:
+            out += getattr(self, f"step_{step.kind}")(step, parent)
+        return out
+
+    def step_apply(self, step: Step, parent: Group) -> list[Group | int]:
+        return [self.member(step.member, parent)]
+
+    def step_residual(self, step: Step, parent: Group) -> list[Group | int]:
+        g = Group("residual", "residual", "", step.site, step.span, parent.depth + 1, in_node=step.in_node,
+                  out_node=step.out_node)
+        g.children = self.steps(step.body, g)
+        if step.shortcut_steps:
+            g.children += self.steps(step.shortcut_steps, g)
+        elif step.shortcut is not None:
+            g.children.append(self.member(step.shortcut, g))
+        g.children.append(step.out_node)
+        return [g]
+
+    def step_concat(self, step: Step, parent: Group) -> list[Group | int]:
+        g = Group("inception", "inception", "", step.site, step.span, parent.depth + 1, in_node=step.in_node,
+                  out_node=step.out_node)
+        g.children = [self.member(branch, g) for branch in step.branches] + [step.out_node]
+        return [g]
+
+    def step_side(self, step: Step, parent: Group) -> list[Group | int]:
+        head = self.member(step.member, parent)
+        if isinstance(head, Group):
+            head.side = step.name
+        outputs = [s for s in self.ir.layers[step.out_node].outputs if self.ir.layers[s].op == "side_output"]
+        return [head] + outputs
+
+    # -- members: the attributes of a module -------------------------------------------------------
+    def member(self, m: Member, parent: Group) -> Group | int:
+        if m.kind in ("layer", "shortcut"):
+            return m.node
+        depth = parent.depth + 1
+        if m.kind == "seq":
+            g = Group("seq", m.name or "", m.path, m.site, m.span, depth)
+            g.children = [self.member(child, g) for child in m.children.members]
+            return g
+        inst = self.ir.instances[m.instance]
+        g = Group("block", f"{m.name}: {_call_text(inst)}", m.path, m.site, m.span, depth, in_node=inst.in_node,
+                  out_node=inst.out_node)
+        g.children = self.steps(inst.steps, g)
+        return g
+
+    # -- clean-up ------------------------------------------------------------------------------
+    def finish(self, root: Group) -> Group:
+        self.prune(root)
+        self.absorb(root)
+        if self.fold:
+            for g in root.groups():
+                g.children = self.folded(g)
+        for g in root.groups():  # parents come before their children
+            _renumber_depth(g)
+        for g in root.groups():
+            if g.children and g.out_node < 0:
+                ids = g.layer_ids()
+                g.in_node = self.ir.layers[ids[0]].inputs[0] if self.ir.layers[ids[0]].inputs else ids[0]
+                g.out_node = ids[-1]
+        return root
+
+    def prune(self, g: Group) -> bool:
+        """Drop what an `if` switched off; True when something of `g` is left."""
+        kept: list[Group | int] = []
+        for child in g.children:
+            if isinstance(child, Group):
+                if self.prune(child):
+                    kept.append(child)
+            elif self.ir.layers[child].enabled:
+                kept.append(child)
+        g.children = kept
+        return bool(kept)
+
+    def absorb(self, g: Group) -> None:
+        """A block that is nothing but one residual or inception is drawn as one cluster, not two."""
+        for child in g.children:
+            if isinstance(child, Group):
+                self.absorb(child)
+        if g.kind == "block" and len(g.children) == 1 and isinstance(g.children[0], Group) \
+                and g.children[0].kind in ("residual", "inception"):
+            inner = g.children[0]
+            g.kind, g.children = inner.kind, inner.children
+
+    def folded(self, g: Group) -> list[Group | int]:
+        """Children with each run of identical repetitions (`x N`) drawn once, marked ×k."""
+        out: list[Group | int] = []
+        units = self.units(g)
+        i = 0
+        while i < len(units):
+            stem, unit = units[i]
+            j = i + 1
+            while stem is not None and j < len(units) and units[j][0] == stem \
+                    and self.signature(units[j][1]) == self.signature(unit):
+                j += 1
+            shown = self.ids(unit)
+            for _, hidden in units[i + 1:j]:
+                self.aliases.update((n, shown[-1]) for n in self.ids(hidden))
+            if j - i == 1:
+                out += unit
+            elif len(unit) == 1 and isinstance(unit[0], Group):
+                unit[0].repeat = j - i
+                out.append(unit[0])
+            else:  # several items repeat together: a cluster holds one copy
+                first = self.ir.layers[shown[0]]
+                out.append(Group("seq", "", "", "", first.span, g.depth + 1, unit, repeat=j - i,
+                                 in_node=first.inputs[0], out_node=shown[-1]))
+            i = j
+        return out
+
+    def units(self, g: Group) -> list[tuple[str | None, list[Group | int]]]:
+        """Children cut into repetitions: (where the `x N` stands, the items of one repetition)."""
+        units: list[tuple[str | None, list[Group | int]]] = []
+        last = None
+        for child in g.children:
+            site = child.site if isinstance(child, Group) else self._site(child)
+            rel = site.removeprefix(g.site)
+            match = _REPEAT.search(rel)
+            key = (g.site + rel[:match.start()], match.group(1)) if match else None
+            if key is not None and key == last:
+                units[-1][1].append(child)
+            else:
+                units.append((key[0] if key else None, [child]))
+            last = key
+        return units
+
+    def _site(self, node: int) -> str:
+        m = self.ir.layers[node].member
+        return m.site if m is not None else ""
+
+    @staticmethod
+    def ids(unit: list[Group | int]) -> list[int]:
+        return [n for c in unit for n in (c.layer_ids() if isinstance(c, Group) else [c])]
+
+    def signature(self, unit: list[Group | int]) -> tuple:
+        ids = self.ids(unit)
+        return tuple((self.ir.layers[n].describe(), self.ir.layers[n].in_shape, self.ir.layers[n].out_shape,
+                      self.ir.layers[n].params) for n in ids)
+
+
+def _renumber_depth(g: Group) -> None:
+    for child in g.children:
+        if isinstance(child, Group):
+            child.depth = g.depth + 1
+
+
+def _call_text(inst: Instance) -> str:
+    block = inst.block
+    return f"{block.name}({', '.join(value_text(inst.args[p.name]) for p in block.params)})"

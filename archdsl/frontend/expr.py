@@ -1,0 +1,135 @@
+"""Expressions of the language: evaluate them to values, render them as Python source.
+
+Shared by expansion (concrete values) and code generation (symbolic source). A rendered
+expression, `Sym`, also carries its value in every instance it stands for, so the code
+generator can check each symbolic decision against the concrete IR. Rendering folds constant
+sub-expressions: `c * 4` stays symbolic while `128 * 16` becomes `2048`.
+"""
+
+from __future__ import annotations
+
+from archdsl.errors import ArchError, Diagnostic
+from archdsl.frontend import ast as A
+
+Value = int | float | bool | str
+
+# The largest magnitude an expression may reach (literals have at most 18 digits, see parser.py).
+LIMIT = 10**18
+
+_PRECEDENCE = {"or": 0, "!=": 1, "+": 2, "-": 2, "*": 3, "//": 3}
+
+
+def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
+    """The value of `expr` with the names bound in `env`; unknown names are errors."""
+    if isinstance(expr, A.Number | A.Boolean):
+        return expr.value
+    if isinstance(expr, A.Name):
+        if expr.id not in env:
+            known = ", ".join(sorted(env)) or "none"
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}"))
+        return env[expr.id]
+    if isinstance(expr, A.Neg):
+        value = evaluate(expr.operand, env)
+        _require_number(value, expr)
+        return -value
+    left, right = evaluate(expr.left, env), evaluate(expr.right, env)
+    _require_number(left, expr.left)
+    _require_number(right, expr.right)
+    if expr.op == "//" and right == 0:
+        raise ArchError(Diagnostic("division by zero", expr.span))
+    result = _apply(expr.op, left, right)
+    if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
+        raise ArchError(Diagnostic("the value of this expression is too large", expr.span,
+                                   hint=f"values must stay below {LIMIT:.0e} in magnitude"))
+    return result
+
+
+def _apply(op: str, a, b):
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "//":
+        return a // b if b else 0
+    if op == "!=":
+        return a != b
+    return a or b
+
+
+def _require_number(value: Value, expr: A.Expr) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span))
+
+
+def free_names(expr: A.Expr) -> set[str]:
+    if isinstance(expr, A.Name):
+        return {expr.id}
+    if isinstance(expr, A.Neg):
+        return free_names(expr.operand)
+    if isinstance(expr, A.BinOp):
+        return free_names(expr.left) | free_names(expr.right)
+    return set()
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+class Sym:
+    """Python source for a value, its precedence, and its value in each instance (`vals`)."""
+
+    __slots__ = ("const", "prec", "text", "vals")
+
+    def __init__(self, text: str, prec: int, vals: tuple, const: bool = False):
+        # const: the source is a literal (not merely an expression whose values agree)
+        self.text, self.prec, self.vals, self.const = text, prec, vals, const
+
+    @staticmethod
+    def lit(value: Value, n: int) -> Sym:
+        negative = _is_number(value) and value < 0
+        return Sym(repr(value), -1 if negative else 9, (value,) * n, True)
+
+    @staticmethod
+    def name(id_: str, vals: tuple) -> Sym:
+        return Sym(id_, 9, vals)
+
+    @property
+    def uniform(self) -> bool:
+        return len(set(map(repr, self.vals))) <= 1
+
+    def __str__(self) -> str:
+        return self.text
+
+    def binop(self, op: str, other: Sym) -> Sym:
+        vals = tuple(_apply(op, a, b) for a, b in zip(self.vals, other.vals))
+        if self.const and other.const and _is_number(self.vals[0]) and _is_number(other.vals[0]):
+            return Sym.lit(vals[0], len(vals))
+        # Identities keep generated code free of `c * 1` and `s + 0`.
+        if op in ("+", "-") and other.const and other.vals[0] == 0 and _is_number(other.vals[0]):
+            return self
+        if op == "+" and self.const and self.vals[0] == 0 and _is_number(self.vals[0]):
+            return other
+        if op in ("*", "//") and other.const and other.vals[0] == 1 and _is_number(other.vals[0]):
+            return self
+        if op == "*" and self.const and self.vals[0] == 1 and _is_number(self.vals[0]):
+            return other
+        prec = _PRECEDENCE[op]
+        left = self.text if self.prec >= prec else f"({self.text})"
+        right = other.text if other.prec > prec else f"({other.text})"
+        return Sym(f"{left} {op} {right}", prec, vals)
+
+
+def render(expr: A.Expr, names: dict[str, Sym], n: int) -> Sym:
+    """`expr` as Python source; `names` maps each DSL name to its Sym in the target scope."""
+    if isinstance(expr, A.Number | A.Boolean):
+        return Sym.lit(expr.value, n)
+    if isinstance(expr, A.Name):
+        return names[expr.id]
+    if isinstance(expr, A.Neg):
+        inner = render(expr.operand, names, n)
+        if inner.const:
+            return Sym.lit(-inner.vals[0], n)
+        return Sym(f"-{inner.text}" if inner.prec >= 4 else f"-({inner.text})", 4, tuple(-v for v in inner.vals))
+    return render(expr.left, names, n).binop(expr.op, render(expr.right, names, n))

@@ -1,0 +1,115 @@
+"""Syntax errors in words: a table of typical mistakes, matched against the parser's state.
+
+Each bad example below is parsed once; the parser state (and the token) it fails on is the key
+of its explanation. A user's syntax error that fails in the same state gets that explanation as
+the first part of the diagnostic's hint (Lark's `match_examples` idea, see explain()). To teach archdsl a new explanation, add an example here
+and a line to tests/test_diagnostics.py.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from archdsl.frontend._lark_standalone import Lark, UnexpectedCharacters, UnexpectedInput
+
+_NET = "network n { input 1x8x8; "
+
+# Mistakes inside a sequence of statements; each is tried in every place a sequence can stand
+# (the parser is in a different state at the start of a block body than after a ';', say).
+STATEMENT_EXAMPLES: dict[str, list[str]] = {
+    "missing ';' between two statements?": [
+        "conv3-8 relu", "relu bn", "conv3-8(bias=false) relu", "a: conv3-8 x2 relu", "(relu) bn",
+        "maxpool3/2 relu", "conv3-8 a: relu",
+    ],
+    "an option needs a value after '=', e.g. stride=2": ["conv3-8(stride=)", "conv3-8(stride=, bias=false)"],
+    "missing ',' between two options?": ["conv3-8(stride=1 bias=false)", "conv3-8(1 2)"],
+    "a '-' or '/' argument is a number, a name or an expression in parentheses, e.g. conv1-(c * 4)": [
+        "conv3-8*2", "conv3-;", "conv3-8/2*2", "conv3-8+1", "maxpool3/;",
+    ],
+    "a repetition count follows 'x', e.g. conv3-64 x3 or (conv3-64; relu) x n": ["relu x;"],
+    "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": ["conv1: ;", "a: b: relu"],
+    "a condition follows 'if', e.g. aux: side<...> if aux_logits": ["relu if;"],
+    "inception<...> needs at least two branches separated by '|'": ["inception<relu>"],
+}
+_CONTEXTS = (  # `@` stands for the snippet
+    _NET + "@ }", _NET + "relu; @ }", "block b { @ }", "block b { relu; @ }", _NET + "(@) }",
+    _NET + "a: (relu; @) }", "block b { residual<@> }", "block b { inception<relu | @> }",
+    _NET + "a: side<@> }",
+)
+
+# Mistakes around declarations, each a whole file.
+FILE_EXAMPLES: dict[str, list[str]] = {
+    "two ';' in a row: there is no empty statement": [
+        _NET + "relu;; }", "network n { input 1x8x8;; relu }", "block b { relu;; }",
+    ],
+    "a network body starts with its input declaration, e.g. `input 3x224x224;`": [
+        "network n { conv3-8 }", "network n { relu; }", "network n { }",
+    ],
+    "missing ';' after the input declaration?": ["network n { input 1x8x8 relu }"],
+    "the input shape is written CxHxW without spaces, e.g. 3x224x224": [
+        "network n { input 3; }", "network n { input 3 x 224 x 224; }", "network n { input (3, 224, 224); }",
+        "network n { input x; }",
+    ],
+    "parameters are names with optional defaults, e.g. block b(c, s = 1)": [
+        "block b(1) { relu }", "network n(1) { input 1x8x8; }", "block b(c s) { relu }",
+    ],
+    "`use` takes a quoted path, e.g. use \"blocks/resnet.arch\";": ["use blocks.arch;", "use ;"],
+    "a file holds `use`, `block` and `network` declarations; layers go inside a network's braces": [
+        "relu;", "conv3-64", "input 3x8x8;", "network n { input 1x8x8; relu } relu",
+    ],
+    "a declaration needs a name, e.g. network ResNet34 { ... } or block basic(c) { ... }": [
+        "network { input 1x8x8; }", "block { relu }", "block (c) { relu }",
+    ],
+    "missing '{' before the body?": ["network n input 1x8x8; }", "block b relu }"],
+    "unclosed bracket: the file ends inside a '{', '(' or '<'": [
+        _NET + "relu", _NET + "relu;", _NET + "(relu; bn", _NET + "residual<relu", "block b { relu",
+        _NET + "conv3-8(", _NET + "conv3-8(bias=false",
+    ],
+}
+
+EXAMPLES: dict[str, list[str]] = {
+    label: [context.replace("@", snippet) for snippet in snippets for context in _CONTEXTS]
+    for label, snippets in STATEMENT_EXAMPLES.items()
+}
+for _label, _files in FILE_EXAMPLES.items():
+    EXAMPLES.setdefault(_label, []).extend(_files)
+
+
+def explain(exc: UnexpectedInput, parser: Lark) -> str | None:
+    """The explanation of the example that fails like `exc`, or None when none does."""
+    if isinstance(exc, UnexpectedCharacters):
+        return None  # "unexpected character '@'" says it all
+    table = _table(parser)
+    state, token = _key(exc)
+    return table.get((state, token)) or table.get((state, None))
+
+
+def _key(exc: UnexpectedInput) -> tuple[tuple | None, str | None]:
+    """The parser state (LALR state and the tokens it could still accept) and the offending token."""
+    position = getattr(exc.state, "position", None)
+    accepts = frozenset(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ())
+    token = getattr(getattr(exc, "token", None), "type", None)
+    return (None if position is None else (position, accepts)), token
+
+
+@lru_cache(maxsize=1)
+def _table(parser: Lark) -> dict[tuple, str]:
+    """(parser state, offending token type) -> explanation, from one parse of each example.
+
+    This is Lark's `match_examples` computed once: match_examples re-parses every example on
+    each error and also requires the same parser-stack depth, so the same mistake one group
+    deeper would go unexplained. Keyed by state alone as a fallback; the first example wins.
+    """
+    table: dict[tuple, str] = {}
+    for label, examples in EXAMPLES.items():
+        for example in examples:
+            try:
+                parser.parse(example)
+            except UnexpectedCharacters:
+                continue
+            except UnexpectedInput as exc:
+                state, token = _key(exc)
+                if state is not None:
+                    table.setdefault((state, token), label)
+                    table.setdefault((state, None), label)
+    return table

@@ -1,0 +1,3 @@
+"""Stage 2, the graph IR: the AST's network with blocks and repetitions unrolled into a dataflow
+graph of layers plus the module structure the emitted code and drawings share (expansion.py);
+freeze.py resolves `freeze` declarations against it."""

@@ -1,0 +1,168 @@
+"""`archdsl bench`: how fast an architecture runs on this machine, per batch size.
+
+For each file and batch size: the eval forward (under torch.no_grad) and, with --train, one
+training step (forward, backward, SGD step), each timed over repeated runs after a warm-up; the
+median gives ms per batch and images per second. `--plot` draws time per image against batch size
+(as in Canziani, Paszke & Culurciello 2017), which answers "CPU or GPU, which network, what batch"
+for the user's own machine. torch is imported here only when the command runs; matplotlib only
+for --plot.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from archdsl.errors import ArchError, Diagnostic
+from archdsl.pytorch.timing import repeat
+
+
+@dataclass(frozen=True)
+class Result:
+    file: str
+    mode: str  # "eval" or "train"
+    batch: int
+    times: list[float]  # seconds per batch, one per run
+
+    @property
+    def ms_per_batch(self) -> float:
+        return statistics.median(self.times) * 1000
+
+    @property
+    def ms_per_image(self) -> float:
+        return self.ms_per_batch / self.batch
+
+    @property
+    def images_per_s(self) -> float:
+        return 1000 / self.ms_per_image
+
+
+def outputs(result) -> list:
+    """The tensors a model returns: the output alone, or (in training) the output and its side outputs."""
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return [result]
+    return [t for t in result if t is not None]
+
+
+def train_step(model, optimizer, x) -> None:
+    """Forward, backward, SGD step. The loss is a log-sum-exp over the channels of every output:
+    the cost of a cross-entropy without labels, for any output shape."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = sum(out.logsumexp(1).mean() for out in outputs(model(x)))
+    loss.backward()
+    optimizer.step()
+
+
+def measure(model, x, mode: str, runs: int, warmup: int, sync: Callable[[], None]) -> list[float]:
+    """Seconds per batch over `runs` runs of the eval forward or the training step."""
+    import torch
+
+    if mode == "eval":
+        model.eval()
+
+        def step() -> None:
+            with torch.no_grad():
+                model(x)
+            sync()
+    else:
+        model.train()
+        sgd = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+        def step() -> None:
+            train_step(model, sgd, x)
+            sync()
+    return repeat(step, runs, warmup)
+
+
+class Progress:
+    """A one-line progress bar on stderr (redrawn in place on a terminal, one line per step elsewhere)."""
+
+    def __init__(self, total: int, stream=None, width: int = 30):
+        self.total, self.done, self.width = total, 0, width
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        filled = self.width * self.done // self.total
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {label}"
+        if self.tty:
+            self.stream.write(f"\r\033[K{bar}" + ("\n" if self.done == self.total else ""))
+        else:
+            self.stream.write(bar + "\n")
+        self.stream.flush()
+
+
+def configure(device: str, threads: int | None) -> str:
+    """Set torch's CPU threads (None: one per core); returns where the timings run, for the report."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    return f"{device}" + (f" ({threads} thread{'s' * (threads != 1)})" if device == "cpu" else
+                          f" ({torch.cuda.get_device_name()})")
+
+
+def run(files: list[str], batches: list[int], device: str, train: bool, runs: int, warmup: int,
+        params: dict[str, str], channels_last: bool = False) -> list[Result]:
+    import torch
+
+    from archdsl.pipeline import build
+    from archdsl.pytorch.runtime import load
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchError(Diagnostic("--device cuda: PyTorch sees no CUDA device on this machine",
+                                   hint="use --device cpu, or install a CUDA build of PyTorch"))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    modes = ["eval", "train"] if train else ["eval"]
+    progress = Progress(len(files) * len(batches) * len(modes))
+    results = []
+    for file in files:
+        shape = build(file, params=params).input_shape
+        model = load(file, device=device, channels_last=channels_last, **params)
+        for batch in batches:
+            x = torch.randn(batch, *shape, device=device)  # NCHW, as users pass it: the module converts it
+            for mode in modes:
+                times = measure(model, x, mode, runs, warmup, sync)
+                results.append(Result(file, mode, batch, times))
+                progress.step(f"{Path(file).name} batch {batch} {mode}")
+    return results
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'file':<20} {'mode':<6} {'batch':>5} {'ms/batch':>10} {'ms/image':>9} {'images/s':>9}"]
+    for r in results:
+        lines.append(f"{Path(r.file).name:<20} {r.mode:<6} {r.batch:>5} {r.ms_per_batch:>10.1f} "
+                     f"{r.ms_per_image:>9.2f} {r.images_per_s:>9.1f}")
+    return "\n".join(lines)
+
+
+def plot(results: list[Result], title: str) -> bytes:
+    """Time per image against batch size, one line per file and mode, as PNG bytes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    ax = fig.add_subplot()
+    series: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        series.setdefault((r.file, r.mode), []).append(r)
+    for (file, mode), points in series.items():
+        ax.plot([p.batch for p in points], [p.ms_per_image for p in points], marker="o",
+                linestyle="-" if mode == "eval" else "--", label=f"{Path(file).stem} ({mode})")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({r.batch for r in results}), labels=[str(b) for b in sorted({r.batch for r in results})])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("ms per image (median)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()

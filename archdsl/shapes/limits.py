@@ -1,0 +1,66 @@
+"""Resource budgets: how big a network archdsl agrees to expand, check and emit.
+
+A description is tiny, the network it stands for need not be: `(conv3-64; relu) x 100000`, a
+layer with 10^15 weights or a 10^6 x 10^6 input are a few characters each. Expansion stops at
+`max_layers` and `max_repeat` while it works; parameters and activations are checked once shape
+inference has counted them, before any weight is allocated. The defaults admit every real
+architecture with a wide margin (the largest bundled network has about 150 million parameters
+and ~600 layers); tighten them with `Budget(...)` in Python or `--budget name=value` on the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from archdsl.errors import Reporter
+
+
+class Budget(NamedTuple):
+    """Resource limits that refuse a network before it is built (`--budget NAME=VALUE`)."""
+
+    max_params: int = 10**10  # trainable parameters of the whole network
+    max_activation: int = 10**10  # elements of the largest single tensor, per sample
+    max_layers: int = 100_000  # layers after unrolling blocks and repetitions (~10 s of expansion)
+    max_repeat: int = 100_000  # the count of one `x N`
+
+    def with_settings(self, pairs: dict[str, str]) -> Budget:
+        """This budget with `name=value` settings applied (raises ValueError naming a bad one)."""
+        known = set(self._fields)
+        changes = {}
+        for name, value in pairs.items():
+            if name not in known:
+                raise ValueError(f"unknown budget '{name}' (known: {', '.join(sorted(known))})")
+            try:
+                number = int(float(value)) if "e" in value.lower() else int(value)
+            except (ValueError, OverflowError):  # "abc"; "1e999" is an infinite float
+                raise ValueError(f"budget {name} must be a positive integer, got {value!r}") from None
+            if number < 1:
+                raise ValueError(f"budget {name} must be a positive integer, got {value!r}")
+            changes[name] = number
+        return self._replace(**changes)
+
+
+DEFAULT = Budget()
+
+
+def check_budget(ir, budget: Budget) -> None:
+    """Refuse a shape-checked network whose parameters or activations exceed the budget."""
+    from archdsl.shapes.inference import fmt, total_params
+
+    reporter = Reporter(ir.program.sources)
+    params = total_params(ir)
+    if params > budget.max_params:
+        reporter.error(f"the network has {params:,} parameters, more than the budget of {budget.max_params:,}",
+                       ir.network.span, hint="check the channel and feature counts, or raise the budget "
+                                             "(--budget max_params=...)")
+    for layer in ir.enabled_layers():
+        size = 1
+        for d in layer.out_shape or ():
+            size *= d
+        if size > budget.max_activation:
+            reporter.error(f"'{layer.word}' outputs {fmt(layer.out_shape)} = {size:,} values per sample, more than "
+                           f"the budget of {budget.max_activation:,}", layer.span,
+                           hint="check the input size and channel counts, or raise the budget "
+                                "(--budget max_activation=...)")
+            break
+    reporter.raise_if_errors()

@@ -99,10 +99,19 @@ class Progress:
         self.stream.flush()
 
 
+def _require_device(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchError(Diagnostic("--device cuda: PyTorch sees no CUDA device on this machine",
+                                   hint="use --device cpu, or install a CUDA build of PyTorch"))
+
+
 def configure(device: str, threads: int | None) -> str:
     """Set torch's CPU threads (None: one per core); returns where the timings run, for the report."""
     import torch
 
+    _require_device(device)
     if threads:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
@@ -117,9 +126,7 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
     from archdsl.pipeline import build
     from archdsl.pytorch.runtime import load
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArchError(Diagnostic("--device cuda: PyTorch sees no CUDA device on this machine",
-                                   hint="use --device cpu, or install a CUDA build of PyTorch"))
+    _require_device(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     modes = ["eval", "train"] if train else ["eval"]
     progress = Progress(len(files) * len(batches) * len(modes))

@@ -50,6 +50,14 @@ def test_failed_compile_leaves_the_previous_output_untouched(tmp_path):
     assert list(tmp_path.iterdir()) == sorted([bad, out]) or set(tmp_path.iterdir()) == {bad, out}
 
 
+def test_version_is_the_package_version():
+    import archdsl
+
+    result = run("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"archdsl {archdsl.__version__}\n", "")
+    assert archdsl.__version__ == "0.1.0"
+
+
 def test_usage_errors_exit_2():
     assert run("compile").returncode == 2
     assert run("compile", "architectures/lenet5.arch", "--set", "oops").returncode == 2

@@ -9,8 +9,8 @@ from conftest import ROOT
 
 
 def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "archdsl", *args], check=False, capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], check=False, capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
 
 
 def test_compile_to_stdout_and_to_a_file(tmp_path):

@@ -32,7 +32,8 @@ def test_ddp_processes_end_with_identical_weights(tmp_path):
 
     torchrun = shutil.which("torchrun", path=str(ROOT / ".venv" / "bin")) or shutil.which("torchrun")
     run = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(ROOT / "examples" / "digits.py"),
-                          "--ddp", "--epochs", "1", "--max-steps", "3", "--save", str(tmp_path / "w{rank}.safetensors")],
+                          "--ddp", "--epochs", "1", "--max-steps", "3",
+                          "--save", str(tmp_path / "w{rank}.safetensors")],
                          check=False, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     first, second = load_file(tmp_path / "w0.safetensors"), load_file(tmp_path / "w1.safetensors")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ARCHITECTURES, EXPECTED_PARAMS
+from helpers import ARCHITECTURES, EXPECTED_PARAMS
 
 import archdsl
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, net
+from helpers import ROOT, net
 
 import archdsl
 from archdsl.errors import ArchError

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 pytest.importorskip("sklearn")
 sys.path.insert(0, str(ROOT / "examples"))

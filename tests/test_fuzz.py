@@ -12,7 +12,7 @@ import random
 import sys
 from collections import Counter
 
-from conftest import ROOT
+from helpers import ROOT
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ALL_ARCHITECTURES, heavy
+from helpers import ALL_ARCHITECTURES, heavy
 
 import archdsl
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 import archdsl
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from conftest import ALL_ARCHITECTURES, ROOT
+from helpers import ALL_ARCHITECTURES, ROOT
 
 import archdsl
 

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import graphviz
 import pytest
-from conftest import ARCHITECTURES, ROOT
+from helpers import ARCHITECTURES, ROOT
 
 import archdsl
 from archdsl.drawing.render import drawing

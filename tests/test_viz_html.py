@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from playwright import sync_api  # a test dependency (pyproject.toml); the browser is Debian's
 
 import archdsl

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 from helpers import ROOT
-from playwright import sync_api  # a test dependency (pyproject.toml); the browser is Debian's
 
 import archdsl
+
+sync_api = pytest.importorskip("playwright.sync_api")  # a test dependency (pyproject.toml); the browser is Debian's
 
 CHROMIUM = "/usr/bin/chromium"  # scripts/setup installs it (apt-get install chromium)
 pytestmark = [

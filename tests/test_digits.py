@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 import digits
 
 
+@pytest.mark.slow
 def test_a_short_run_lowers_the_loss_and_beats_chance_by_far():
     torch.manual_seed(0)
     x_train, y_train, x_test, y_test = digits.load_split()
@@ -25,6 +26,7 @@ def test_a_short_run_lowers_the_loss_and_beats_chance_by_far():
     assert digits.accuracy(model, x_test, y_test) > 0.8 > chance + 0.5
 
 
+@pytest.mark.slow  # two processes with torch, DDP and a few steps each
 @pytest.mark.skipif(shutil.which("torchrun", path=str(ROOT / ".venv" / "bin")) is None
                     and shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_ddp_processes_end_with_identical_weights(tmp_path):

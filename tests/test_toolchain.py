@@ -34,7 +34,8 @@ def tensors(result) -> list[torch.Tensor]:
 
 
 CI = heavy("lenet5", "resnet18")
-COMPILED = [(p, training) for p in heavy("lenet5", "resnet18", "googlenet") for training in (False, True)
+COMPILED = [pytest.param(p, training, marks=[pytest.mark.slow] if p.stem == "googlenet" else [])
+            for p in heavy("lenet5", "resnet18", "googlenet") for training in (False, True)
             if ALL_ARCHITECTURES or training or p.stem != "googlenet"]
 
 

@@ -39,6 +39,7 @@ def _torchvision_model(name: str):
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     reference = _torchvision_model(name).eval()
@@ -52,6 +53,7 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_googlenet_train_mode_returns_the_aux_outputs_like_torchvision():
     reference = _torchvision_model("googlenet")
     model = archdsl.load(ROOT / "architectures" / "googlenet.arch")

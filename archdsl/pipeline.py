@@ -18,7 +18,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
 from archdsl.ir.expansion import IR, expand
 from archdsl.ir.freeze import resolve_freeze
-from archdsl.shapes.inference import infer
+from archdsl.shapes.inference import infer, total_params
 from archdsl.shapes.limits import DEFAULT, Budget, check_budget
 from archdsl.shapes.lint import as_errors, lint
 
@@ -56,7 +56,7 @@ def build(path: str | Path | None = None, *, source: str | None = None, params: 
     program = load_program(path, text=source, file=None if source is None else str(path or "<string>"))
     overrides, input_shape = _overrides(params or {})
     ir = infer(expand(program, overrides, input_shape, budget))
-    check_budget(ir, budget)
+    check_budget(ir, budget, total_params(ir))
     ir.warnings = lint(ir)
     if strict and ir.warnings:
         raise as_errors(ir.warnings, ir.program.sources)

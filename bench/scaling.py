@@ -25,7 +25,7 @@ from archdsl.pipeline import gc_paused
 from archdsl.pytorch.codegen import generate
 from archdsl.pytorch.guard import check_emitted
 from archdsl.pytorch.runtime import module_from_source
-from archdsl.shapes.inference import infer
+from archdsl.shapes.inference import infer, total_params
 from archdsl.shapes.limits import DEFAULT, check_budget
 from archdsl.shapes.lint import lint
 
@@ -65,7 +65,7 @@ def stages(text: str, with_load: bool) -> dict[str, float]:
     times["parse"] = time.perf_counter() - start
     start = time.perf_counter()
     ir = infer(expand(program))
-    check_budget(ir, DEFAULT)
+    check_budget(ir, DEFAULT, total_params(ir))
     ir.warnings = lint(ir)
     times["check"] = time.perf_counter() - start
     start = time.perf_counter()

@@ -1,10 +1,10 @@
 """Transfer learning on scikit-learn's digits: LeNet-5 pretrained on 0-4, adapted to 5-9 from a few examples.
 
 For each seed: train LeNet-5 on every training image of the digits 0-4; then give it a new
-5-class head (num_classes=5: every other tensor kept) and train the classifier (fc1-fc3, reinitialised), the convolutions frozen
-(`freeze up to conv2`), on SHOTS labelled images per class of the digits 5-9. Against it: the same
-network from scratch, all of it trained, on the same few images. Both are tested on every
-held-out image of 5-9.
+5-class head (num_classes=5: every other tensor kept) and train the classifier (fc1-fc3,
+reinitialised), the convolutions frozen (`freeze up to conv2`), on SHOTS labelled images per
+class of the digits 5-9. Against it: the same network from scratch, all of it trained, on the
+same few images. Both are tested on every held-out image of 5-9.
 
     python examples/transfer_digits.py                 # 5 seeds, 10 images per class
     python examples/transfer_digits.py --shots 5 --seeds 3

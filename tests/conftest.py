@@ -1,60 +1,10 @@
-"""Shared helpers: the repository's paths and small builders for inline programs."""
+"""pytest fixtures shared by the tests (helpers that are not fixtures live in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import pytest
-
-import archdsl
-from archdsl.errors import ArchError
-
-ROOT = Path(__file__).resolve().parent.parent
-ARCHITECTURES = sorted((ROOT / "architectures").glob("*.arch"))
-# The slowest checks per architecture (folding, torch.compile, export) run on CI over a few files
-# that between them hold every kind of layer and statement; ARCHDSL_ALL_ARCHITECTURES=1 runs them
-# over every bundled file.
-ALL_ARCHITECTURES = os.environ.get("ARCHDSL_ALL_ARCHITECTURES") == "1"
-
-
-def heavy(*names: str) -> list[Path]:
-    """The bundled files `names` (or, with ARCHDSL_ALL_ARCHITECTURES=1, all of them)."""
-    return ARCHITECTURES if ALL_ARCHITECTURES else [p for p in ARCHITECTURES if p.stem in names]
-
-# The parameter counts the bundled files must reproduce (papers and torchvision).
-EXPECTED_PARAMS = {
-    "lenet5": 61_706,
-    "alexnet": 61_100_840,
-    "vgg16": 138_357_544,
-    "resnet34": 21_797_672,
-    "googlenet": 13_004_888,
-    "vgg11": 132_863_336,
-    "vgg11_lrn": 132_863_336,
-    "vgg13": 133_047_848,
-    "vgg16_conv1": 133_638_952,
-    "vgg19": 143_667_240,
-    "resnet18": 11_689_512,
-    "resnet50": 25_557_032,
-    "resnet101": 44_549_160,
-    "resnet152": 60_192_808,
-    "alexnet_paper": 60_965_224,
-}
-
-
-def build(source: str, **params):
-    return archdsl.build("test.arch", source=source, params=params)
-
-
-def error_of(source: str, **params) -> ArchError:
-    with pytest.raises(ArchError) as info:
-        archdsl.compile_source("test.arch", source=source, params=params)
-    return info.value
-
-
-def net(body: str, input: str = "3x32x32", params: str = "") -> str:
-    return f"network t({params}) {{\n    input {input};\n{body}\n}}\n"
 
 
 @pytest.fixture

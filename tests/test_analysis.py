@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ARCHITECTURES, EXPECTED_PARAMS, ROOT, build, net
+from helpers import ARCHITECTURES, EXPECTED_PARAMS, ROOT, build, net
 
 import archdsl
 from archdsl.analysis.costs import FLOAT_BYTES, RULES, analyse

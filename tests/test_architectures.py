@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ARCHITECTURES, EXPECTED_PARAMS
+from helpers import ARCHITECTURES, EXPECTED_PARAMS
 
 import archdsl
 
@@ -37,6 +37,7 @@ print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "eval": 
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
 def test_emitted_module_runs_standalone(path, tmp_path):
     small = SMALL_INPUT.get(path.stem)

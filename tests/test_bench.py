@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 import archdsl
 from archdsl.cli.main import main

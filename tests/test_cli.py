@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "archdsl", *args], check=False, capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "archdsl", *args], check=False, capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
 
 
 def test_compile_to_stdout_and_to_a_file(tmp_path):
@@ -48,6 +48,14 @@ def test_failed_compile_leaves_the_previous_output_untouched(tmp_path):
     result = run("compile", str(bad), "-o", str(out))
     assert result.returncode == 1 and out.read_text() == "previous\n"
     assert list(tmp_path.iterdir()) == sorted([bad, out]) or set(tmp_path.iterdir()) == {bad, out}
+
+
+def test_version_is_the_package_version():
+    import archdsl
+
+    result = run("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"archdsl {archdsl.__version__}\n", "")
+    assert archdsl.__version__ == "0.1.0"
 
 
 def test_usage_errors_exit_2():

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ARCHITECTURES, ROOT, net
+from helpers import ARCHITECTURES, ROOT, net
 
 import archdsl
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, net
+from helpers import ROOT, net
 
 import archdsl
 from archdsl.errors import ArchError
@@ -61,7 +61,8 @@ CATALOGUE = {
     "unknown layer": Case(net("    conv3-8; rleu"), 3, 14, "unknown layer or block 'rleu'", "did you mean 'relu'?"),
     "unknown block": Case(BLOCK.replace("b(c)", "basic(c)") + net("    basci(8)"), 4, 5,
                           "unknown layer or block 'basci'", "did you mean 'basic'?"),
-    "unknown option": Case(net("    conv3-8(strid=2)"), 3, 13, "'conv3' has no option 'strid'", "did you mean 'stride'?"),
+    "unknown option": Case(net("    conv3-8(strid=2)"), 3, 13, "'conv3' has no option 'strid'",
+                           "did you mean 'stride'?"),
     "undefined name": Case(net("    conv3-width", params="depth = 2"), 3, 11, "undefined name 'width'",
                            "names in scope: depth"),
     "unknown parameter override": Case(net("    relu", params="num_classes = 10"), 1, 1, "", None),  # see below
@@ -124,13 +125,15 @@ CATALOGUE = {
     "inception branches of different sizes": Case(net("    inception< conv1-8 | conv3-8/2 >"), 3, 5,
                                                   "inception branches differ in spatial size: 32x32, 16x16",
                                                   "same stride", notes=((3, 16), (3, 26))),
-    "fc on a feature map": Case(net("    conv3-8; fc-10"), 3, 14, "'fc' gets a feature map 8x32x32; it needs flat features",
+    "fc on a feature map": Case(net("    conv3-8; fc-10"), 3, 14,
+                                "'fc' gets a feature map 8x32x32; it needs flat features",
                                 "insert `flatten` before it (8*32*32 = 8192 features)"),
     "conditional layer changing the shape": Case(net("    conv3-16 if a", params="a = true"), 3, 5,
                                                  "a conditional statement must keep the shape, but this one turns "
                                                  "3x32x32 into 16x32x32"),
     # -- resources -------------------------------------------------------------------------------
-    "repetition over budget": Case(net("    relu x 1000000"), 3, 12, "repetition count 1,000,000 exceeds the limit of 100,000",
+    "repetition over budget": Case(net("    relu x 1000000"), 3, 12,
+                                   "repetition count 1,000,000 exceeds the limit of 100,000",
                                    "--budget max_repeat="),
     "layers over budget": Case(net("    (relu; relu) x 60000"), 3, 5,
                                "the network expands to more than 100,000 layers (this repetition alone makes 120,000)"),
@@ -142,7 +145,8 @@ CATALOGUE = {
     "activation over budget": Case(net("    conv3-100000", "3x1000x1000"), 3, 5,
                                    "'conv' outputs 100000x1000x1000 = 100,000,000,000 values per sample, "
                                    "more than the budget of 10,000,000,000"),
-    "nesting too deep": Case(net("    " + "(" * 10_000 + "relu" + ")" * 10_000), 3, 71, "nesting deeper than 200 levels"),
+    "nesting too deep": Case(net("    " + "(" * 10_000 + "relu" + ")" * 10_000), 3, 71,
+                             "nesting deeper than 200 levels"),
     "blocks nested too deep": Case("".join(f"block b{i} {{ {'relu' if i == 0 else f'b{i - 1}'} }}\n"
                                            for i in range(10_000)) + net("    b9999"),
                                    9901, 15, "blocks and groups nest deeper than 100 levels"),
@@ -264,7 +268,8 @@ def test_warnings_for_a_bias_before_batch_norm_and_dropout_of_everything():
     source = net("    conv3-8; bn; relu; conv3-8(bias=false); bn;\n"
                  "    conv3-8; residual< bn; relu >;\n"  # the conv also feeds the shortcut: its bias counts
                  "    dropout(p=1); gap; flatten; fc-2")
-    found = [(d.span.line, d.span.column, d.message, d.hint) for d in archdsl.build("test.arch", source=source).warnings]
+    found = [(d.span.line, d.span.column, d.message, d.hint)
+             for d in archdsl.build("test.arch", source=source).warnings]
     assert found == [
         (3, 5, "the bias of 'conv3-8' is cancelled by the batch norm after it",
          "write bias=false (8 parameters that never learn anything: the batch norm's own shift does their job)"),
@@ -328,7 +333,8 @@ def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
 
 
 @pytest.mark.parametrize("argv, status, message", [
-    (["--set", f"input=1x{'9' * 5000}x8"], 1, "error: input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits"),
+    (["--set", f"input=1x{'9' * 5000}x8"], 1,
+     "error: input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits"),
     (["--set", f"num_classes={'9' * 5000}"], 1, "is too large"),
     (["--set", "num_classes=__import__('os')"], 1, "error: unexpected '('"),
     (["--budget", "max_params=1e999"], 2, "budget max_params must be a positive integer, got '1e999'"),

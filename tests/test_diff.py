@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import EXPECTED_PARAMS
+from helpers import EXPECTED_PARAMS
 
 import archdsl
 from archdsl.analysis.costs import analyse

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, error_of, net
+from helpers import ROOT, error_of, net
 
 import archdsl
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from archdsl.errors import ArchError
 from archdsl.frontend.formatter import _without_spans, format_text

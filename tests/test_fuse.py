@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ARCHITECTURES, heavy, net
+from helpers import ARCHITECTURES, heavy, net
 
 import archdsl
 from archdsl.errors import ArchError

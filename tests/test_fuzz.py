@@ -12,7 +12,10 @@ import random
 import sys
 from collections import Counter
 
-from conftest import ROOT
+import pytest
+from helpers import ROOT
+
+pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 

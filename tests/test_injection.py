@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 import archdsl
 from archdsl.errors import ArchError
@@ -111,7 +111,8 @@ TAMPERED = {
     "a call to exec": lambda s: s + "\nexec('1')\n",
     "a dunder attribute": lambda s: s.replace("super().__init__()", "super().__init__()\n        x = self.__dict__", 1),
     "an extra class": lambda s: s + "\nclass Extra(nn.Module):\n    pass\n",
-    "an unknown attribute": lambda s: s.replace("super().__init__()", "super().__init__()\n        self.evil = nn.ReLU()", 1),
+    "an unknown attribute":
+        lambda s: s.replace("super().__init__()", "super().__init__()\n        self.evil = nn.ReLU()", 1),
     "a non-identifier string": lambda s: s.replace("super().__init__()", "super().__init__()\n        y = 'a b'", 1),
     "a syntax error": lambda s: s + "\ndef (\n",
 }

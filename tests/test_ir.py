@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ROOT, build, error_of, net
+from helpers import ROOT, build, error_of, net
 
 import archdsl
 from archdsl import ArchError

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from archdsl.cli.main import main
 from archdsl.frontend.formatter import format_text

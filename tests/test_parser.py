@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARCHITECTURES
+from helpers import ARCHITECTURES
 
 from archdsl.errors import ArchError
 from archdsl.frontend import ast as A

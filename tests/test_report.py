@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import ARCHITECTURES, EXPECTED_PARAMS
+from helpers import ARCHITECTURES, EXPECTED_PARAMS
 
 from archdsl.cli.main import main
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARCHITECTURES, EXPECTED_PARAMS, build, error_of, net
+from helpers import ARCHITECTURES, EXPECTED_PARAMS, build, error_of, net
 
 import archdsl
 from archdsl.shapes.inference import total_params

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ALL_ARCHITECTURES, heavy
+from helpers import ALL_ARCHITECTURES, heavy
 
 import archdsl
 
@@ -34,7 +34,8 @@ def tensors(result) -> list[torch.Tensor]:
 
 
 CI = heavy("lenet5", "resnet18")
-COMPILED = [(p, training) for p in heavy("lenet5", "resnet18", "googlenet") for training in (False, True)
+COMPILED = [pytest.param(p, training, marks=[pytest.mark.slow] if p.stem == "googlenet" else [])
+            for p in heavy("lenet5", "resnet18", "googlenet") for training in (False, True)
             if ALL_ARCHITECTURES or training or p.stem != "googlenet"]
 
 
@@ -66,6 +67,8 @@ def test_torch_export(path):
 
 @pytest.mark.parametrize("path", CI, ids=lambda p: p.stem)
 def test_onnx_export_runs_under_onnxruntime(path, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")  # torch.onnx.export(dynamo=True) builds the graph with it
     ort = pytest.importorskip("onnxruntime")
     model, x = small(path)
     model.eval()

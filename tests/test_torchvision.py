@@ -10,7 +10,7 @@ import json
 
 import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 import archdsl
 
@@ -26,8 +26,9 @@ def shapes(model) -> dict[str, list[int]]:
 def test_state_dict_matches_committed_reference(name):
     reference = json.loads((ROOT / "tests" / "reference" / f"{name}.json").read_text())
     model = archdsl.load(ROOT / "architectures" / f"{name}.arch")
-    assert shapes(model) == reference["state_dict"] or sorted(shapes(model).items()) == sorted(
-        reference["state_dict"].items())
+    # Every key with its shape, as a dict: the order differs where GoogLeNet's aux heads are declared
+    # where they branch off (torchvision registers them last), and load_state_dict goes by key.
+    assert shapes(model) == reference["state_dict"]
     assert sum(p.numel() for p in model.parameters()) == reference["parameters"]
 
 
@@ -38,6 +39,7 @@ def _torchvision_model(name: str):
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     reference = _torchvision_model(name).eval()
@@ -51,6 +53,7 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_googlenet_train_mode_returns_the_aux_outputs_like_torchvision():
     reference = _torchvision_model("googlenet")
     model = archdsl.load(ROOT / "architectures" / "googlenet.arch")

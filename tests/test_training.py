@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-import torchvision
-from conftest import ALL_ARCHITECTURES, ROOT
+from helpers import ALL_ARCHITECTURES, ROOT
 
 import archdsl
+
+torchvision = pytest.importorskip("torchvision")
 
 
 def loss(result) -> torch.Tensor:

@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
-from playwright import sync_api  # a test dependency (pyproject.toml); the browser is Debian's
+from helpers import ROOT
 
 import archdsl
+
+sync_api = pytest.importorskip("playwright.sync_api")  # a test dependency (pyproject.toml); the browser is Debian's
 
 CHROMIUM = "/usr/bin/chromium"  # scripts/setup installs it (apt-get install chromium)
 pytestmark = [

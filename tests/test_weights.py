@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 import torch
-from conftest import ROOT, net
+from helpers import ROOT, net
 from safetensors.torch import save_file
 
 import archdsl

@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 
+from archdsl import __version__
 from archdsl.errors import ArchError
 
 # Each command's module: its `register(subparsers)` adds the command's parser and sets
@@ -53,6 +54,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.",
                                      formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
     for module in _modules_for(sys.argv[1:] if argv is None else argv):

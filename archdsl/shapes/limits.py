@@ -43,12 +43,11 @@ class Budget(NamedTuple):
 DEFAULT = Budget()
 
 
-def check_budget(ir, budget: Budget) -> None:
-    """Refuse a shape-checked network whose parameters or activations exceed the budget."""
-    from archdsl.shapes.inference import fmt, total_params
-
+def check_budget(ir, budget: Budget, params: int) -> None:
+    """Refuse a shape-checked network whose parameters (`params`: shapes.inference.total_params(ir))
+    or activations exceed the budget. The count is passed in, not computed here, because the IR's
+    expansion imports this module for `Budget`, and shapes.inference imports the IR: a cycle."""
     reporter = Reporter(ir.program.sources)
-    params = total_params(ir)
     if params > budget.max_params:
         reporter.error(f"the network has {params:,} parameters, more than the budget of {budget.max_params:,}",
                        ir.network.span, hint="check the channel and feature counts, or raise the budget "
@@ -58,7 +57,8 @@ def check_budget(ir, budget: Budget) -> None:
         for d in layer.out_shape or ():
             size *= d
         if size > budget.max_activation:
-            reporter.error(f"'{layer.word}' outputs {fmt(layer.out_shape)} = {size:,} values per sample, more than "
+            shape = "x".join(str(d) for d in layer.out_shape)  # as shapes.inference.fmt writes it
+            reporter.error(f"'{layer.word}' outputs {shape} = {size:,} values per sample, more than "
                            f"the budget of {budget.max_activation:,}", layer.span,
                            hint="check the input size and channel counts, or raise the budget "
                                 "(--budget max_activation=...)")

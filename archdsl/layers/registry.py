@@ -135,13 +135,15 @@ def register(spec: LayerSpec) -> LayerSpec:
     unknown = [n for n in (*spec.dashes, *spec.required, *([spec.slash] if spec.slash else [])) if n not in names]
     if unknown or (spec.kernel_in_word and "kernel" not in names):
         raise RegistryError(f"layer '{spec.word}' names options it lacks: {unknown or ['kernel']}")
+    spellings = () if spec.internal else (spec.word, *spec.aliases)
+    taken = [word for word in spellings if word in SPECS]
+    if taken or len(set(spellings)) < len(spellings):
+        raise RegistryError(f"layer word '{(taken or spellings)[0]}' registered twice")
     spec = replace(spec, describe=spec.describe or _plain(spec.word), naming=spec.naming or _plain(spec.word))
     OPS[spec.op] = spec
     if spec.internal:
         return spec
-    for word in (spec.word, *spec.aliases):
-        if word in SPECS:
-            raise RegistryError(f"layer word '{word}' registered twice")
+    for word in spellings:
         SPECS[word] = spec
     kernel_words = "|".join(re.escape(s.word) for s in OPS.values() if s.kernel_in_word)
     _KERNEL_WORD = re.compile(rf"^({kernel_words})([0-9]{{1,9}})(?:x([0-9]{{1,9}}))?$")

@@ -20,7 +20,7 @@ from archdsl.layers.registry import MISSING, RULES, Fold, LayerSpec, RegistryErr
 SAMPLES = {
     "conv": "conv3-4", "fc": "flatten; fc-5", "maxpool": "maxpool", "avgpool": "avgpool3/1", "gap": "gap",
     "relu": "conv3-4; relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax", "dropout": "dropout",
-    "lrn": "lrn", "bn": "bn", "flatten": "flatten",
+    "lrn": "lrn", "bn": "bn", "flatten": "flatten", "hardswish": "conv3-4; hardswish",
 }
 
 

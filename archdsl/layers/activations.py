@@ -1,4 +1,4 @@
-"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`; element-wise and stateless."""
+"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`; element-wise and stateless."""
 
 from __future__ import annotations
 
@@ -52,3 +52,5 @@ def _keeps_input(layer, ctx: Context) -> Cost:
 
 # MobileNetV3's activation, x * relu6(x + 3) / 6; in place where torchvision writes nn.Hardswish(inplace=True).
 pointwise("hardswish", "nn.Hardswish", "hard swish (MobileNetV3)", inplace=True, cost=_keeps_input)
+# MobileNetV2's activation, min(max(x, 0), 6); torchvision writes nn.ReLU6(inplace=True).
+pointwise("relu6", "nn.ReLU6", "ReLU capped at 6 (MobileNetV2)", inplace=True, cost=_keeps_input)

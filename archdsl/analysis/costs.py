@@ -1,9 +1,9 @@
 """Analysis: exact MACs, parameters and memory of a shape-checked network, with no tracing.
 
-Pure Python over the graph IR that shapes.py filled in (no torch, no weights). One table of
-per-op rules, `RULES`, says for each op what one eval-mode forward pass at batch 1 costs and what
-autograd keeps for the backward pass in training mode; every op the IR can hold has a rule, so
-nothing is silently counted as zero. The counting convention (docs/analysis.md):
+Pure Python over the graph IR that shapes.py filled in (no torch, no weights). Each op's cost rule,
+in its layer registry entry (archdsl/layers/), says what one eval-mode forward pass at batch 1 costs
+and what autograd keeps for the backward pass in training mode; the registry refuses an op without
+one, so nothing is silently counted as zero. The counting convention (docs/analysis.md):
 
 - MAC: one multiply-accumulate. conv: C_out*H_out*W_out*(C_in/groups*k_h*k_w + 1 for a bias);
   fc: out*(in + 1 for a bias) -- a bias add is one MAC per output, as torchinfo and ptflops count
@@ -20,43 +20,14 @@ nothing is silently counted as zero. The counting convention (docs/analysis.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, MASK_BYTES, OUT, Context, Cost, numel
 from archdsl.ir.expansion import IR, Layer
+from archdsl.layers import OPS
 
-FLOAT_BYTES = 4
-INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward
-# Dropout's training mask: CUDA's fused kernel keeps one bool per element; the CPU kernel
-# multiplies by a float32 mask, which it keeps.
-MASK_BYTES = {"cuda": 1, "cpu": 4}
 # Optimizer state, in float32 copies of the trainable parameters.
 OPTIMIZER_COPIES = {"none": 0, "sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
-# What counts towards a network's depth: layers with weights on the longest path.
-WEIGHTED = {"conv", "linear", "shortcut"}
-
-# A saved tensor is the layer's input, its output, or one of its own (a name and a size in bytes).
-IN, OUT = "in", "out"
-Saved = str | tuple[str, int]
-
-
-class Cost(NamedTuple):
-    """What one layer costs: arithmetic of an eval forward, and its memory behaviour."""
-
-    macs: int = 0
-    ops: int = 0
-    alias: bool = False  # the output shares the input's memory (a view, an in-place op, an identity)
-    extra_bytes: int = 0  # intermediate tensors besides the output (a projection shortcut's conv output)
-    saves: tuple[Saved, ...] = ()  # kept by autograd for backward, in training mode
-    buffer_bytes: int = 0
-
-
-class Context(NamedTuple):
-    """The pass being counted: training or eval mode, on which device (it decides mask sizes)."""
-
-    training: bool
-    device: str
 
 
 @dataclass
@@ -205,7 +176,7 @@ def _ancestors(ir: IR, ends: list[int]) -> set[int]:
 def _cost(layer: Layer, ctx: Context) -> Cost:
     if not layer.enabled:
         return Cost(alias=True)  # a statement switched off by `if`: the tensor passes through
-    return RULES[layer.op](layer, ctx)
+    return OPS[layer.op].cost(layer, ctx)
 
 
 def _storage(layers: list[Layer], costs: list[Cost]) -> list[int]:
@@ -223,7 +194,7 @@ def _depth(ir: IR, path: set[int]) -> int:
         if layer.id not in path:
             continue
         before = max((best[i] for i in layer.inputs if i in best), default=0)
-        best[layer.id] = before + (1 if layer.enabled and layer.op in WEIGHTED and layer.params else 0)
+        best[layer.id] = before + (1 if layer.enabled and OPS[layer.op].counts_in_depth and layer.params else 0)
     return best.get(ir.output, 0)
 
 
@@ -236,121 +207,5 @@ def _parts(ir: IR, layer: Layer) -> tuple[str, ...]:
     return tuple(inst.member.path_parts if inst.member else []) + (layer.op,)
 
 
-def _numel(shape: tuple[int, ...] | None) -> int:
-    n = 1
-    for d in shape or ():
-        n *= d
-    return n
-
-
 def _bytes(layer: Layer) -> int:
-    return _numel(layer.out_shape) * FLOAT_BYTES
-
-
-def _windows(size: int, out: int) -> int:
-    """Total length of adaptive pooling's windows along one axis (PyTorch's floor/ceil bounds)."""
-    return sum(-(-(i + 1) * size // out) - (i * size // out) for i in range(out))
-
-
-def _pool_reads(layer: Layer) -> int:
-    """Input elements read by a pooling layer over all its windows (padding included)."""
-    c, h, w = layer.in_shape
-    if layer.derived.get("adaptive"):
-        oh, ow = layer.attrs["output"]
-        return c * _windows(h, oh) * _windows(w, ow)
-    kh, kw = layer.derived["kernel"]
-    return _numel(layer.out_shape) * kh * kw
-
-
-# -- the rules, one per op ---------------------------------------------------------------------
-def _conv(layer: Layer, ctx: Context) -> Cost:
-    kh, kw = layer.attrs["kernel"]
-    per_output = layer.derived["in_channels"] // layer.attrs["groups"] * kh * kw + (1 if layer.attrs["bias"] else 0)
-    return Cost(macs=_numel(layer.out_shape) * per_output, saves=(IN,))
-
-
-def _linear(layer: Layer, ctx: Context) -> Cost:
-    per_output = layer.derived["in_features"] + (1 if layer.attrs["bias"] else 0)
-    return Cost(macs=per_output * layer.out_shape[0], saves=(IN,))
-
-
-def _bn(layer: Layer, ctx: Context) -> Cost:
-    c = layer.derived["num_features"]
-    # Training keeps the batch mean and inverse standard deviation, one float each per channel.
-    return Cost(macs=_numel(layer.out_shape), saves=(IN, ("batch statistics", 2 * c * FLOAT_BYTES)),
-                buffer_bytes=2 * c * FLOAT_BYTES + 8)  # running mean and variance; an int64 batch counter
-
-
-def _relu(layer: Layer, ctx: Context) -> Cost:
-    return Cost(ops=_numel(layer.out_shape), alias=bool(layer.attrs.get("inplace")), saves=(OUT,))
-
-
-def _pointwise(ops_per_element: int) -> Callable[[Layer, Context], Cost]:
-    def rule(layer: Layer, ctx: Context) -> Cost:
-        return Cost(ops=ops_per_element * _numel(layer.out_shape), saves=(OUT,))
-    return rule
-
-
-def _maxpool(layer: Layer, ctx: Context) -> Cost:
-    indices = _numel(layer.out_shape) * INDEX_BYTES
-    return Cost(ops=_pool_reads(layer) - _numel(layer.out_shape), saves=(IN, ("argmax indices", indices)))
-
-
-def _avgpool(layer: Layer, ctx: Context) -> Cost:
-    # Adaptive pooling to 1x1 is a mean, whose backward needs only the input's shape.
-    to_one = layer.derived.get("adaptive") and layer.out_shape[1:] == (1, 1)
-    return Cost(ops=_pool_reads(layer), saves=() if to_one else (IN,))
-
-
-def _gap(layer: Layer, ctx: Context) -> Cost:
-    return Cost(ops=_numel(layer.in_shape))
-
-
-def _dropout(layer: Layer, ctx: Context) -> Cost:
-    if not ctx.training:
-        return Cost(alias=True)  # eval-mode dropout returns its input
-    return Cost(saves=(("dropout mask", _numel(layer.out_shape) * MASK_BYTES[ctx.device]),))
-
-
-def _lrn(layer: Layer, ctx: Context) -> Cost:
-    c, h, w = layer.out_shape
-    size, n = layer.attrs["size"], c * h * w
-    # PyTorch's local_response_norm keeps its input, the zero-padded squares (C + size - 1 channels),
-    # the pooled denominator before and after the power: measured with saved_tensors_hooks.
-    squares = (c + size - 1) * h * w * FLOAT_BYTES
-    return Cost(macs=size * n, ops=3 * n, saves=(IN, ("padded squares", squares), ("denominator", n * FLOAT_BYTES),
-                                                 ("denominator ** beta", n * FLOAT_BYTES)))
-
-
-def _view(layer: Layer, ctx: Context) -> Cost:
-    return Cost(alias=True)
-
-
-def _new(layer: Layer, ctx: Context) -> Cost:
-    return Cost()
-
-
-def _add(layer: Layer, ctx: Context) -> Cost:
-    return Cost(ops=_numel(layer.out_shape))
-
-
-def _shortcut(layer: Layer, ctx: Context) -> Cost:
-    decision = layer.derived.get("decision")
-    if decision == "identity":
-        return Cost(alias=True)
-    if decision == "pad":
-        return Cost()  # a strided slice (a view) zero-padded into a new tensor; backward keeps nothing
-    # projection: 1x1 conv (no bias) then batch norm; the conv's output is an intermediate tensor.
-    n, c_out = _numel(layer.out_shape), layer.out_shape[0]
-    return Cost(macs=n * layer.derived["in_channels"] + n, extra_bytes=n * FLOAT_BYTES,
-                saves=(IN, ("projection conv output", n * FLOAT_BYTES), ("batch statistics", 2 * c_out * FLOAT_BYTES)),
-                buffer_bytes=2 * c_out * FLOAT_BYTES + 8)
-
-
-RULES: dict[str, Callable[[Layer, Context], Cost]] = {
-    "input": _new, "conv": _conv, "linear": _linear, "bn": _bn, "relu": _relu,
-    "tanh": _pointwise(1), "sigmoid": _pointwise(1), "softmax": _pointwise(3),
-    "maxpool": _maxpool, "avgpool": _avgpool, "gap": _gap, "dropout": _dropout, "lrn": _lrn,
-    "flatten": _view, "shortcut": _shortcut, "add": _add, "concat": _new,
-    "output": _view, "side_output": _view,
-}
+    return numel(layer.out_shape) * FLOAT_BYTES

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.expansion import IR, Layer
+from archdsl.layers import OPS
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt
 
@@ -25,11 +26,9 @@ if TYPE_CHECKING:
     import graphviz
 
 RANKDIRS = ("TB", "LR")
-# Row colours by layer family, so a glance tells convolutions from pooling from classifiers.
-ROW_COLORS = {
-    "conv": "#dce8fa", "linear": "#e7dff8", "maxpool": "#dcf0e0", "avgpool": "#dcf0e0", "gap": "#dcf0e0",
-    "bn": "#fbf0d0", "lrn": "#fbf0d0", "shortcut": "#f9e0d4",
-}
+# Row colours by layer family (each registry entry's `color`), so a glance tells convolutions from
+# pooling from classifiers.
+ROW_COLORS = {op: spec.color for op, spec in OPS.items() if spec.color}
 ROW_DEFAULT = "#f4f4f4"
 CLUSTER_STYLES = {
     "block": {"fillcolor": "#f5f8fd", "color": "#9db1cf"},

@@ -22,10 +22,6 @@ from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
 from archdsl.shapes.limits import DEFAULT, Budget
 
-# Layers without parameters or buffers: unlabelled ones with equal options share one attribute.
-STATELESS = {"maxpool", "avgpool", "gap", "relu", "tanh", "sigmoid", "softmax", "dropout", "lrn", "flatten"}
-# Ops whose output autograd does not keep, so a following ReLU may overwrite it in place.
-_INPLACE_SAFE = {"conv", "linear", "bn", "add", "concat", "maxpool"}
 # Names an nn.Module attribute must not take.
 _RESERVED = {
     "forward", "training", "parameters", "buffers", "children", "modules", "state_dict", "to", "cuda", "cpu",
@@ -79,26 +75,7 @@ class Layer:
 
     def describe(self) -> str:
         """The layer in the language's own shorthand: `conv7-64/2`, `maxpool3/2`, `fc-1000`."""
-        a = self.attrs
-        if self.op == "conv":
-            (kh, kw), (sh, _) = a["kernel"], a["stride"]
-            text = f"conv{kh}" + (f"x{kw}" if kw != kh else "") + f"-{a['channels']}" + (f"/{sh}" if sh != 1 else "")
-            return text + ("" if a["groups"] == 1 else f"(groups={a['groups']})")
-        if self.op == "linear":
-            return f"fc-{a['features']}"
-        if self.op in ("maxpool", "avgpool"):
-            if a.get("output"):
-                return f"{self.op}(output={a['output'][0]})"
-            k = a["kernel"][0] if isinstance(a["kernel"], tuple) else a["kernel"]
-            s = a["stride"][0] if a["stride"] else k
-            return f"{self.op}{k}" + (f"/{s}" if s != k else "")
-        if self.op == "dropout":
-            return f"dropout({a['p']:g})"
-        if self.op == "shortcut":
-            return f"shortcut({self.derived.get('decision', a['mode'])})"
-        if self.op == "side_output":
-            return f"side output {a['name']}"
-        return self.op
+        return L.OPS[self.op].describe(self)
 
 
 @record
@@ -412,9 +389,10 @@ class _Expander:
 
     def _decide_inplace(self) -> None:
         for layer in self.ir.layers:
-            if layer.op == "relu":
+            after = L.OPS[layer.op].inplace_after
+            if after:
                 src = self.ir.layers[layer.inputs[0]]
-                layer.attrs["inplace"] = src.op in _INPLACE_SAFE and len(src.outputs) == 1
+                layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: str) -> int:
@@ -577,10 +555,10 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint))
         spec, kernel = found
         bound = L.bind(call, spec, kernel, ctx.env)
-        attrs = dict(bound.attrs, word=_naming_word(spec.op, bound.attrs))
+        attrs = dict(bound.attrs, word=spec.naming(bound.attrs))
         layer = self.node(spec.op, call.span, ctx, [x], attrs, bound.exprs)
         m = self.member(ctx, "layer", label, attrs["word"], site, call.span, node=layer.id,
-                        shareable=label is None and spec.op in STATELESS, default_name=default_name)
+                        shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
         self._apply(ctx, m, site, call.span, x, layer.id)
         return layer.id
@@ -765,14 +743,6 @@ def _fresh(base: str, taken: dict) -> str:
     while f"{base}{n}" in taken:
         n += 1
     return f"{base}{n}"
-
-
-def _naming_word(op: str, attrs: dict) -> str:
-    if op == "linear":
-        return "fc"
-    if op == "gap" or (op == "avgpool" and attrs.get("output")):
-        return "avgpool"
-    return op
 
 
 def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:

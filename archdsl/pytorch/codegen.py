@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
-from archdsl.ir.expansion import IR, Instance, Member, Step
+from archdsl.ir.expansion import IR, Instance, Layer, Member, Step
 from archdsl.ir.freeze import frozen_params
+from archdsl.layers import OPS
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
 _INDENT = "    "
-# Layers whose output is a new tensor that their backward does not save (conv saves its input, not
-# its output; relu, sigmoid and tanh save their output; flatten returns a view): safe to add into.
-_FRESH_OUTPUT = {"conv", "linear", "bn", "maxpool", "avgpool"}
 
 
 @dataclass
@@ -382,7 +380,7 @@ class _Writer:
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
         last = body[-1] if body else None
         return (last is not None and last.kind == "apply" and last.cond is None and last.member.kind == "layer"
-                and self.ir.layers[last.member.node].op in _FRESH_OUTPUT)
+                and OPS[self.ir.layers[last.member.node].op].fresh_output)
 
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = step.shortcut
@@ -431,8 +429,7 @@ class _Writer:
             return self.ctor_seq(m, t)
         if m.kind == "instance":
             return self.ctor_instance(m, t)
-        layer = self.ir.layers[m.node]
-        return getattr(self, f"layer_{layer.op}")(m, t)
+        return OPS[self.ir.layers[m.node].op].emit(_Emit(self, m, t))
 
     def ctor_seq(self, m: Member, t: _T) -> tuple[str, _T]:
         parts = []
@@ -492,85 +489,66 @@ class _Writer:
                                        layer.span, hint="give padding= explicitly"), self.ir.program.sources)
         return formula
 
-    def layer_conv(self, m: Member, t: _T) -> tuple[str, _T]:
-        cout, kernel, stride = self.opt(m, "channels"), self.opt(m, "kernel"), self.opt(m, "stride")
-        dilation = self.opt(m, "dilation")
-        padding = self.padding(m, kernel, dilation)
-        args = [str(t.ch), str(cout), f"kernel_size={kernel}"]
-        args += _keywords([("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1),
-                           ("groups", self.opt(m, "groups"), 1), ("bias", self.opt(m, "bias"), True)])
-        return f"nn.Conv2d({', '.join(args)})", self._scaled(t, stride, cout)
 
-    def layer_linear(self, m: Member, t: _T) -> tuple[str, _T]:
-        fout = self.opt(m, "features")
-        args = [str(t.feat), str(fout)] + _keywords([("bias", self.opt(m, "bias"), True)])
-        return f"nn.Linear({', '.join(args)})", _T(None, fout, None, None)
+class _Emit:
+    """What a layer's emitter (the `emit` rule of its registry entry, archdsl/layers/) may ask and answer.
 
-    def layer_bn(self, m: Member, t: _T) -> tuple[str, _T]:
-        if self.ir.layers[m.node].attrs.get("folded"):  # in an nn.Sequential: keeps the numbering of what follows
-            return "nn.Identity()", t
-        size = t.ch if t.ch is not None else t.feat
-        cls = "nn.BatchNorm2d" if t.ch is not None else "nn.BatchNorm1d"
-        args = [str(size)] + _keywords([("eps", self.opt(m, "eps"), 1e-5), ("momentum", self.opt(m, "momentum"), 0.1),
-                                        ("affine", self.opt(m, "affine"), True)])
-        return f"{cls}({', '.join(args)})", t
+    One per constructor written: the layer (its first use in this class) and all its uses, its options
+    as this class writes them, the tensor coming in, and the tensor going out (`same`, `scaled`, ...).
+    """
 
-    def _pool(self, m: Member, t: _T, kind: str) -> tuple[str, _T]:
-        layer = self.ir.layers[m.node]
-        if layer.attrs.get("output"):
-            size = self.opt(m, "output")
-            return f"nn.Adaptive{kind}Pool2d({size})", _T(t.ch, None, None, None)
-        kernel = self.opt(m, "kernel")
-        args = [f"kernel_size={kernel}"]
-        stride = kernel
-        if "stride" in layer.exprs:
-            stride = self.opt(m, "stride")
-            args.append(f"stride={stride}")
-        padding = self.padding(m, kernel, self.lit(1))
-        args += _keywords([("padding", padding, 0), ("ceil_mode", self.opt(m, "ceil_mode"), False)])
-        if kind == "Avg":
-            args += _keywords([("count_include_pad", self.opt(m, "count_include_pad"), True)])
-        return f"nn.{kind}Pool2d({', '.join(args)})", self._scaled(t, stride, t.ch)
+    __slots__ = ("member", "t", "writer")
 
-    def layer_maxpool(self, m: Member, t: _T) -> tuple[str, _T]:
-        return self._pool(m, t, "Max")
+    def __init__(self, writer: _Writer, member: Member, t: _T):
+        self.writer, self.member, self.t = writer, member, t
 
-    def layer_avgpool(self, m: Member, t: _T) -> tuple[str, _T]:
-        return self._pool(m, t, "Avg")
+    @property
+    def layer(self) -> Layer:
+        return self.writer.ir.layers[self.member.node]
 
-    def layer_gap(self, m: Member, t: _T) -> tuple[str, _T]:
-        return "nn.AdaptiveAvgPool2d((1, 1))", _T(t.ch, None, None, None)
+    @property
+    def uses(self) -> list[Layer]:
+        return self.writer.layers_of(self.member)
 
-    def layer_flatten(self, m: Member, t: _T) -> tuple[str, _T]:
-        if t.ch is None:
-            return "nn.Flatten()", t
-        areas = [layer.in_shape[1] * layer.in_shape[2] for layer in self.layers_of(m)]
-        if any(a != areas[0] for a in areas):
-            raise ArchError(Diagnostic("flatten gives a different number of features in different uses of its "
-                                       "block", self.ir.layers[m.node].span,
-                                       hint="pool to a fixed size first, e.g. `avgpool(output=4)` or `gap`"),
-                            self.ir.program.sources)
-        return "nn.Flatten()", _T(None, t.ch.binop("*", self.lit(areas[0])), None, None)
+    @property
+    def channels(self) -> Sym | None:
+        """The incoming feature map's channels (None for flat features)."""
+        return self.t.ch
 
-    def layer_relu(self, m: Member, t: _T) -> tuple[str, _T]:
-        inplace = self.ir.layers[m.node].attrs.get("inplace")
-        return ("nn.ReLU(inplace=True)" if inplace else "nn.ReLU()"), t
+    @property
+    def features(self) -> Sym | None:
+        """The incoming flat features (None for a feature map)."""
+        return self.t.feat
 
-    def layer_tanh(self, m: Member, t: _T) -> tuple[str, _T]:
-        return "nn.Tanh()", t
+    def opt(self, name: str) -> Sym:
+        return self.writer.opt(self.member, name)
 
-    def layer_sigmoid(self, m: Member, t: _T) -> tuple[str, _T]:
-        return "nn.Sigmoid()", t
+    def lit(self, value) -> Sym:
+        return self.writer.lit(value)
 
-    def layer_softmax(self, m: Member, t: _T) -> tuple[str, _T]:
-        return f"nn.Softmax(dim={self.opt(m, 'dim')})", t
+    def padding(self, kernel: Sym, dilation: Sym) -> Sym:
+        return self.writer.padding(self.member, kernel, dilation)
 
-    def layer_dropout(self, m: Member, t: _T) -> tuple[str, _T]:
-        return f"nn.Dropout(p={self.opt(m, 'p')})", t
+    def keywords(self, options: list[tuple[str, Sym, object]]) -> list[str]:
+        return _keywords(options)
 
-    def layer_lrn(self, m: Member, t: _T) -> tuple[str, _T]:
-        args = [str(self.opt(m, "size"))] + [f"{k}={self.opt(m, k)}" for k in ("alpha", "beta", "k")]
-        return f"nn.LocalResponseNorm({', '.join(args)})", t
+    def error(self, message: str, hint: str | None = None) -> ArchError:
+        return ArchError(Diagnostic(message, self.layer.span, hint=hint), self.writer.ir.program.sources)
+
+    # -- the tensor going out
+    def same(self) -> _T:
+        return self.t
+
+    def scaled(self, stride: Sym, channels: Sym) -> _T:
+        """A feature map `stride` times smaller, with `channels` channels."""
+        return self.writer._scaled(self.t, stride, channels)
+
+    def unscaled(self, channels: Sym | None) -> _T:
+        """A feature map whose size no longer follows the class's input (adaptive pooling)."""
+        return _T(channels, None, None, None)
+
+    def flat(self, features: Sym) -> _T:
+        return _T(None, features, None, None)
 
 
 def _keywords(options: list[tuple[str, Sym, object]]) -> list[str]:

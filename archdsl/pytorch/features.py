@@ -30,7 +30,7 @@ class FeatureExtractor(nn.Module):
         self.network = network
         self.names = list(names)
         self.shapes = shapes  # each feature's shape without the batch, from shape inference
-        self._copied = copied  # outputs that a later in-place ReLU would overwrite
+        self._copied = copied  # outputs that a later in-place activation would overwrite
 
     @classmethod
     def from_ir(cls, network: nn.Module, ir: IR, names: list[str] | tuple[str, ...]) -> FeatureExtractor:
@@ -54,7 +54,7 @@ class FeatureExtractor(nn.Module):
                 raise ArchError(Diagnostic(f"feature '{name}' is switched off by a condition", uses[0].span),
                                 ir.program.sources)
             shapes[name] = layer.out_shape
-            if any(ir.layers[s].op == "relu" and ir.layers[s].attrs.get("inplace") for s in layer.outputs):
+            if any(ir.layers[s].attrs.get("inplace") for s in layer.outputs):
                 copied.add(name)
         if len(set(names)) != len(names):
             raise ArchError(Diagnostic(f"features name a layer twice: {list(names)}"))

@@ -27,8 +27,7 @@ from typing import Any
 
 from archdsl.frontend import ast as A
 from archdsl.ir.expansion import IR, Layer
-
-_PRODUCERS = {"conv": 2, "linear": 1}  # producer op -> the batch norm dims it pairs with
+from archdsl.layers import OPS
 
 
 def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
@@ -39,7 +38,7 @@ def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
     """
     candidates: dict[tuple[int | None, str], list[tuple[Layer, Layer] | None]] = {}
     for bn in ir.layers:
-        if bn.op != "bn" or bn.member is None:
+        if not OPS[bn.op].fold.folds or bn.member is None:
             continue
         key = (id(ir.instances[bn.scope].block), bn.member.site)
         candidates.setdefault(key, []).append(_pair(ir, bn))
@@ -62,7 +61,7 @@ def _pair(ir: IR, bn: Layer) -> tuple[Layer, Layer] | None:
             return (producer, bn) if producer.enabled and producer.member is not None else None
     if not (bn.enabled and producer.enabled and producer.member is not None and bn.derived):
         return None
-    if _PRODUCERS.get(producer.op) != bn.derived.get("dims"):
+    if OPS[producer.op].fold.absorbs != bn.derived.get("dims"):
         return None
     if len(producer.outputs) != 1 or producer.member.container is not bn.member.container:
         return None

@@ -1,19 +1,40 @@
-"""The layer vocabulary: every layer word, its shorthand, options and defaults, as one table.
+"""The layer registry: everything the compiler knows about a layer word, registered as one entry.
+
+Modelled on TVM's operator registry, where an op's attributes, type relation and compute are
+registered together: a `LayerSpec` holds a word's spelling and options, its shape rule, its
+parameter count, its cost rule, its PyTorch emitter and the flags the stages ask about (stateless,
+in place, folding, depth). `register()` refuses an entry that lacks any of them, so a forgotten
+rule fails when archdsl is imported, not as an AttributeError halfway through code generation.
+
+The family modules (conv.py, pooling.py, ...) register the words; the joins that are no layer
+word (input, add, concat, shortcut, output, side_output) are internal entries (joins.py), so every
+op of the IR is looked up the same way: `OPS[layer.op]`. The rules are plain Python; only the
+emitters' text names torch modules.
 
 `bind()` turns a call such as `conv3-64/2(bias=false)` into an op name, concrete option
 values (for shape inference) and the option expressions the user wrote (for code generation).
-docs/language.md is written from this table (tests/test_docs.py keeps them in step).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Value, evaluate
+
+if TYPE_CHECKING:
+    from archdsl.analysis.accounting import Context, Cost
+    from archdsl.ir.expansion import IR, Layer
+
+    Shape = tuple[int, ...]
+    ShapeRule = Callable[[Layer, list[Shape], IR], None]
+    ParamRule = Callable[[Layer], tuple[int, int]]
+    CostRule = Callable[[Layer, Context], Cost]
+    EmitRule = Callable[[Any], tuple[str, Any]]
 
 
 class Option(NamedTuple):
@@ -25,19 +46,58 @@ class Option(NamedTuple):
     doc: str
 
 
-class LayerSpec(NamedTuple):
-    """One layer word of the language: how it is written, its options, and the torch module it becomes."""
+class Fold(NamedTuple):
+    """How `compile --fuse` (pytorch/folding.py) treats an op."""
 
-    word: str
-    op: str
-    torch: str
+    absorbs: int | None = None  # a batch norm over this many dims (2: feature maps, 1: features) folds into it
+    folds: bool = False  # a batch norm itself: folded into the layer before it
+
+
+NO_FOLD = Fold()
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LayerSpec:
+    """One op: how it is written (for a layer word), and every rule a stage of the compiler asks for."""
+
+    word: str  # the word in the language; an internal join: its op
+    op: str  # the op of the graph IR
+    torch: str  # the module(s) it becomes, for the docs
     doc: str
-    dashes: tuple[str, ...] = ()
-    slash: str | None = None
+    # -- spelling
+    dashes: tuple[str, ...] = ()  # options written `word-a-b`
+    slash: str | None = None  # the option written `word/s`
     options: tuple[Option, ...] = ()
-    kernel_in_word: bool = False
+    kernel_in_word: bool = False  # `conv3`, `maxpool3x1`: the kernel in the word
     example: str = ""
     required: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other spellings of the word (`linear` for `fc`)
+    # -- rules: register() refuses an entry without each of these (see RULES)
+    shape: ShapeRule = MISSING  # sets layer.out_shape (and layer.derived); raises shapes.geometry.Problem
+    params: ParamRule = MISSING  # (parameters, buffers) once the shape is known
+    cost: CostRule = MISSING  # MACs, other ops, and memory of one forward (analysis/accounting.py)
+    emit: EmitRule | None = MISSING  # the nn.Module constructor text (pytorch/codegen.py's _Emit); joins: None
+    stateless: bool = MISSING  # no parameters or buffers: unlabelled equal ones share one attribute
+    inplace_after: frozenset[str] = MISSING  # ops after which it overwrites its input (inplace=True)
+    fresh_output: bool = MISSING  # its output is a new tensor autograd does not keep: a residual may add into it
+    fold: Fold = MISSING
+    counts_in_depth: bool = MISSING  # a weighted layer of the network's depth (VGG-16: 16)
+    # -- optional: defaults to the word
+    describe: Callable[[Layer], str] | None = None  # the layer in the language's shorthand: `conv7-64/2`
+    naming: Callable[[dict], str] | None = None  # the word unlabelled attributes are named by (`fc1`)
+    color: str | None = None  # the fill of its row in drawings; None: the neutral grey
+    internal: bool = False  # a join, not a word of the language
+
+    def __repr__(self) -> str:
+        return f"<LayerSpec {self.word}{' (internal)' if self.internal else ''}: op {self.op}>"
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -47,94 +107,56 @@ class LayerSpec(NamedTuple):
         return tuple(o.name for o in self.options)
 
 
-_KERNEL = Option("kernel", "size", None, "kernel size (also written in the word: conv3, conv1x7)")
-_POOL_OPTIONS = (
-    Option("kernel", "size", 2, "window size (also in the word: maxpool3)"),
-    Option("stride", "size", None, "step; default: the window size"),
-    Option("padding", "pad", 0, "implicit padding on each side"),
-    Option("ceil_mode", "bool", False, "round the output size up (keeps the last partial window)"),
-    Option("output", "size", None, "adaptive pooling to this output size instead of a fixed window"),
-)
+RULES = tuple(f.name for f in fields(LayerSpec) if f.default is MISSING)
 
-SPECS: dict[str, LayerSpec] = {
-    s.word: s
-    for s in (
-        LayerSpec(
-            "conv", "conv", "nn.Conv2d", "2-D convolution",
-            dashes=("channels",), slash="stride", kernel_in_word=True, required=("channels", "kernel"),
-            options=(
-                Option("channels", "count", None, "number of filters (output channels)"),
-                _KERNEL,
-                Option("stride", "size", 1, "stride"),
-                Option("padding", "pad", "same", "`same`: (k-1)/2 * dilation on each side, so stride 1 keeps "
-                       "the size and stride s gives ceil(H/s); `valid`: none; or a number"),
-                Option("dilation", "size", 1, "dilation"),
-                Option("groups", "count", 1, "grouped convolution (AlexNet's two-GPU split: groups=2)"),
-                Option("bias", "bool", True, "learn a bias"),
-            ),
-            example="conv3-64, conv11-64/4(padding=2), conv1-(c*4)(bias=false)",
-        ),
-        LayerSpec(
-            "fc", "linear", "nn.Linear", "fully connected layer", dashes=("features",), required=("features",),
-            options=(
-                Option("features", "count", None, "output features"),
-                Option("bias", "bool", True, "learn a bias"),
-            ),
-            example="fc-4096, fc-num_classes",
-        ),
-        LayerSpec(
-            "maxpool", "maxpool", "nn.MaxPool2d / nn.AdaptiveMaxPool2d", "max pooling (2x2, stride 2 by default)",
-            slash="stride", kernel_in_word=True, options=_POOL_OPTIONS,
-            example="maxpool, maxpool3/2 (overlapping), maxpool3/1(padding=1, ceil_mode=true)",
-        ),
-        LayerSpec(
-            "avgpool", "avgpool", "nn.AvgPool2d / nn.AdaptiveAvgPool2d", "average pooling (2x2, stride 2 by default)",
-            slash="stride", kernel_in_word=True,
-            options=_POOL_OPTIONS + (
-                Option("count_include_pad", "bool", True, "count padded zeros in the average"),
-            ),
-            example="avgpool, avgpool5/3, avgpool(output=7)",
-        ),
-        LayerSpec("gap", "gap", "nn.AdaptiveAvgPool2d", "global average pooling to 1x1", example="gap"),
-        LayerSpec("relu", "relu", "nn.ReLU", "rectified linear unit", example="relu"),
-        LayerSpec("tanh", "tanh", "nn.Tanh", "hyperbolic tangent", example="tanh"),
-        LayerSpec("sigmoid", "sigmoid", "nn.Sigmoid", "logistic sigmoid", example="sigmoid"),
-        LayerSpec(
-            "softmax", "softmax", "nn.Softmax", "softmax over channels/features",
-            options=(Option("dim", "int", 1, "dimension to normalise"),), example="softmax",
-        ),
-        LayerSpec(
-            "dropout", "dropout", "nn.Dropout", "dropout (active in training mode only)", dashes=("p",),
-            options=(Option("p", "prob", 0.5, "probability of zeroing an element"),),
-            example="dropout, dropout(p=0.7), dropout-0.2",
-        ),
-        LayerSpec(
-            "lrn", "lrn", "nn.LocalResponseNorm", "local response normalisation (AlexNet)", dashes=("size",),
-            options=(
-                Option("size", "count", 5, "neighbouring channels n"),
-                Option("alpha", "float", 1e-4, "alpha (PyTorch divides it by n)"),
-                Option("beta", "float", 0.75, "beta"),
-                Option("k", "float", 2.0, "additive constant k"),
-            ),
-            example="lrn, lrn(size=5, alpha=0.0001, beta=0.75, k=2)",
-        ),
-        LayerSpec(
-            "bn", "bn", "nn.BatchNorm2d / nn.BatchNorm1d", "batch normalisation (2-D after convs, 1-D after fc)",
-            options=(
-                Option("eps", "float", 1e-5, "added to the variance"),
-                Option("momentum", "float", 0.1, "running-statistics momentum"),
-                Option("affine", "bool", True, "learn a scale and shift"),
-            ),
-            example="bn, bn(eps=0.001)",
-        ),
-        LayerSpec("flatten", "flatten", "nn.Flatten", "flatten (C, H, W) to C*H*W features", example="flatten"),
-    )
-}
-SPECS["linear"] = SPECS["fc"]
 
+class RegistryError(Exception):
+    """A layer entry that cannot be registered: a bug in archdsl, raised at import."""
+
+
+SPECS: dict[str, LayerSpec] = {}  # word or alias -> entry (the language's words)
+OPS: dict[str, LayerSpec] = {}  # op -> entry (every op the IR can hold, joins included)
 # At most 9 digits: a longer number in a word is no kernel size, and int() of thousands of digits raises.
-_KERNEL_WORD = re.compile(r"^(conv|maxpool|avgpool)([0-9]{1,9})(?:x([0-9]{1,9}))?$")
+_KERNEL_WORD = re.compile(r"^$")
 PADDING_WORDS = ("same", "valid")
+
+
+def register(spec: LayerSpec) -> LayerSpec:
+    """Add one entry; raises RegistryError if a rule is missing or the spelling clashes."""
+    global _KERNEL_WORD
+    missing = [name for name in RULES if getattr(spec, name) is MISSING]
+    if missing:
+        raise RegistryError(f"layer '{spec.word}' has no {', '.join(missing)} rule")
+    if spec.emit is None and not spec.internal:
+        raise RegistryError(f"layer '{spec.word}' has no emitter: only internal joins are written without one")
+    if spec.op in OPS:
+        raise RegistryError(f"op '{spec.op}' registered twice")
+    names = {o.name for o in spec.options}
+    unknown = [n for n in (*spec.dashes, *spec.required, *([spec.slash] if spec.slash else [])) if n not in names]
+    if unknown or (spec.kernel_in_word and "kernel" not in names):
+        raise RegistryError(f"layer '{spec.word}' names options it lacks: {unknown or ['kernel']}")
+    spellings = () if spec.internal else (spec.word, *spec.aliases)
+    taken = [word for word in spellings if word in SPECS]
+    if taken or len(set(spellings)) < len(spellings):
+        raise RegistryError(f"layer word '{(taken or spellings)[0]}' registered twice")
+    spec = replace(spec, describe=spec.describe or _plain(spec.word), naming=spec.naming or _plain(spec.word))
+    OPS[spec.op] = spec
+    if spec.internal:
+        return spec
+    for word in spellings:
+        SPECS[word] = spec
+    kernel_words = "|".join(re.escape(s.word) for s in OPS.values() if s.kernel_in_word)
+    _KERNEL_WORD = re.compile(rf"^({kernel_words})([0-9]{{1,9}})(?:x([0-9]{{1,9}}))?$")
+    return spec
+
+
+def _plain(word: str) -> Callable[[Any], str]:
+    return lambda _: word
+
+
+def words() -> list[LayerSpec]:
+    """The language's layer words, once each (aliases folded), in registration order."""
+    return [s for s in OPS.values() if not s.internal]
 
 
 def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:

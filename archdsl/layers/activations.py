@@ -1,0 +1,56 @@
+"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`; element-wise and stateless."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, OUT, Context, Cost, Saved, numel
+from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
+from archdsl.shapes.geometry import no_params, same
+
+# Ops whose output autograd does not keep, so an activation after them may overwrite it in place
+# (when nothing else reads it): conv, fc and batch norm keep their input, max pooling its input and argmax.
+OVERWRITABLE = frozenset({"conv", "linear", "bn", "add", "concat", "maxpool"})
+
+
+def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
+              inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
+              cost: Callable | None = None, example: str = "") -> LayerSpec:
+    """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
+
+    `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
+    """
+    def per_element(layer, ctx: Context) -> Cost:
+        return Cost(ops=ops * numel(layer.out_shape), alias=bool(layer.attrs.get("inplace")), saves=saves)
+
+    def plain(e) -> tuple[str, object]:
+        return (f"{torch}(inplace=True)" if e.layer.attrs.get("inplace") else f"{torch}()"), e.same()
+
+    return register(LayerSpec(
+        word, word, torch, doc, options=options, example=example or word,
+        shape=same, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
+        inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
+        counts_in_depth=False,
+    ))
+
+
+pointwise("relu", "nn.ReLU", "rectified linear unit", inplace=True)
+pointwise("tanh", "nn.Tanh", "hyperbolic tangent")
+pointwise("sigmoid", "nn.Sigmoid", "logistic sigmoid")
+pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3,
+          options=(Option("dim", "int", 1, "dimension to normalise"),),
+          emit=lambda e: (f"nn.Softmax(dim={e.opt('dim')})", e.same()))
+
+
+def _keeps_input(layer, ctx: Context) -> Cost:
+    """One op per element; backward needs the input, of which an in-place run makes autograd keep a copy
+    (measured with saved_tensors_hooks: torch clones it before overwriting)."""
+    n = numel(layer.out_shape)
+    inplace = bool(layer.attrs.get("inplace"))
+    return Cost(ops=n, alias=inplace, saves=(("input copy", n * FLOAT_BYTES),) if inplace else (IN,))
+
+
+# MobileNetV3's activation, x * relu6(x + 3) / 6; in place where torchvision writes nn.Hardswish(inplace=True).
+pointwise("hardswish", "nn.Hardswish", "hard swish (MobileNetV3)", inplace=True, cost=_keeps_input)
+# MobileNetV2's activation, min(max(x, 0), 6); torchvision writes nn.ReLU6(inplace=True).
+pointwise("relu6", "nn.ReLU6", "ReLU capped at 6 (MobileNetV2)", inplace=True, cost=_keeps_input)

@@ -1,0 +1,112 @@
+"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat.
+
+Internal entries, so that every op the IR holds is looked up one way; they have no emitter (the
+code generator writes them as forward statements: `x += identity`, `torch.cat`, ...).
+"""
+
+from __future__ import annotations
+
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, new, numel, view
+from archdsl.errors import Note
+from archdsl.layers.registry import NO_FOLD, LayerSpec, register
+from archdsl.shapes.geometry import Problem, Shape, fmt, no_params, same
+
+
+def _input_shape(layer, ins: list[Shape], ir) -> None:
+    layer.out_shape = tuple(layer.attrs["shape"])
+
+
+def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
+    """Decide the residual shortcut: identity, 1x1 projection (option B/C) or zero-padding (option A)."""
+    source = ins[0]
+    body = ir.layers[layer.attrs["target"]]
+    target = body.out_shape
+    if target is None:
+        return
+    mode = layer.attrs["mode"]
+    if source == target and mode != "project_all":
+        layer.out_shape, layer.derived = source, {"decision": "identity"}
+        return
+    both = [Note(f"the residual's body gives {fmt(target)}", body.span)]
+    if len(source) != 3 or len(target) != 3:
+        raise Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}", notes=both,
+                      hint="flat residuals must keep their size")
+    stride = []
+    for size, want in zip(source[1:], target[1:]):
+        s = next((s for s in range(1, size + 1) if -(-size // s) == want), None)
+        if s is None:
+            raise Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}, and no "
+                          "strided shortcut maps one onto the other", notes=both,
+                          hint="keep the body's spatial size a 1/stride of its input ('same' padding), or give "
+                               "an explicit shortcut: residual<body | shortcut>")
+        stride.append(s)
+    c_in, c_out = source[0], target[0]
+    if mode == "pad":
+        if c_out < c_in:
+            raise Problem(f"zero-padding shortcut cannot reduce channels ({c_in} -> {c_out})", notes=both,
+                          hint="use the projection shortcut: residual<...> (the default)")
+        layer.derived = {"decision": "pad", "stride": tuple(stride), "pad_channels": c_out - c_in}
+    else:
+        layer.derived = {"decision": "projection", "stride": tuple(stride), "in_channels": c_in}
+    layer.out_shape = target
+
+
+def _shortcut_params(layer) -> tuple[int, int]:
+    if layer.derived.get("decision") != "projection":
+        return 0, 0
+    c_in, c_out = layer.derived["in_channels"], layer.out_shape[0]
+    return c_in * c_out + 2 * c_out, 2 * c_out + 1  # 1x1 conv without bias, then batch norm
+
+
+def _shortcut_cost(layer, ctx: Context) -> Cost:
+    decision = layer.derived.get("decision")
+    if decision == "identity":
+        return Cost(alias=True)
+    if decision == "pad":
+        return Cost()  # a strided slice (a view) zero-padded into a new tensor; backward keeps nothing
+    # projection: 1x1 conv (no bias) then batch norm; the conv's output is an intermediate tensor.
+    n, c_out = numel(layer.out_shape), layer.out_shape[0]
+    return Cost(macs=n * layer.derived["in_channels"] + n, extra_bytes=n * FLOAT_BYTES,
+                saves=(IN, ("projection conv output", n * FLOAT_BYTES), ("batch statistics", 2 * c_out * FLOAT_BYTES)),
+                buffer_bytes=2 * c_out * FLOAT_BYTES + 8)
+
+
+def _add_shape(layer, ins: list[Shape], ir) -> None:
+    body, shortcut = ins
+    if body != shortcut:
+        raise Problem(f"residual add: the body gives {fmt(body)} but the shortcut gives {fmt(shortcut)}",
+                      notes=[Note(f"the body ends here with {fmt(body)}", ir.layers[layer.inputs[0]].span),
+                             Note(f"the shortcut ends here with {fmt(shortcut)}", ir.layers[layer.inputs[1]].span)],
+                      hint="make the shortcut produce the body's shape, or leave it out to get a projection")
+    layer.out_shape = body
+
+
+def _concat_shape(layer, ins: list[Shape], ir) -> None:
+    spans = [ir.layers[i].span for i in layer.inputs]
+    for shape in ins:
+        if len(shape) != 3:
+            raise Problem(f"inception branches must give feature maps, one gives {fmt(shape)}")
+    sizes = {shape[1:] for shape in ins}
+    if len(sizes) > 1:
+        notes = [Note(f"branch {i} gives {fmt(shape)}", span) for i, (shape, span) in enumerate(zip(ins, spans), 1)]
+        raise Problem("inception branches differ in spatial size: " +
+                      ", ".join(f"{s[1]}x{s[2]}" for s in ins), notes=notes,
+                      hint="give every branch the same stride and 'same' padding")
+    layer.out_shape = (sum(s[0] for s in ins), *ins[0][1:])
+
+
+def _join(op: str, doc: str, shape, cost, **rules) -> None:
+    defaults = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
+                "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
+    register(LayerSpec(op, op, "", doc, shape=shape, cost=cost, **{**defaults, **rules}))
+
+
+_join("input", "the network's input", _input_shape, new)
+_join("output", "the network's output", same, view)
+_join("side_output", "a side output (training mode only)", same, view,
+      describe=lambda layer: f"side output {layer.attrs['name']}")
+_join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
+      params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
+      describe=lambda layer: f"shortcut({layer.derived.get('decision', layer.attrs['mode'])})")
+_join("add", "a residual's sum", _add_shape, lambda layer, ctx: Cost(ops=numel(layer.out_shape)))
+_join("concat", "the concatenation of inception branches", _concat_shape, new)

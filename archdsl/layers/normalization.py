@@ -1,0 +1,76 @@
+"""Normalisation: `bn` (batch norm, 2-D after convs and 1-D after fc) and `lrn` (AlexNet's)."""
+
+from __future__ import annotations
+
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
+from archdsl.layers.registry import NO_FOLD, Fold, LayerSpec, Option, register
+from archdsl.shapes.geometry import Shape, no_params, spatial_same
+
+COLOR = "#fbf0d0"
+
+
+def _bn_shape(layer, ins: list[Shape], ir) -> None:
+    layer.out_shape = ins[0]
+    layer.derived = {"num_features": ins[0][0], "dims": 2 if len(ins[0]) == 3 else 1}
+
+
+def _bn_params(layer) -> tuple[int, int]:
+    n = layer.derived["num_features"]
+    return (2 * n if layer.attrs["affine"] else 0), 2 * n + 1
+
+
+def _bn_cost(layer, ctx: Context) -> Cost:
+    c = layer.derived["num_features"]
+    # Training keeps the batch mean and inverse standard deviation, one float each per channel.
+    return Cost(macs=numel(layer.out_shape), saves=(IN, ("batch statistics", 2 * c * FLOAT_BYTES)),
+                buffer_bytes=2 * c * FLOAT_BYTES + 8)  # running mean and variance; an int64 batch counter
+
+
+def _bn_emit(e) -> tuple[str, object]:
+    if e.layer.attrs.get("folded"):  # in an nn.Sequential: keeps the numbering of what follows
+        return "nn.Identity()", e.same()
+    size = e.channels if e.channels is not None else e.features
+    cls = "nn.BatchNorm2d" if e.channels is not None else "nn.BatchNorm1d"
+    args = [str(size)] + e.keywords([("eps", e.opt("eps"), 1e-5), ("momentum", e.opt("momentum"), 0.1),
+                                     ("affine", e.opt("affine"), True)])
+    return f"{cls}({', '.join(args)})", e.same()
+
+
+def _lrn_cost(layer, ctx: Context) -> Cost:
+    c, h, w = layer.out_shape
+    size, n = layer.attrs["size"], c * h * w
+    # PyTorch's local_response_norm keeps its input, the zero-padded squares (C + size - 1 channels),
+    # the pooled denominator before and after the power: measured with saved_tensors_hooks.
+    squares = (c + size - 1) * h * w * FLOAT_BYTES
+    return Cost(macs=size * n, ops=3 * n, saves=(IN, ("padded squares", squares), ("denominator", n * FLOAT_BYTES),
+                                                 ("denominator ** beta", n * FLOAT_BYTES)))
+
+
+def _lrn_emit(e) -> tuple[str, object]:
+    args = [str(e.opt("size"))] + [f"{k}={e.opt(k)}" for k in ("alpha", "beta", "k")]
+    return f"nn.LocalResponseNorm({', '.join(args)})", e.same()
+
+
+register(LayerSpec(
+    "lrn", "lrn", "nn.LocalResponseNorm", "local response normalisation (AlexNet)", dashes=("size",),
+    options=(
+        Option("size", "count", 5, "neighbouring channels n"),
+        Option("alpha", "float", 1e-4, "alpha (PyTorch divides it by n)"),
+        Option("beta", "float", 0.75, "beta"),
+        Option("k", "float", 2.0, "additive constant k"),
+    ),
+    example="lrn, lrn(size=5, alpha=0.0001, beta=0.75, k=2)",
+    shape=spatial_same, params=no_params, cost=_lrn_cost, emit=_lrn_emit, stateless=True,
+    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False, color=COLOR,
+))
+register(LayerSpec(
+    "bn", "bn", "nn.BatchNorm2d / nn.BatchNorm1d", "batch normalisation (2-D after convs, 1-D after fc)",
+    options=(
+        Option("eps", "float", 1e-5, "added to the variance"),
+        Option("momentum", "float", 0.1, "running-statistics momentum"),
+        Option("affine", "bool", True, "learn a scale and shift"),
+    ),
+    example="bn, bn(eps=0.001)",
+    shape=_bn_shape, params=_bn_params, cost=_bn_cost, emit=_bn_emit, stateless=False,
+    inplace_after=frozenset(), fresh_output=True, fold=Fold(folds=True), counts_in_depth=False, color=COLOR,
+))

@@ -4,7 +4,7 @@ torchvision's MobileNetV3 and MobileNetV2 write them."""
 from __future__ import annotations
 
 import pytest
-from conftest import build, net
+from helpers import build, net
 from test_analysis import _saved_by_autograd
 
 import archdsl

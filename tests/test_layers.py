@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import net
+from helpers import net
 
 import archdsl
 from archdsl.analysis.costs import analyse

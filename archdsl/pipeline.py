@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from archdsl.errors import ArchError, Diagnostic, Span
 from archdsl.frontend import ast as A
 from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
-from archdsl.ir.expansion import IR, expand
+from archdsl.ir.expansion import expand
 from archdsl.ir.freeze import resolve_freeze
+from archdsl.ir.nodes import IR
 from archdsl.shapes.inference import infer
 from archdsl.shapes.limits import DEFAULT, Budget, check_budget
 from archdsl.shapes.lint import as_errors, lint

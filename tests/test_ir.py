@@ -6,11 +6,11 @@ from conftest import ROOT, build, error_of, net
 
 import archdsl
 from archdsl import ArchError
-from archdsl.ir.expansion import Layer
+from archdsl.ir.nodes import Layer
 
 
 def paths(ir) -> list[str]:
-    return [layer.path for layer in ir.layers if layer.op not in ("input", "output", "add", "concat")]
+    return [str(layer.path) for layer in ir.layers if layer.op not in ("input", "output", "add", "concat")]
 
 
 def test_unlabelled_layers_in_a_group_are_numbered_like_nn_sequential():

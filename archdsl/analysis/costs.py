@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 
 FLOAT_BYTES = 4
 INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward
@@ -229,11 +229,11 @@ def _depth(ir: IR, path: set[int]) -> int:
 
 def _parts(ir: IR, layer: Layer) -> tuple[str, ...]:
     if layer.member is not None:
-        return tuple(layer.member.path_parts)
+        return layer.member.path
     if layer.op == "input":
         return ("input",)
     inst = ir.instances[layer.scope]
-    return tuple(inst.member.path_parts if inst.member else []) + (layer.op,)
+    return (*inst.path, layer.op)
 
 
 def _numel(shape: tuple[int, ...] | None) -> int:

@@ -28,7 +28,7 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         c, h, w = ir.input_shape
         print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
         if not args.quiet:
-            rows = [(layer.path or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
+            rows = [(str(layer.path) or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
                     for layer in ir.enabled_layers() if layer.op not in ("input", "output")]
             widths = [max(len(r[i]) for r in rows + [("layer", "op", "output", "params")]) for i in range(4)]
             print(f"  {'layer':<{widths[0]}}  {'op':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>{widths[3]}}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer, ModulePath
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt
 
@@ -259,12 +259,12 @@ class _Drawer:
         return layer.in_shape != layer.out_shape
 
     # -- what the HTML page shows on a click ----------------------------------------------------------
-    def record(self, key: str, title: str, path: str, shape, ids: list[int], where: Group | Layer) -> None:
+    def record(self, key: str, title: str, path: ModulePath, shape, ids: list[int], where: Group | Layer) -> None:
         span = where.span
         source = self.ir.program.sources.get(span.file, "")
         lines = source.splitlines()
         self.out.info[key] = {
-            "title": title, "path": path, "shape": fmt(shape) if shape is not None else "",
+            "title": title, "path": str(path), "shape": fmt(shape) if shape is not None else "",
             "params": self.params_of(ids) * (where.repeat if isinstance(where, Group) else 1),
             "file": span.file, "line": span.line, "column": span.column,
             "text": lines[span.line - 1].strip() if 0 < span.line <= len(lines) else "",

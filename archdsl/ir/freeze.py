@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.frontend import ast as A
-from archdsl.ir.expansion import IR, Member
+from archdsl.ir.nodes import IR, Member, ModulePath, StepKind
 
 
 def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
@@ -60,16 +60,17 @@ def _top_level(ir: IR) -> list[Member]:
 
 
 def _is_side(ir: IR, m: Member) -> bool:
-    return any(step.kind == "side" and step.member is m for step in ir.instances[0].steps)
+    return any(step.kind == StepKind.SIDE and step.member is m for step in ir.instances[0].steps)
 
 
-def _weighted_paths(ir: IR) -> list[str]:
+def _weighted_paths(ir: IR) -> list[ModulePath]:
     return [layer.path for layer in ir.enabled_layers() if layer.params or layer.buffers]
 
 
-def _holds_weights(m: Member, weighted: list[str]) -> bool:
+def _holds_weights(m: Member, weighted: list[ModulePath]) -> bool:
     return any(_under(path, [m.name]) for path in weighted)
 
 
-def _under(path: str, names: list[str]) -> bool:
-    return any(path == name or path.startswith(name + ".") for name in names)
+def _under(path: ModulePath, names: list[str | None]) -> bool:
+    """Whether `path` is one of the top-level attributes `names`, or inside one."""
+    return bool(path) and path[0] in names

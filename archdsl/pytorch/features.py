@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
-from archdsl.ir.expansion import IR, Member
+from archdsl.ir.nodes import IR, Member
 
 
 class _Done(Exception):
@@ -92,7 +92,7 @@ def _members_by_path(ir: IR) -> dict[str, list[Member]]:
 
 
 def _collect(m: Member, found: dict[str, list[Member]]) -> None:
-    found.setdefault(m.path, []).append(m)
+    found.setdefault(str(m.path), []).append(m)
     if m.children is not None:
         for child in m.children.members:
             _collect(child, found)

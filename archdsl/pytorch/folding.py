@@ -26,7 +26,7 @@ import types
 from typing import Any
 
 from archdsl.frontend import ast as A
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 
 _PRODUCERS = {"conv": 2, "linear": 1}  # producer op -> the batch norm dims it pairs with
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl.errors import Note, Reporter
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 
 Shape = tuple[int, ...]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 from archdsl.shapes.inference import fmt
 
 

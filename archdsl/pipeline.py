@@ -123,6 +123,6 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
         if match:
             return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
     elif isinstance(value, tuple | list) and len(value) == 3 and all(isinstance(v, int) for v in value):
-        return tuple(value)  # type: ignore[return-value]
+        return tuple(value)
     raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits; "
                                f"got {value!r:.60}"))

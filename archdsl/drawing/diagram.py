@@ -28,7 +28,7 @@ from archdsl.ir.nodes import (
 )
 
 # Layers drawn as their own small node rather than as a row of a layer table.
-JOINS = frozenset(Join)
+JOINS: frozenset[str] = frozenset(Join)
 
 GroupKind = Literal["network", "block", "seq", "residual", "inception"]
 
@@ -78,7 +78,8 @@ def structure(ir: IR, fold_repeats: bool = False) -> Diagram:
     """The network's drawing tree; with `fold_repeats`, runs of identical repetitions keep one copy."""
     builder = _Builder(ir, fold_repeats)
     net = ir.instances[0]
-    root = Group("network", ir.network.name, ModulePath(), Site(), ir.network.span, 0, in_node=ir.input, out_node=ir.output)
+    root = Group("network", ir.network.name, ModulePath(), Site(), ir.network.span, 0, in_node=ir.input,
+                 out_node=ir.output)
     root.children = [ir.input] + builder.steps(net.steps, root) + [ir.output]
     return Diagram(builder.finish(root), builder.aliases)
 
@@ -270,7 +271,7 @@ def _repetition(site: Site, within: Site) -> tuple[Site, int] | None:
     start = len(within) if site[:len(within)] == within else 0
     for k in range(start, len(site)):
         if site[k].kind == SiteKind.REPEAT:
-            return Site((*within, *site[start:k])), site[k].index
+            return Site((*within, *site[start:k])), site[k].number
     return None
 
 

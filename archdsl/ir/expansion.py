@@ -35,7 +35,7 @@ from archdsl.shapes.limits import DEFAULT, Budget
 # Layers without parameters or buffers: unlabelled ones with equal options share one attribute.
 STATELESS = {"maxpool", "avgpool", "gap", "relu", "tanh", "sigmoid", "softmax", "dropout", "lrn", "flatten"}
 # Ops whose output autograd does not keep, so a following ReLU may overwrite it in place.
-_INPLACE_SAFE = {"conv", "linear", "bn", "add", "concat", "maxpool"}
+_INPLACE_SAFE = {"conv", "linear", "bn", Join.ADD, Join.CONCAT, "maxpool"}
 # Names an nn.Module attribute must not take.
 _RESERVED = {
     "forward", "training", "parameters", "buffers", "children", "modules", "state_dict", "to", "cuda", "cpu",
@@ -99,7 +99,7 @@ def _pick_network(program: Program) -> A.Network:
     return nets[0]
 
 
-def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Reporter):
+def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Reporter) -> dict[str, Value]:
     names = {p.name for p in net.params}
     for name, expr in overrides.items():
         if name not in names:
@@ -110,13 +110,13 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
         _check_identifier(param.name, param.span, reporter, "parameter")
         if param.name in env:
             reporter.error(f"network '{net.name}' has two parameters named '{param.name}'", param.span)
-        expr = overrides.get(param.name, param.default)
-        if expr is None:
+        given = overrides.get(param.name, param.default)
+        if given is None:
             reporter.error(f"parameter '{param.name}' has no default value", param.span,
                            hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...")
             continue
         try:
-            env[param.name] = evaluate(expr, env)
+            env[param.name] = evaluate(given, env)
         except ArchError as exc:
             reporter.diagnostics += exc.diagnostics
     return env
@@ -177,7 +177,8 @@ class _Expander:
             self.ir.layers[i].outputs.append(layer.id)
         return layer
 
-    def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span, **kw: Any) -> Member:
+    def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span,
+               **kw: Any) -> Member:
         m = Member(kind, label, word, site, span, ctx.container, **kw)
         ctx.container.members.append(m)
         ctx.scope.members_by_site[site] = m
@@ -250,6 +251,7 @@ class _Expander:
             return y
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
+        assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
             step.cond = stmt.cond
         if not isinstance(stmt.item, A.Side):
@@ -316,7 +318,7 @@ class _Expander:
         if label is not None:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
-            return self.side(stmt, x, ctx, site)
+            return self.side(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception):
             word = "residual" if isinstance(item, A.Residual) else "inception"
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
@@ -342,6 +344,7 @@ class _Expander:
             self._step(ctx, Step(StepKind.APPLY, site, span, x, y, member=m))
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
+        assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
         ctx.steps.append(step)
         ctx.scope.steps_by_site[step.site] = step
 
@@ -363,7 +366,8 @@ class _Expander:
                                    hint="write e.g. `aux1: side<...>`"))
 
     # -- layers and blocks -------------------------------------------------------------------
-    def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None, default_name: str | None = None) -> int:
+    def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
+             default_name: str | None = None) -> int:
         if call.name in self.program.blocks:
             return self.instance(call, x, ctx, site, label, default_name)
         found = L.lookup(call.name)
@@ -373,9 +377,9 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint))
         spec, kernel = found
         bound = L.bind(call, spec, kernel, ctx.env)
-        attrs = dict(bound.attrs, word=naming_word(spec.op, bound.attrs))
-        layer = self.node(spec.op, call.span, ctx, [x], attrs, bound.exprs)
-        m = self.member(ctx, MemberKind.LAYER, label, attrs["word"], site, call.span, node=layer.id,
+        word = naming_word(spec.op, bound.attrs)
+        layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
+        m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.op in STATELESS, default_name=default_name)
         layer.member = m
         self._apply(ctx, m, site, call.span, x, layer.id)
@@ -392,7 +396,8 @@ class _Expander:
                                        call.span, hint=f"write {call.name}(...)"))
         args = _bind_block_args(call, block, ctx.env)
         inst_id = len(self.ir.instances)
-        m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id, default_name=default_name)
+        m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
+                        default_name=default_name)
         container = Container(ContainerKind.CLASS, inst_id, m)
         inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
         self.ir.instances.append(inst)
@@ -420,19 +425,20 @@ class _Expander:
         step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
         body_out = self.seq(item.body, x, body_ctx, site.then(SiteKind.BODY))
+        sc_site = site.then(SiteKind.SHORTCUT)
         if item.shortcut is not None:
             sc_ctx = ctx._replace(steps=step.shortcut_steps)
             stmts = item.shortcut.stmts
             if len(stmts) == 1 and stmts[0].cond is None:
-                sc_out = self.labelled(stmts[0], x, sc_ctx, site.then(SiteKind.SHORTCUT), self._repeat_count(stmts[0], ctx),
+                sc_out = self.labelled(stmts[0], x, sc_ctx, sc_site, self._repeat_count(stmts[0], ctx),
                                        default_name="downsample")
             else:
                 sc_out = self.labelled(A.Stmt(span=item.shortcut.span, item=A.Group(span=item.shortcut.span,
-                                       body=item.shortcut)), x, sc_ctx, site.then(SiteKind.SHORTCUT), 1, default_name="downsample")
+                                       body=item.shortcut)), x, sc_ctx, sc_site, 1, default_name="downsample")
             step.shortcut = step.shortcut_steps[-1].member if step.shortcut_steps else None
         else:
             sc = self.node(Join.SHORTCUT, item.span, ctx, [x], {"mode": mode, "target": body_out})
-            step.shortcut = self.member(ctx, MemberKind.SHORTCUT, None, "downsample", site.then(SiteKind.SHORTCUT), item.span,
+            step.shortcut = self.member(ctx, MemberKind.SHORTCUT, None, "downsample", sc_site, item.span,
                                         node=sc.id, default_name="downsample")
             sc.member = step.shortcut
             sc_out = sc.id
@@ -457,14 +463,15 @@ class _Expander:
             else:
                 group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
                 outs.append(self.labelled(group, x, bctx, bsite, 1, default_name=f"branch{i}"))
-            step.branches.append(bsteps[-1].member)
+            step.branches.append(_applied(bsteps))
         cat = self.node(Join.CONCAT, item.span, ctx, outs)
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
 
-    def side(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site) -> int:
-        item = stmt.item
+    def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
+        label = stmt.label
+        assert label is not None  # unlabelled() refuses an unlabelled side<...>
         if ctx.scope.id != 0 or ctx.steps is None:
             raise ArchError(Diagnostic("side outputs belong in the network body", item.span,
                                        hint="move the side<...> from the block into the network"))
@@ -486,12 +493,19 @@ class _Expander:
             y = self.labelled(group, x, bctx, site.then(SiteKind.SIDE), 1)
         out = self.node(Join.SIDE_OUTPUT, item.span, bctx, [y], {"name": stmt.label})
         if ctx.enabled:
-            self.ir.sides[stmt.label] = out.id
-        self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=bsteps[-1].member, name=stmt.label))
+            self.ir.sides[label] = out.id
+        self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=_applied(bsteps), name=label))
         return x
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
+
+
+def _applied(steps: list[Step]) -> Member:
+    """The member of the step `labelled` just added: a branch's or side output's module."""
+    member = steps[-1].member
+    assert member is not None
+    return member
 
 
 def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:

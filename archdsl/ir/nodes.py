@@ -28,8 +28,11 @@ class _Word(str, Enum):
     """A kind that compares, hashes, prints and serialises as the word it replaced, so JSON and CLI
     output, and code that still compares with the word, are unchanged."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
 
 
 class Join(_Word):
@@ -80,17 +83,17 @@ class ModulePath(tuple[str, ...]):
 
 
 class SiteKind(_Word):
-    STMT = "/"  # statement `index` of a body
-    REPEAT = "*"  # repetition `index` of that statement (`x N`)
+    STMT = "/"  # statement `number` of a body (from 0)
+    REPEAT = "*"  # repetition `number` of that statement (`x N`, from 0)
     BODY = "/body"  # a residual's body
     SHORTCUT = "/sc"  # a residual's shortcut
-    BRANCH = "/b"  # an inception's branch `index` (from 1)
+    BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
 
 
 class SitePart(NamedTuple):
     kind: SiteKind
-    index: int = 0
+    number: int = 0
 
 
 class Site(tuple[SitePart, ...]):
@@ -101,13 +104,13 @@ class Site(tuple[SitePart, ...]):
     __slots__ = ()
 
     def __str__(self) -> str:
-        return "".join(f"{p.kind}{p.index}" if p.kind in _INDEXED else str(p.kind) for p in self)
+        return "".join(f"{p.kind}{p.number}" if p.kind in _INDEXED else str(p.kind) for p in self)
 
     def __repr__(self) -> str:
         return f"Site({str(self)!r})"
 
-    def then(self, kind: SiteKind, index: int = 0) -> Site:
-        return Site((*self, SitePart(kind, index)))
+    def then(self, kind: SiteKind, number: int = 0) -> Site:
+        return Site((*self, SitePart(kind, number)))
 
 
 _INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH})

@@ -99,8 +99,9 @@ def _collect(m: Member, found: dict[str, list[Member]]) -> None:
 
 
 def _output_node(ir: IR, m: Member) -> int:
-    if m.kind == "instance":
+    if m.instance is not None:  # a block use
         return ir.instances[m.instance].out_node
-    if m.kind == "seq":
+    if m.children is not None:  # an nn.Sequential
         return _output_node(ir, m.children.members[-1])
+    assert m.node is not None  # a layer or shortcut
     return m.node

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from archdsl.errors import ArchError, Diagnostic, Span
 from archdsl.frontend import ast as A
 from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
-from archdsl.ir.expansion import IR, expand
+from archdsl.ir.expansion import expand
 from archdsl.ir.freeze import resolve_freeze
+from archdsl.ir.nodes import IR
 from archdsl.shapes.inference import infer, total_params
 from archdsl.shapes.limits import DEFAULT, Budget, check_budget
 from archdsl.shapes.lint import as_errors, lint
@@ -122,6 +123,6 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
         if match:
             return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
     elif isinstance(value, tuple | list) and len(value) == 3 and all(isinstance(v, int) for v in value):
-        return tuple(value)  # type: ignore[return-value]
+        return tuple(value)
     raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits; "
                                f"got {value!r:.60}"))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from helpers import ROOT, build, error_of, net
 
 import archdsl
 from archdsl import ArchError
-from archdsl.ir.expansion import Layer
+from archdsl.ir.nodes import Join, Layer, MemberKind, ModulePath, Site, SiteKind, StepKind
 
 
 def paths(ir) -> list[str]:
-    return [layer.path for layer in ir.layers if layer.op not in ("input", "output", "add", "concat")]
+    return [str(layer.path) for layer in ir.layers if layer.op not in ("input", "output", "add", "concat")]
 
 
 def test_unlabelled_layers_in_a_group_are_numbered_like_nn_sequential():
@@ -157,3 +159,23 @@ def test_the_ir_and_its_records_print_as_one_line_each():
     assert repr(block.container.members[0]) == "<Member layer1.0.conv1 (layer conv)>"
     assert repr(ir.instances[0]) == "<Instance 0: the network>"
     assert all(len(repr(x)) < 120 for x in [*ir.layers, *ir.instances, *(s for i in ir.instances for s in i.steps)])
+
+
+def test_kinds_paths_and_sites_are_values_that_print_as_the_words_they_stand_for():
+    ir = archdsl.build(ROOT / "architectures" / "resnet18.arch")
+    block = ir.instances[3]
+    assert block.path == ModulePath(("layer2", "0")) and str(block.path) == "layer2.0"
+    assert [s.kind for s in block.steps] == [StepKind.RESIDUAL, StepKind.APPLY]
+    members = block.container.members
+    assert [(str(m.site), m.kind, str(m.path)) for m in members[4:]] == [
+        ("/0/body/4", MemberKind.LAYER, "layer2.0.bn2"),
+        ("/0/sc", MemberKind.SHORTCUT, "layer2.0.downsample"),
+        ("/1", MemberKind.LAYER, "layer2.0.relu"),
+    ]
+    # Every use of a block has its members at the same sites: code generation pairs them up by site.
+    assert members[5].site == Site().then(SiteKind.STMT, 0).then(SiteKind.SHORTCUT)
+    assert ir.instances[4].members_by_site[members[5].site].path == ModulePath(("layer2", "1", "downsample"))
+    # Enums compare, hash and serialise as the strings they replaced: JSON and CLI output are unchanged.
+    assert MemberKind.LAYER == "layer" and {"add": 1}[Join.ADD] == 1 and f"{StepKind.SIDE}" == "side"
+    kinds = [ir.layers[ir.output].op, members[0].kind, block.container.kind]
+    assert json.dumps(kinds) == '["output", "layer", "class"]'

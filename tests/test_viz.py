@@ -27,7 +27,7 @@ def run(*args: str, env=None) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=300, env=env)
 
 
-def dot_of(name: str, **kw) -> tuple[str, archdsl.ir.expansion.IR]:
+def dot_of(name: str, **kw) -> tuple[str, archdsl.ir.nodes.IR]:
     ir = archdsl.build(ROOT / "architectures" / f"{name}.arch", params=kw.pop("params", None))
     return drawing(ir, **kw).graph.source, ir
 

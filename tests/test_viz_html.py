@@ -53,7 +53,7 @@ def page(browser, page_file):
 
 def layer_id(path: str) -> int:
     ir = archdsl.build(ROOT / "architectures" / "resnet34.arch")
-    return next(layer.id for layer in ir.enabled_layers() if layer.path == path)
+    return next(layer.id for layer in ir.enabled_layers() if str(layer.path) == path)
 
 
 def test_page_is_self_contained(page, page_file):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from archdsl.ir.expansion import Layer
+    from archdsl.ir.nodes import Layer
 
 FLOAT_BYTES = 4
 INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward

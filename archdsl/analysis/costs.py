@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, MASK_BYTES, OUT, Context, Cost, numel
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 
 # Optimizer state, in float32 copies of the trainable parameters.
@@ -200,11 +200,11 @@ def _depth(ir: IR, path: set[int]) -> int:
 
 def _parts(ir: IR, layer: Layer) -> tuple[str, ...]:
     if layer.member is not None:
-        return tuple(layer.member.path_parts)
+        return layer.member.path
     if layer.op == "input":
         return ("input",)
     inst = ir.instances[layer.scope]
-    return tuple(inst.member.path_parts if inst.member else []) + (layer.op,)
+    return (*inst.path, layer.op)
 
 
 def _bytes(layer: Layer) -> int:

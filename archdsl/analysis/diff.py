@@ -36,11 +36,16 @@ class Change:
 
     @property
     def name(self) -> str:
-        return (self.a or self.b).name
+        return self._entry().name
 
     @property
     def level(self) -> int:
-        return (self.a or self.b).level
+        return self._entry().level
+
+    def _entry(self) -> Entry:
+        entry = self.a or self.b
+        assert entry is not None  # a change is in A, in B, or in both
+        return entry
 
 
 def entries(analysis: Analysis, depth: int) -> list[Entry]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archdsl.analysis.costs import Analysis, Row
-from archdsl.ir.expansion import IR, Member
 from archdsl.ir.freeze import frozen_params
+from archdsl.ir.nodes import IR, Member
 from archdsl.shapes.inference import fmt
 
 
@@ -84,7 +84,7 @@ def _members_by_path(ir: IR) -> dict[tuple[str, ...], Member]:
 
     def walk(members: list[Member]) -> None:
         for m in members:
-            found[tuple(m.path_parts)] = m
+            found[m.path] = m
             if m.children is not None:
                 walk(m.children.members)
             if m.instance is not None:

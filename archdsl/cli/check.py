@@ -8,6 +8,7 @@ import time
 
 from archdsl.cli.common import add_set_option, add_strict_options, budget, print_warnings, settings
 from archdsl.errors import ArchError
+from archdsl.ir.nodes import Join
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt, total_params
 
@@ -28,8 +29,8 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         c, h, w = ir.input_shape
         print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
         if not args.quiet:
-            rows = [(layer.path or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
-                    for layer in ir.enabled_layers() if layer.op not in ("input", "output")]
+            rows = [(str(layer.path) or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
+                    for layer in ir.enabled_layers() if layer.op not in (Join.INPUT, Join.OUTPUT)]
             widths = [max(len(r[i]) for r in rows + [("layer", "op", "output", "params")]) for i in range(4)]
             print(f"  {'layer':<{widths[0]}}  {'op':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>{widths[3]}}")
             for row in rows:

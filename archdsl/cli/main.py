@@ -45,7 +45,8 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def __init__(self, prog: str) -> None:
         try:
-            columns = int(os.environ.get("COLUMNS") or os.get_terminal_size(sys.__stdout__.fileno()).columns)
+            stdout = sys.__stdout__.fileno()  # type: ignore[union-attr]  # None: AttributeError, caught below
+            columns = int(os.environ.get("COLUMNS") or os.get_terminal_size(stdout).columns)
         except (AttributeError, ValueError, OSError):
             columns = 80
         super().__init__(prog, width=columns - 2)
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.",
                                      formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True,
+    # A partial makes parsers as well as a class would; typeshed asks for a class.
+    sub = parser.add_subparsers(dest="command", required=True,  # type: ignore[call-overload]
                                 parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
     for module in _modules_for(sys.argv[1:] if argv is None else argv):
         importlib.import_module(module).register(sub)

@@ -9,7 +9,7 @@ from pathlib import Path
 from archdsl.analysis.costs import analyse
 from archdsl.analysis.report import FORMATS, chart, markdown
 from archdsl.cli.common import add_set_option, settings
-from archdsl.outputs import write_files
+from archdsl.outputs import PathLike, write_files
 from archdsl.pipeline import build
 
 
@@ -21,7 +21,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     params = settings(args.set, parser)
     irs = [build(path, params=params) for path in args.files]
     analyses = [analyse(ir) for ir in irs]
-    outputs: dict[str | Path, str | bytes] = {out: chart(analyses, fmt)}
+    outputs: dict[PathLike, str | bytes] = {out: chart(analyses, fmt)}
     if args.table:
         outputs[args.table] = markdown(analyses)
     write_files(outputs, inputs=[file for ir in irs for file in ir.program.sources])

@@ -8,23 +8,37 @@ viz.py turns the tree into a picture.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from archdsl.errors import Span
-from archdsl.ir.expansion import IR, Instance, Layer, Member, Step
+from archdsl.ir.nodes import (
+    IR,
+    ContainerKind,
+    Instance,
+    Join,
+    Layer,
+    Member,
+    MemberKind,
+    ModulePath,
+    Site,
+    SiteKind,
+    Step,
+    StepKind,
+)
 
 # Layers drawn as their own small node rather than as a row of a layer table.
-JOINS = {"input", "output", "add", "concat", "side_output", "shortcut"}
-_REPEAT = re.compile(r"\*(\d+)")
+JOINS: frozenset[str] = frozenset(Join)
+
+GroupKind = Literal["network", "block", "seq", "residual", "inception"]
 
 
 @dataclass(eq=False)
 class Group:
-    kind: str  # "network" | "block" | "seq" | "residual" | "inception"
+    kind: GroupKind
     title: str  # what the cluster or collapsed node is called: "conv1: conv_bn(64, 7, 2)"
-    path: str  # the state_dict prefix of the module it stands for ("" for combinators)
-    site: str
+    path: ModulePath  # the module it stands for (empty for combinators)
+    site: Site
     span: Span
     depth: int
     children: list[Group | int] = field(default_factory=list)
@@ -64,7 +78,8 @@ def structure(ir: IR, fold_repeats: bool = False) -> Diagram:
     """The network's drawing tree; with `fold_repeats`, runs of identical repetitions keep one copy."""
     builder = _Builder(ir, fold_repeats)
     net = ir.instances[0]
-    root = Group("network", ir.network.name, "", "", ir.network.span, 0, in_node=ir.input, out_node=ir.output)
+    root = Group("network", ir.network.name, ModulePath(), Site(), ir.network.span, 0, in_node=ir.input,
+                 out_node=ir.output)
     root.children = [ir.input] + builder.steps(net.steps, root) + [ir.output]
     return Diagram(builder.finish(root), builder.aliases)
 
@@ -72,21 +87,21 @@ def structure(ir: IR, fold_repeats: bool = False) -> Diagram:
 def display_name(layer: Layer) -> str:
     """The attribute name worth showing beside a layer: labels and nn.Sequential indices, not `relu2`."""
     m = layer.member
-    if m is None or m.kind == "shortcut":
+    if m is None or m.kind == MemberKind.SHORTCUT:
         return ""
-    if m.label or m.container.kind == "seq":
+    if m.label or m.container.kind == ContainerKind.SEQ:
         return m.name or ""
     return ""
 
 
-def value_text(value) -> str:
+def value_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class _Builder:
-    def __init__(self, ir: IR, fold_repeats: bool):
+    def __init__(self, ir: IR, fold_repeats: bool) -> None:
         self.ir, self.fold = ir, fold_repeats
         self.aliases: dict[int, int] = {}
 
@@ -94,14 +109,21 @@ class _Builder:
     def steps(self, steps: list[Step], parent: Group) -> list[Group | int]:
         out: list[Group | int] = []
         for step in steps:
-            out += getattr(self, f"step_{step.kind}")(step, parent)
+            out += self.step(step, parent)
         return out
 
-    def step_apply(self, step: Step, parent: Group) -> list[Group | int]:
+    def step(self, step: Step, parent: Group) -> list[Group | int]:
+        if step.kind == StepKind.RESIDUAL:
+            return self.step_residual(step, parent)
+        if step.kind == StepKind.CONCAT:
+            return self.step_concat(step, parent)
+        assert step.member is not None  # APPLY and SIDE steps apply a member
+        if step.kind == StepKind.SIDE:
+            return self.step_side(step, step.member, parent)
         return [self.member(step.member, parent)]
 
     def step_residual(self, step: Step, parent: Group) -> list[Group | int]:
-        g = Group("residual", "residual", "", step.site, step.span, parent.depth + 1, in_node=step.in_node,
+        g = Group("residual", "residual", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
                   out_node=step.out_node)
         g.children = self.steps(step.body, g)
         if step.shortcut_steps:
@@ -112,27 +134,30 @@ class _Builder:
         return [g]
 
     def step_concat(self, step: Step, parent: Group) -> list[Group | int]:
-        g = Group("inception", "inception", "", step.site, step.span, parent.depth + 1, in_node=step.in_node,
+        g = Group("inception", "inception", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
                   out_node=step.out_node)
         g.children = [self.member(branch, g) for branch in step.branches] + [step.out_node]
         return [g]
 
-    def step_side(self, step: Step, parent: Group) -> list[Group | int]:
-        head = self.member(step.member, parent)
+    def step_side(self, step: Step, member: Member, parent: Group) -> list[Group | int]:
+        head = self.member(member, parent)
         if isinstance(head, Group):
             head.side = step.name
-        outputs = [s for s in self.ir.layers[step.out_node].outputs if self.ir.layers[s].op == "side_output"]
+        outputs = [s for s in self.ir.layers[step.out_node].outputs if self.ir.layers[s].op == Join.SIDE_OUTPUT]
         return [head] + outputs
 
     # -- members: the attributes of a module -------------------------------------------------------
     def member(self, m: Member, parent: Group) -> Group | int:
-        if m.kind in ("layer", "shortcut"):
+        if m.kind in (MemberKind.LAYER, MemberKind.SHORTCUT):
+            assert m.node is not None
             return m.node
         depth = parent.depth + 1
-        if m.kind == "seq":
+        if m.kind == MemberKind.SEQ:
+            assert m.children is not None
             g = Group("seq", m.name or "", m.path, m.site, m.span, depth)
             g.children = [self.member(child, g) for child in m.children.members]
             return g
+        assert m.instance is not None
         inst = self.ir.instances[m.instance]
         g = Group("block", f"{m.name}: {_call_text(inst)}", m.path, m.site, m.span, depth, in_node=inst.in_node,
                   out_node=inst.out_node)
@@ -198,20 +223,18 @@ class _Builder:
                 out.append(unit[0])
             else:  # several items repeat together: a cluster holds one copy
                 first = self.ir.layers[shown[0]]
-                out.append(Group("seq", "", "", "", first.span, g.depth + 1, unit, repeat=j - i,
+                out.append(Group("seq", "", ModulePath(), Site(), first.span, g.depth + 1, unit, repeat=j - i,
                                  in_node=first.inputs[0], out_node=shown[-1]))
             i = j
         return out
 
-    def units(self, g: Group) -> list[tuple[str | None, list[Group | int]]]:
+    def units(self, g: Group) -> list[tuple[Site | None, list[Group | int]]]:
         """Children cut into repetitions: (where the `x N` stands, the items of one repetition)."""
-        units: list[tuple[str | None, list[Group | int]]] = []
+        units: list[tuple[Site | None, list[Group | int]]] = []
         last = None
         for child in g.children:
             site = child.site if isinstance(child, Group) else self._site(child)
-            rel = site.removeprefix(g.site)
-            match = _REPEAT.search(rel)
-            key = (g.site + rel[:match.start()], match.group(1)) if match else None
+            key = _repetition(site, g.site)
             if key is not None and key == last:
                 units[-1][1].append(child)
             else:
@@ -219,15 +242,15 @@ class _Builder:
             last = key
         return units
 
-    def _site(self, node: int) -> str:
+    def _site(self, node: int) -> Site:
         m = self.ir.layers[node].member
-        return m.site if m is not None else ""
+        return m.site if m is not None else Site()
 
     @staticmethod
     def ids(unit: list[Group | int]) -> list[int]:
         return [n for c in unit for n in (c.layer_ids() if isinstance(c, Group) else [c])]
 
-    def signature(self, unit: list[Group | int]) -> tuple:
+    def signature(self, unit: list[Group | int]) -> tuple[object, ...]:
         ids = self.ids(unit)
         return tuple((self.ir.layers[n].describe(), self.ir.layers[n].in_shape, self.ir.layers[n].out_shape,
                       self.ir.layers[n].params) for n in ids)
@@ -239,6 +262,20 @@ def _renumber_depth(g: Group) -> None:
             child.depth = g.depth + 1
 
 
+def _repetition(site: Site, within: Site) -> tuple[Site, int] | None:
+    """The first `x N` that `site` stands in below `within`: (that statement's site, which repetition).
+
+    A block's children have sites in the block's own body, which do not start with the block use's
+    site: they are read from their start, under the use's site, so each use keeps its own keys.
+    """
+    start = len(within) if site[:len(within)] == within else 0
+    for k in range(start, len(site)):
+        if site[k].kind == SiteKind.REPEAT:
+            return Site((*within, *site[start:k])), site[k].number
+    return None
+
+
 def _call_text(inst: Instance) -> str:
     block = inst.block
+    assert block is not None  # the network itself is not drawn as a call
     return f"{block.name}({', '.join(value_text(inst.args[p.name]) for p in block.params)})"

@@ -13,11 +13,11 @@ import html
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Join, Layer, ModulePath
 from archdsl.layers import OPS
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt
@@ -37,14 +37,14 @@ CLUSTER_STYLES = {
     "inception": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
 }
 SIDE_STYLE = {"fillcolor": "#fdf1f1", "color": "#d98c8c", "style": "rounded,filled,dashed"}
-JOIN_STYLES = {
-    "input": {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
-    "output": {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
-    "side_output": {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#fdf1f1"},
-    "add": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
-    "concat": {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
+JOIN_STYLES: dict[str, dict[str, str]] = {
+    Join.INPUT: {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
+    Join.OUTPUT: {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
+    Join.SIDE_OUTPUT: {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#fdf1f1"},
+    Join.ADD: {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
+    Join.CONCAT: {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
 }
-JOIN_TITLES = {"input": "input", "output": "output", "add": "add", "concat": "concat"}
+JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat"}
 _GRAPH = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3", "labeljust": "l",
           "newrank": "true"}
 _NODE = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03", "height": "0.3"}
@@ -169,10 +169,11 @@ class _Drawer:
         for n in ids:
             self.node_of[n] = name
 
-    def is_chain(self, children: list[Group | int]) -> bool:
+    def is_chain(self, children: list[Group | int]) -> TypeGuard[list[int]]:
         """True when `children` are plain layers, each feeding the next: one table draws them all."""
-        return all(isinstance(c, int) for c in children) and self.ir.layers[children[0]].op not in JOINS \
-            and all(self.continues(a, b) for a, b in pairwise(children))
+        ids = [c for c in children if isinstance(c, int)]
+        return len(ids) == len(children) and self.ir.layers[ids[0]].op not in JOINS \
+            and all(self.continues(a, b) for a, b in pairwise(ids))
 
     def table(self, graph: graphviz.Digraph, chain: list[int],
               header: tuple[str, str, dict, str] | None = None) -> None:
@@ -204,7 +205,7 @@ class _Drawer:
 
     def join(self, graph: graphviz.Digraph, layer_id: int) -> None:
         layer = self.ir.layers[layer_id]
-        if layer.op == "shortcut":
+        if layer.op == Join.SHORTCUT:
             if layer.derived.get("decision") == "identity":
                 self.identity.add(layer_id)
             else:
@@ -214,7 +215,7 @@ class _Drawer:
         title = JOIN_TITLES.get(layer.op) or f"{layer.attrs['name']} (side output)"
         graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])
-        self.record(name, title, "", layer.out_shape, [layer_id], layer)
+        self.record(name, title, ModulePath(), layer.out_shape, [layer_id], layer)
         self.node_of[layer_id] = name
 
     # -- edges ----------------------------------------------------------------------------------
@@ -230,7 +231,7 @@ class _Drawer:
         labelled: set[str] = set()
         # Side heads hang off the main path; their edges must not pull the main path sideways.
         side = {n for g in self.diagram.groups() if g.side for n in g.layer_ids()}
-        side.update(layer.id for layer in self.ir.layers if layer.op == "side_output")
+        side.update(layer.id for layer in self.ir.layers if layer.op == Join.SIDE_OUTPUT)
         for layer in self.ir.layers:
             head = self.node_of.get(layer.id)
             if head is None:
@@ -258,12 +259,12 @@ class _Drawer:
         return layer.in_shape != layer.out_shape
 
     # -- what the HTML page shows on a click ----------------------------------------------------------
-    def record(self, key: str, title: str, path: str, shape, ids: list[int], where: Group | Layer) -> None:
+    def record(self, key: str, title: str, path: ModulePath, shape, ids: list[int], where: Group | Layer) -> None:
         span = where.span
         source = self.ir.program.sources.get(span.file, "")
         lines = source.splitlines()
         self.out.info[key] = {
-            "title": title, "path": path, "shape": fmt(shape) if shape is not None else "",
+            "title": title, "path": str(path), "shape": fmt(shape) if shape is not None else "",
             "params": self.params_of(ids) * (where.repeat if isinstance(where, Group) else 1),
             "file": span.file, "line": span.line, "column": span.column,
             "text": lines[span.line - 1].strip() if 0 < span.line <= len(lines) else "",
@@ -279,14 +280,15 @@ class _Drawer:
 
 def _layer_text(layer: Layer) -> str:
     """The layer in the language's shorthand; a shortcut says what it does."""
-    if layer.op != "shortcut":
+    if layer.op != Join.SHORTCUT:
         return layer.describe()
     d = layer.derived
     s = "x".join(str(v) for v in sorted(set(d["stride"]))) if "stride" in d else "1"
     stride = "" if s == "1" else f"/{s}"
     if d.get("decision") == "pad":
         return f"shortcut: zero-pad +{d['pad_channels']} ch{stride}"
-    return f"shortcut: conv1-{layer.out_shape[0]}{stride} + bn"
+    channels = layer.out_shape[0] if layer.out_shape else "?"
+    return f"shortcut: conv1-{channels}{stride} + bn"
 
 
 def _collapsed_title(g: Group) -> str:

@@ -9,7 +9,7 @@ of every `archdsl summary` (see bench/summary_speed.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from archdsl.errors import Span
 
@@ -17,7 +17,15 @@ from archdsl.errors import Span
 # command imports this module, so its classes are cheap to create: dataclass writes and compiles
 # only each __init__; __repr__ and __eq__ are Node's, written once (generating all three for
 # each class, and frozen=True's __setattr__ besides, took most of this module's import time).
-node = dataclass(slots=True, kw_only=True, repr=False, eq=False)
+if TYPE_CHECKING:  # type checkers see through a decorator only if it says it makes dataclasses
+    from typing_extensions import dataclass_transform
+
+    _N = TypeVar("_N")
+
+    @dataclass_transform(kw_only_default=True, eq_default=False, field_specifiers=(field,))
+    def node(cls: type[_N]) -> type[_N]: ...
+else:
+    node = dataclass(slots=True, kw_only=True, repr=False, eq=False)
 
 
 @node
@@ -34,7 +42,7 @@ class Node:
             return NotImplemented
         return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self))
 
-    __hash__ = None  # equal nodes must hash alike, and nodes hold lists
+    __hash__ = None  # type: ignore[assignment]  # equal nodes must hash alike, and nodes hold lists
 
 
 # -- expressions -------------------------------------------------------------------------

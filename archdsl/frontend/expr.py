@@ -8,6 +8,8 @@ sub-expressions: `c * 4` stays symbolic while `128 * 16` becomes `2048`.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend import ast as A
 
@@ -29,22 +31,19 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
             raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}"))
         return env[expr.id]
     if isinstance(expr, A.Neg):
-        value = evaluate(expr.operand, env)
-        _require_number(value, expr)
-        return -value
+        return -_require_number(evaluate(expr.operand, env), expr)
     left, right = evaluate(expr.left, env), evaluate(expr.right, env)
-    _require_number(left, expr.left)
-    _require_number(right, expr.right)
-    if expr.op == "//" and right == 0:
+    a, b = _require_number(left, expr.left), _require_number(right, expr.right)
+    if expr.op == "//" and b == 0:
         raise ArchError(Diagnostic("division by zero", expr.span))
-    result = _apply(expr.op, left, right)
+    result = _apply(expr.op, a, b)
     if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
         raise ArchError(Diagnostic("the value of this expression is too large", expr.span,
                                    hint=f"values must stay below {LIMIT:.0e} in magnitude"))
     return result
 
 
-def _apply(op: str, a, b):
+def _apply(op: str, a: float, b: float) -> int | float:
     if op == "+":
         return a + b
     if op == "-":
@@ -58,9 +57,10 @@ def _apply(op: str, a, b):
     return a or b
 
 
-def _require_number(value: Value, expr: A.Expr) -> None:
+def _require_number(value: Value, expr: A.Expr) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span))
+    return value
 
 
 def free_names(expr: A.Expr) -> set[str]:
@@ -73,7 +73,7 @@ def free_names(expr: A.Expr) -> set[str]:
     return set()
 
 
-def _is_number(v) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 

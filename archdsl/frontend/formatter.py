@@ -110,6 +110,7 @@ def _lines(text: str, tokens: list[tuple[Token, str]]) -> list[_Line]:
                 newlines = 0  # the newline ending the comment is counted next
 
     for token, rule in tokens:
+        assert token.start_pos is not None and token.end_pos is not None  # Lark's lexer sets both
         gap(token.start_pos)
         if newlines or lines[-1].comment is not None:
             new_line()
@@ -130,7 +131,7 @@ def _render(lines: list[_Line]) -> list[str]:
         indent = _indent(line)
         code = _join(line.tokens)
         if not line.tokens:
-            out.append(indent + line.comment)
+            out.append(indent + (line.comment or ""))
         elif line.comment is None:
             out.append(indent + code)
         else:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from archdsl.errors import ArchError, Diagnostic, Note, Span
 from archdsl.frontend import _lark_standalone as generated
@@ -119,7 +121,9 @@ def _literal(token: Token, file: str, convert):
 def parse_expression(text: str, file: str = "<--set>") -> A.Expr:
     """Parse a value given on the command line (`--set num_classes=10`)."""
     module = parse(f"network _(_v = {text}) {{ input 1x1x1; }}", file)
-    return module.networks[0].params[0].default
+    default = module.networks[0].params[0].default
+    assert default is not None  # the text parsed as the parameter's default
+    return default
 
 
 def parse_freeze(text: str) -> A.Freeze:
@@ -139,7 +143,8 @@ def parse_freeze(text: str) -> A.Freeze:
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line, column = exc.line if exc.line > 0 else 1, exc.column if exc.column > 0 else 1
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream
+        char = text[pos] if pos is not None and pos < len(text) else "?"
         message = f"unexpected character {char!r}"
         hint = f"expected {describe_expected(exc.allowed)}" if exc.allowed else None
     elif isinstance(exc, UnexpectedEOF):
@@ -163,7 +168,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
 
 
 def _span(file: str, meta: Meta | Token) -> Span:
-    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+    # Lark types a token's position as optional; the tokens of a parse always have one.
+    return Span(file, meta.line or 1, meta.column or 1, meta.end_line, meta.end_column)
 
 
 @v_args(meta=True)
@@ -196,8 +202,9 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return A.Neg(span=self._s(meta), operand=c[0])
 
-    def _binop(op):
-        def method(self, meta, c):
+    @staticmethod
+    def _binop(op: Literal["+", "-", "*", "//"]) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
+        def method(self: _ToAst, meta: Meta, c: list[Any]) -> A.BinOp:
             return A.BinOp(span=self._s(meta), op=op, left=c[0], right=c[1])
 
         return method
@@ -249,7 +256,7 @@ class _ToAst(Transformer):
     def stmt(self, meta, c):
         label = next((x for x in c if isinstance(x, Token)), None)
         item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
-        extras = dict(x for x in c if isinstance(x, tuple))
+        extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),
             label=str(label) if label else None,
@@ -271,7 +278,7 @@ class _ToAst(Transformer):
         return [p for p in c if p is not None]
 
     def input_decl(self, meta, c):
-        channels, height, width = (_literal(Token.new_borrow_pos("INT", v, c[0]), self.file, int)
+        channels, height, width = (_literal(Token.new_borrow_pos("INT", v, c[0]), self.file, int)  # type: ignore[misc]
                                    for v in str(c[0]).split("x"))
         return A.InputDecl(span=self._s(meta), channels=channels, height=height, width=width)
 
@@ -363,7 +370,9 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
         assert path is not None
         path = Path(path)
         file = file or str(path)
-        text = read(path, None)
+        content = read(path, None)
+        assert content is not None  # read raises when no `use` is there to blame
+        text = content
         base = path.resolve().parent
         stack: tuple[Path, ...] = (path.resolve(),)
     else:

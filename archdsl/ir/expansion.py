@@ -1,18 +1,13 @@
-"""Expansion: blocks and repetitions unrolled into a graph IR (a dataflow graph of layers).
+"""Expansion: blocks and repetitions unrolled into the graph IR (nodes.py).
 
-Each node is a `Layer` (a layer call, or a join: input, add, concat, shortcut, output) that
-lists the layers it reads (`inputs`) and those that read it (`outputs`); `IR.to_networkx()`
-gives the same graph as a networkx DiGraph for graph algorithms. Besides
-the dataflow graph the IR keeps the module structure that code generation and drawing need:
-every network or block instance is an `Instance` with its `Member`s (the attributes of the
-emitted nn.Module, named here once so state_dict keys, drawings and code agree) and its
-forward `Step`s. Shapes are filled in later by shapes.py.
+Every statement of the network's body, and of each block body once per use, becomes layers
+(the dataflow graph) and the members and forward steps of the module that will hold them, each
+at its `Site`; naming.py then names the members.
 """
 
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from archdsl import layers as L
@@ -20,6 +15,21 @@ from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
+from archdsl.ir.naming import name_container
+from archdsl.ir.nodes import (
+    IR,
+    Container,
+    ContainerKind,
+    Instance,
+    Join,
+    Layer,
+    Member,
+    MemberKind,
+    Site,
+    SiteKind,
+    Step,
+    StepKind,
+)
 from archdsl.shapes.limits import DEFAULT, Budget
 
 # Names an nn.Module attribute must not take.
@@ -34,204 +44,6 @@ _RESERVED = {
 # Nested sequences (groups, branches, block bodies) deeper than this are refused: expansion and
 # code generation recurse a few frames per level, and Python's stack is about 1,000 frames.
 MAX_DEPTH = 100
-
-# The IR's records compare by identity and print as one line each: their generated reprs
-# followed every reference (7 kB for one Layer, 205 kB for one block instance of ResNet-18).
-record = dataclass(eq=False, repr=False)
-
-
-@record
-class Layer:
-    """One node of the dataflow graph: a layer call, or a join (input, add, concat, shortcut, output)."""
-
-    id: int
-    op: str
-    attrs: dict[str, Any]
-    exprs: dict[str, A.Expr]
-    span: Span
-    scope: int
-    inputs: list[int]
-    enabled: bool = True
-    outputs: list[int] = field(default_factory=list)  # the layers reading this one, in the order they were added
-    member: Member | None = None
-    # filled in by shapes.py
-    in_shape: tuple[int, ...] | None = None
-    out_shape: tuple[int, ...] | None = None
-    params: int = 0
-    buffers: int = 0
-    derived: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        shape = f" -> {'x'.join(map(str, self.out_shape))}" if self.out_shape else ""
-        return f"<Layer {self.id} {self.describe()}{' at ' + self.path if self.path else ''}{shape}>"
-
-    @property
-    def path(self) -> str:
-        return self.member.path if self.member else ""
-
-    @property
-    def word(self) -> str:
-        return self.attrs.get("word", self.op)
-
-    def describe(self) -> str:
-        """The layer in the language's own shorthand: `conv7-64/2`, `maxpool3/2`, `fc-1000`."""
-        return L.OPS[self.op].describe(self)
-
-
-@record
-class Container:
-    """The attributes of one emitted module: a class body, or an nn.Sequential."""
-
-    kind: str  # "class" | "seq"
-    scope: int
-    owner: Member | None
-    members: list[Member] = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        return f"<Container {self.kind} {'.'.join(self.path) or '(network)'}: {len(self.members)} members>"
-
-    @property
-    def path(self) -> list[str]:
-        return self.owner.path_parts if self.owner else []
-
-
-@record
-class Member:
-    """One attribute of an emitted module: a layer, an nn.Sequential, a block instance, a shortcut."""
-
-    kind: str  # "layer" | "seq" | "instance" | "shortcut"
-    label: str | None
-    word: str
-    site: str
-    span: Span
-    container: Container
-    default_name: str | None = None
-    node: int | None = None
-    instance: int | None = None
-    children: Container | None = None
-    shareable: bool = False  # an unlabelled stateless layer: may share an attribute with its equals
-    name: str | None = None
-
-    def __repr__(self) -> str:
-        return f"<Member {self.path} ({self.kind} {self.word})>"
-
-    @property
-    def path_parts(self) -> list[str]:
-        return self.container.path + [self.name or "?"]
-
-    @property
-    def path(self) -> str:
-        return ".".join(self.path_parts)
-
-
-@record
-class Step:
-    """One statement of a class's forward: apply a member, a residual add, a concat, a side output."""
-
-    kind: str  # "apply" | "residual" | "concat" | "side"
-    site: str
-    span: Span
-    in_node: int
-    out_node: int
-    member: Member | None = None
-    cond: A.Expr | None = None
-    body: list[Step] = field(default_factory=list)
-    shortcut: Member | None = None
-    shortcut_steps: list[Step] = field(default_factory=list)
-    branches: list[Member] = field(default_factory=list)
-    name: str | None = None
-
-    def __repr__(self) -> str:
-        return f"<Step {self.kind} {self.member.path if self.member else self.site}>"
-
-
-@record
-class Instance:
-    """The network (id 0) or one use of a block: one nn.Module object in the emitted code."""
-
-    id: int
-    block: A.BlockDef | None
-    args: dict[str, Value]
-    container: Container
-    parent: int | None
-    member: Member | None
-    call: A.Call | None
-    steps: list[Step] = field(default_factory=list)
-    in_node: int = -1
-    out_node: int = -1
-    members_by_site: dict[str, Member] = field(default_factory=dict)
-    steps_by_site: dict[str, Step] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return f"<Instance {self.id}: block {self.block.name} at {self.path}>" if self.block else \
-            f"<Instance {self.id}: the network>"
-
-    @property
-    def path(self) -> str:
-        return self.member.path if self.member else ""
-
-
-@record
-class IR:
-    """One network unrolled: its layers (the graph), its module structure (instances), and its settings."""
-
-    program: Program
-    network: A.Network
-    params: dict[str, Value]
-    structural: set[str]
-    input_shape: tuple[int, int, int]
-    layers: list[Layer]
-    instances: list[Instance]
-    input: int = -1
-    warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
-    output: int = -1
-    sides: dict[str, int] = field(default_factory=dict)
-    conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
-    folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
-    channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
-    frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)
-
-    def __repr__(self) -> str:
-        c, h, w = self.input_shape
-        return f"<IR of network {self.network.name} in {self.file}: {len(self.layers)} layers, input {c}x{h}x{w}>"
-
-    @property
-    def file(self) -> str:
-        return self.network.span.file
-
-    def to_networkx(self):
-        """The dataflow graph as a `networkx.DiGraph`: nodes are layer ids with the `Layer` as `layer`."""
-        import networkx as nx  # only here: the compiler itself walks `inputs`/`outputs`, and importing networkx
-        # would add 0.15 s to every command's start-up
-
-        graph = nx.DiGraph()
-        graph.add_nodes_from((layer.id, {"layer": layer}) for layer in self.layers)
-        graph.add_edges_from((i, layer.id) for layer in self.layers for i in layer.inputs)
-        return graph
-
-    def enabled_layers(self) -> list[Layer]:
-        return [layer for layer in self.layers if layer.enabled]
-
-    def blocks_used(self) -> list[A.BlockDef]:
-        """Block definitions in the order their classes must be emitted (dependencies first)."""
-        order: list[A.BlockDef] = []
-        seen: set[str] = set()
-        children: dict[int, list[Instance]] = {}  # one pass: searching all instances per instance is quadratic
-        for inst in self.instances[1:]:
-            children.setdefault(inst.parent, []).append(inst)
-
-        def visit(inst: Instance) -> None:
-            for child in children.get(inst.id, []):
-                visit(child)
-                if child.block and child.block.name not in seen:
-                    seen.add(child.block.name)
-                    order.append(child.block)
-
-        visit(self.instances[0])
-        return order
-
-    def instances_of(self, block: A.BlockDef) -> list[Instance]:
-        return [i for i in self.instances if i.block is block]
 
 
 class _Ctx(NamedTuple):
@@ -283,7 +95,7 @@ def _pick_network(program: Program) -> A.Network:
     return nets[0]
 
 
-def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Reporter):
+def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Reporter) -> dict[str, Value]:
     names = {p.name for p in net.params}
     for name, expr in overrides.items():
         if name not in names:
@@ -294,13 +106,13 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
         _check_identifier(param.name, param.span, reporter, "parameter")
         if param.name in env:
             reporter.error(f"network '{net.name}' has two parameters named '{param.name}'", param.span)
-        expr = overrides.get(param.name, param.default)
-        if expr is None:
+        given = overrides.get(param.name, param.default)
+        if given is None:
             reporter.error(f"parameter '{param.name}' has no default value", param.span,
                            hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...")
             continue
         try:
-            env[param.name] = evaluate(expr, env)
+            env[param.name] = evaluate(given, env)
         except ArchError as exc:
             reporter.diagnostics += exc.diagnostics
     return env
@@ -340,14 +152,16 @@ def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> b
 
 
 class _Expander:
-    def __init__(self, program, net, params, structural, input_shape, reporter: Reporter, budget: Budget):
+    def __init__(self, program: Program, net: A.Network, params: dict[str, Value], structural: set[str],
+                 input_shape: tuple[int, int, int], reporter: Reporter, budget: Budget) -> None:
         self.program, self.net, self.reporter, self.budget = program, net, reporter, budget
         self.depth = 0
         self.exhausted = False  # the layer budget ran out: stop, rather than report it at every later layer
         self.ir = IR(program, net, params, structural, input_shape, [], [])
 
     # -- nodes -----------------------------------------------------------------------------
-    def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, exprs=None) -> Layer:
+    def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
+             exprs: dict[str, A.Expr] | None = None) -> Layer:
         if len(self.ir.layers) >= self.budget.max_layers:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
@@ -359,7 +173,8 @@ class _Expander:
             self.ir.layers[i].outputs.append(layer.id)
         return layer
 
-    def member(self, ctx: _Ctx, kind: str, label: str | None, word: str, site: str, span: Span, **kw) -> Member:
+    def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span,
+               **kw: Any) -> Member:
         m = Member(kind, label, word, site, span, ctx.container, **kw)
         ctx.container.members.append(m)
         ctx.scope.members_by_site[site] = m
@@ -367,23 +182,24 @@ class _Expander:
 
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> IR:
-        root = Container("class", 0, None)
+        root = Container(ContainerKind.CLASS, 0, None)
         net_inst = Instance(0, None, dict(self.ir.params), root, None, None, None)
         self.ir.instances.append(net_inst)
         ctx = _Ctx(net_inst, root, net_inst.steps, dict(self.ir.params), True, ())
-        inp = self.node("input", self.net.input.span, ctx, [], {"shape": self.ir.input_shape})
+        inp = self.node(Join.INPUT, self.net.input.span, ctx, [], {"shape": self.ir.input_shape})
         self.ir.input = net_inst.in_node = inp.id
         try:
-            out = self.seq(self.net.body, inp.id, ctx, "")
+            out = self.seq(self.net.body, inp.id, ctx, Site())
         except ArchError as exc:
             self.reporter.diagnostics += exc.diagnostics
-            out = None
+            self.reporter.raise_if_errors()
+            raise
         self.reporter.raise_if_errors()
         net_inst.out_node = out
-        self.ir.output = self.node("output", self.net.span, ctx, [out]).id
+        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, [out]).id
         self._decide_inplace()
         for inst in self.ir.instances:
-            self._name_container(inst.container)
+            name_container(inst.container, self.ir.layers, self.reporter)
         self.reporter.raise_if_errors()
         return self.ir
 
@@ -395,7 +211,7 @@ class _Expander:
                 layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
 
     # -- sequences and statements ------------------------------------------------------------
-    def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: str) -> int:
+    def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: Site) -> int:
         if self.depth >= MAX_DEPTH:
             raise ArchError(Diagnostic(f"blocks and groups nest deeper than {MAX_DEPTH} levels", seq.span,
                                        hint="flatten the nesting; a chain of blocks each using the next counts "
@@ -404,7 +220,7 @@ class _Expander:
         try:
             for i, stmt in enumerate(seq.stmts):
                 try:
-                    x = self.stmt(stmt, x, ctx, f"{site}/{i}")
+                    x = self.stmt(stmt, x, ctx, site.then(SiteKind.STMT, i))
                 except ArchError as exc:
                     if self.exhausted:
                         raise
@@ -414,7 +230,7 @@ class _Expander:
             self.depth -= 1
         return x
 
-    def stmt(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str) -> int:
+    def stmt(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site) -> int:
         count = self._repeat_count(stmt, ctx)
         start = len(ctx.steps) if ctx.steps is not None else 0
         inner = ctx
@@ -432,6 +248,7 @@ class _Expander:
             return y
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
+        assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
             step.cond = stmt.cond
         if not isinstance(stmt.item, A.Side):
@@ -458,13 +275,13 @@ class _Expander:
                                                               "(--budget max_repeat=...)"))
         return count
 
-    def unlabelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str, count: int) -> int:
+    def unlabelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int) -> int:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`"))
         before = self._made(ctx)
         for r in range(count):
-            x = self.item(stmt.item, x, ctx, site if count == 1 else f"{site}*{r}")
+            x = self.item(stmt.item, x, ctx, site if count == 1 else site.then(SiteKind.REPEAT, r))
             if r == 0 and not self._foresee(before, count, stmt, ctx):
                 break
         return x
@@ -492,13 +309,13 @@ class _Expander:
                                             "(--budget max_layers=...)"), self.program.sources)
         return True
 
-    def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str, count: int, default_name: str | None = None) -> int:
+    def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
         item, label = stmt.item, stmt.label
         label_span = stmt.label_span or stmt.span
         if label is not None:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
-            return self.side(stmt, x, ctx, site)
+            return self.side(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception):
             word = "residual" if isinstance(item, A.Residual) else "inception"
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
@@ -506,28 +323,29 @@ class _Expander:
         if count == 1 and isinstance(item, A.Call):
             return self.call(item, x, ctx, site, label, default_name)
         # A labelled group or repetition is an nn.Sequential of its items.
-        m = self.member(ctx, "seq", label, "seq", site, stmt.span, default_name=default_name)
-        m.children = Container("seq", ctx.scope.id, m)
+        m = self.member(ctx, MemberKind.SEQ, label, "seq", site, stmt.span, default_name=default_name)
+        m.children = Container(ContainerKind.SEQ, ctx.scope.id, m)
         inner = ctx._replace(container=m.children, steps=None)
         y = x
         before = self._made(inner)
         for r in range(count):
-            rsite = site if count == 1 else f"{site}*{r}"
+            rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
             y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
             if r == 0 and not self._foresee(before, count, stmt, inner):
                 break
         self._apply(ctx, m, site, stmt.span, x, y)
         return y
 
-    def _apply(self, ctx: _Ctx, m: Member, site: str, span: Span, x: int, y: int) -> None:
+    def _apply(self, ctx: _Ctx, m: Member, site: Site, span: Span, x: int, y: int) -> None:
         if ctx.steps is not None:
-            self._step(ctx, Step("apply", site, span, x, y, member=m))
+            self._step(ctx, Step(StepKind.APPLY, site, span, x, y, member=m))
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
+        assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
         ctx.steps.append(step)
         ctx.scope.steps_by_site[step.site] = step
 
-    def item(self, item: A.Item, x: int, ctx: _Ctx, site: str) -> int:
+    def item(self, item: A.Item, x: int, ctx: _Ctx, site: Site) -> int:
         if isinstance(item, A.Call):
             return self.call(item, x, ctx, site, None)
         if isinstance(item, A.Group):
@@ -545,7 +363,8 @@ class _Expander:
                                    hint="write e.g. `aux1: side<...>`"))
 
     # -- layers and blocks -------------------------------------------------------------------
-    def call(self, call: A.Call, x: int, ctx: _Ctx, site: str, label: str | None, default_name: str | None = None) -> int:
+    def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
+             default_name: str | None = None) -> int:
         if call.name in self.program.blocks:
             return self.instance(call, x, ctx, site, label, default_name)
         found = L.lookup(call.name)
@@ -555,15 +374,15 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint))
         spec, kernel = found
         bound = L.bind(call, spec, kernel, ctx.env)
-        attrs = dict(bound.attrs, word=spec.naming(bound.attrs))
-        layer = self.node(spec.op, call.span, ctx, [x], attrs, bound.exprs)
-        m = self.member(ctx, "layer", label, attrs["word"], site, call.span, node=layer.id,
+        word = spec.naming(bound.attrs)
+        layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
+        m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
         self._apply(ctx, m, site, call.span, x, layer.id)
         return layer.id
 
-    def instance(self, call: A.Call, x: int, ctx: _Ctx, site: str, label: str | None, default_name: str | None) -> int:
+    def instance(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None, default_name: str | None) -> int:
         block = self.program.blocks[call.name]
         if call.name in ctx.stack:
             chain = " -> ".join(ctx.stack[ctx.stack.index(call.name):] + (call.name,))
@@ -574,13 +393,14 @@ class _Expander:
                                        call.span, hint=f"write {call.name}(...)"))
         args = _bind_block_args(call, block, ctx.env)
         inst_id = len(self.ir.instances)
-        m = self.member(ctx, "instance", label, call.name, site, call.span, instance=inst_id, default_name=default_name)
-        container = Container("class", inst_id, m)
+        m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
+                        default_name=default_name)
+        container = Container(ContainerKind.CLASS, inst_id, m)
         inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
         self.ir.instances.append(inst)
         inner = _Ctx(inst, container, inst.steps, dict(args), ctx.enabled, ctx.stack + (call.name,))
         start = len(self.reporter.diagnostics)
-        inst.out_node = self.seq(block.body, x, inner, "")
+        inst.out_node = self.seq(block.body, x, inner, Site())
         if len(self.reporter.diagnostics) > start:
             # Report a block's errors once, not once per use.
             seen = {(d.message, d.span) for d in self.reporter.diagnostics[:start]}
@@ -592,44 +412,45 @@ class _Expander:
         return inst.out_node
 
     # -- combinators ---------------------------------------------------------------------------
-    def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: str) -> int:
+    def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: Site) -> int:
         mode = "projection"
         for arg in item.args:
             if arg.name != "shortcut" or not isinstance(arg.value, A.Name) or arg.value.id not in SHORTCUT_MODES:
                 raise ArchError(Diagnostic("residual takes one option, shortcut=" + "|".join(SHORTCUT_MODES),
                                            arg.span))
             mode = arg.value.id
-        step = Step("residual", site, item.span, x, -1)
+        step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
-        body_out = self.seq(item.body, x, body_ctx, f"{site}/body")
+        body_out = self.seq(item.body, x, body_ctx, site.then(SiteKind.BODY))
+        sc_site = site.then(SiteKind.SHORTCUT)
         if item.shortcut is not None:
             sc_ctx = ctx._replace(steps=step.shortcut_steps)
             stmts = item.shortcut.stmts
             if len(stmts) == 1 and stmts[0].cond is None:
-                sc_out = self.labelled(stmts[0], x, sc_ctx, f"{site}/sc", self._repeat_count(stmts[0], ctx),
+                sc_out = self.labelled(stmts[0], x, sc_ctx, sc_site, self._repeat_count(stmts[0], ctx),
                                        default_name="downsample")
             else:
                 sc_out = self.labelled(A.Stmt(span=item.shortcut.span, item=A.Group(span=item.shortcut.span,
-                                       body=item.shortcut)), x, sc_ctx, f"{site}/sc", 1, default_name="downsample")
+                                       body=item.shortcut)), x, sc_ctx, sc_site, 1, default_name="downsample")
             step.shortcut = step.shortcut_steps[-1].member if step.shortcut_steps else None
         else:
-            sc = self.node("shortcut", item.span, ctx, [x], {"mode": mode, "target": body_out})
-            step.shortcut = self.member(ctx, "shortcut", None, "downsample", f"{site}/sc", item.span,
+            sc = self.node(Join.SHORTCUT, item.span, ctx, [x], {"mode": mode, "target": body_out})
+            step.shortcut = self.member(ctx, MemberKind.SHORTCUT, None, "downsample", sc_site, item.span,
                                         node=sc.id, default_name="downsample")
             sc.member = step.shortcut
             sc_out = sc.id
-        add = self.node("add", item.span, ctx, [body_out, sc_out])
+        add = self.node(Join.ADD, item.span, ctx, [body_out, sc_out])
         step.out_node = add.id
         self._step(ctx, step)
         return add.id
 
-    def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: str) -> int:
-        step = Step("concat", site, item.span, x, -1)
+    def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
+        step = Step(StepKind.CONCAT, site, item.span, x, -1)
         outs = []
         for i, branch in enumerate(item.branches, start=1):
             bsteps: list[Step] = []
             bctx = ctx._replace(steps=bsteps)
-            bsite = f"{site}/b{i}"
+            bsite = site.then(SiteKind.BRANCH, i)
             stmts = branch.stmts
             if any(s.cond is not None for s in stmts):
                 raise ArchError(Diagnostic("inception branches cannot be conditional", branch.span))
@@ -639,14 +460,15 @@ class _Expander:
             else:
                 group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
                 outs.append(self.labelled(group, x, bctx, bsite, 1, default_name=f"branch{i}"))
-            step.branches.append(bsteps[-1].member)
-        cat = self.node("concat", item.span, ctx, outs)
+            step.branches.append(_applied(bsteps))
+        cat = self.node(Join.CONCAT, item.span, ctx, outs)
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
 
-    def side(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: str) -> int:
-        item = stmt.item
+    def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
+        label = stmt.label
+        assert label is not None  # unlabelled() refuses an unlabelled side<...>
         if ctx.scope.id != 0 or ctx.steps is None:
             raise ArchError(Diagnostic("side outputs belong in the network body", item.span,
                                        hint="move the side<...> from the block into the network"))
@@ -661,88 +483,26 @@ class _Expander:
         if len(body) == 1 and body[0].cond is None and body[0].label is None:
             one = A.Stmt(span=body[0].span, label=stmt.label, label_span=stmt.label_span, item=body[0].item,
                          repeat=body[0].repeat)
-            y = self.labelled(one, x, bctx, f"{site}/side", self._repeat_count(one, ctx))
+            y = self.labelled(one, x, bctx, site.then(SiteKind.SIDE), self._repeat_count(one, ctx))
         else:
             group = A.Stmt(span=item.span, label=stmt.label, label_span=stmt.label_span,
                            item=A.Group(span=item.span, body=item.body))
-            y = self.labelled(group, x, bctx, f"{site}/side", 1)
-        out = self.node("side_output", item.span, bctx, [y], {"name": stmt.label})
+            y = self.labelled(group, x, bctx, site.then(SiteKind.SIDE), 1)
+        out = self.node(Join.SIDE_OUTPUT, item.span, bctx, [y], {"name": stmt.label})
         if ctx.enabled:
-            self.ir.sides[stmt.label] = out.id
-        self._step(ctx, Step("side", site, item.span, x, y, member=bsteps[-1].member, name=stmt.label))
+            self.ir.sides[label] = out.id
+        self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=_applied(bsteps), name=label))
         return x
-
-    # -- naming ------------------------------------------------------------------------------
-    def _name_container(self, container: Container) -> None:
-        if container.kind == "seq":
-            self._name_sequential(container)
-        else:
-            self._name_class(container)
-        for m in container.members:
-            if m.children is not None:
-                self._name_container(m.children)
-
-    def _name_sequential(self, container: Container) -> None:
-        seen: dict[str, Member] = {}
-        for index, m in enumerate(container.members):
-            m.name = m.label or str(index)
-            if m.label:
-                self._claim(seen, m)
-
-    def _claim(self, seen: dict[str, Member], m: Member) -> None:
-        if m.label in seen:
-            self.reporter.error(f"duplicate label '{m.label}'", m.span,
-                                notes=[Note("first used here", seen[m.label].span)],
-                                hint="labels name the module's attributes and must be unique within a block")
-        seen[m.label] = m
-
-    def _name_class(self, container: Container) -> None:
-        taken: dict[str, Member] = {}
-        for m in container.members:
-            if m.label:
-                self._claim(taken, m)
-                m.name = m.label
-        for m in container.members:
-            if m.name is None and m.default_name:
-                m.name = _fresh(m.default_name, taken)
-                taken[m.name] = m
-        shared: dict[str, list[tuple]] = {}
-        share_key: dict[int, tuple] = {}
-        for m in container.members:
-            if m.name is None and m.shareable:
-                layer = self.ir.layers[m.node]  # keyed after the in-place decision: ReLU() != ReLU(inplace=True)
-                share_key[id(m)] = key = (layer.op, tuple(sorted((k, str(v)) for k, v in layer.attrs.items())))
-                keys = shared.setdefault(m.word, [])
-                if key not in keys:
-                    keys.append(key)
-        share_names: dict[tuple, str] = {}
-        for word, keys in shared.items():
-            for i, key in enumerate(keys, start=1):
-                share_names[key] = _fresh(word if len(keys) == 1 else f"{word}{i}", taken)
-                taken[share_names[key]] = container  # type: ignore[assignment]
-        counters: dict[str, int] = {}
-        for m in container.members:
-            if m.name is None and m.shareable:
-                m.name = share_names[share_key[id(m)]]
-            elif m.name is None:
-                n = counters.get(m.word, 0) + 1
-                while f"{m.word}{n}" in taken:
-                    n += 1
-                counters[m.word] = n
-                m.name = f"{m.word}{n}"
-                taken[m.name] = m
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
 
 
-def _fresh(base: str, taken: dict) -> str:
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}{n}" in taken:
-        n += 1
-    return f"{base}{n}"
+def _applied(steps: list[Step]) -> Member:
+    """The member of the step `labelled` just added: a branch's or side output's module."""
+    member = steps[-1].member
+    assert member is not None
+    return member
 
 
 def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:

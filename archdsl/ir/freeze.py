@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.frontend import ast as A
-from archdsl.ir.expansion import IR, Member
+from archdsl.ir.nodes import IR, Member, ModulePath, StepKind
 
 
 def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
     """The top-level attribute names a declaration freezes, in forward order."""
     if decl is None or not decl.targets:
         return []
-    top = _top_level(ir)
-    by_name = {m.name: m for m in top}
+    by_name = _top_level(ir)
+    top = list(by_name.values())
     for name, span in zip(decl.targets, decl.target_spans):
         if name not in by_name:
             raise ArchError(Diagnostic(f"cannot freeze '{name}': the network '{ir.network.name}' has no top-level "
@@ -28,7 +28,7 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
                             ir.program.sources)
     weighted = _weighted_paths(ir)
     if decl.up_to:
-        last = [m.name for m in top].index(decl.targets[0])
+        last = list(by_name).index(decl.targets[0])
         chosen = [m for m in top[:last + 1] if not _is_side(ir, m) and _holds_weights(m, weighted)]
     else:
         chosen = [by_name[name] for name in decl.targets]
@@ -42,8 +42,7 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
         if step is not None and step.cond is not None:
             raise ArchError(Diagnostic(f"cannot freeze '{m.name}': it exists only under a condition", m.span,
                                        hint="freeze unconditional parts only"), ir.program.sources)
-    order = {id(m): i for i, m in enumerate(top)}
-    return [m.name for m in sorted(dict.fromkeys(chosen), key=lambda m: order[id(m)])]
+    return [name for name, m in by_name.items() if m in chosen]
 
 
 def frozen_params(ir: IR) -> int:
@@ -52,24 +51,26 @@ def frozen_params(ir: IR) -> int:
     return sum(layer.params for layer in ir.enabled_layers() if _under(layer.path, frozen))
 
 
-def _top_level(ir: IR) -> list[Member]:
+def _top_level(ir: IR) -> dict[str, Member]:
+    """The network's attributes by name, in forward order (naming.py has named every member)."""
     seen: dict[str, Member] = {}
     for m in ir.instances[0].container.members:
-        seen.setdefault(m.name, m)  # shared stateless layers appear once per use
-    return list(seen.values())
+        seen.setdefault(m.name or "", m)  # shared stateless layers appear once per use
+    return seen
 
 
 def _is_side(ir: IR, m: Member) -> bool:
-    return any(step.kind == "side" and step.member is m for step in ir.instances[0].steps)
+    return any(step.kind == StepKind.SIDE and step.member is m for step in ir.instances[0].steps)
 
 
-def _weighted_paths(ir: IR) -> list[str]:
+def _weighted_paths(ir: IR) -> list[ModulePath]:
     return [layer.path for layer in ir.enabled_layers() if layer.params or layer.buffers]
 
 
-def _holds_weights(m: Member, weighted: list[str]) -> bool:
-    return any(_under(path, [m.name]) for path in weighted)
+def _holds_weights(m: Member, weighted: list[ModulePath]) -> bool:
+    return any(_under(path, [m.name or ""]) for path in weighted)
 
 
-def _under(path: str, names: list[str]) -> bool:
-    return any(path == name or path.startswith(name + ".") for name in names)
+def _under(path: ModulePath, names: list[str]) -> bool:
+    """Whether `path` is one of the top-level attributes `names`, or inside one."""
+    return bool(path) and path[0] in names

@@ -28,7 +28,7 @@ from archdsl.frontend.expr import Value, evaluate
 
 if TYPE_CHECKING:
     from archdsl.analysis.accounting import Context, Cost
-    from archdsl.ir.expansion import IR, Layer
+    from archdsl.ir.nodes import IR, Layer
 
     Shape = tuple[int, ...]
     ShapeRule = Callable[[Layer, list[Shape], IR], None]

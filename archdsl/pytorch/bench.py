@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.pytorch.timing import repeat
@@ -120,7 +121,7 @@ def configure(device: str, threads: int | None) -> str:
 
 
 def run(files: list[str], batches: list[int], device: str, train: bool, runs: int, warmup: int,
-        params: dict[str, str], channels_last: bool = False) -> list[Result]:
+        params: dict[str, Any], channels_last: bool = False) -> list[Result]:
     import torch
 
     from archdsl.pipeline import build

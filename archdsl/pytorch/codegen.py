@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
-from archdsl.ir.expansion import IR, Instance, Layer, Member, Step
 from archdsl.ir.freeze import frozen_params
+from archdsl.ir.nodes import IR, Instance, Layer, Member, Step
 from archdsl.layers import OPS
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
-from archdsl.ir.expansion import IR, Member
+from archdsl.ir.nodes import IR, Member
 
 
 class _Done(Exception):
@@ -92,15 +92,16 @@ def _members_by_path(ir: IR) -> dict[str, list[Member]]:
 
 
 def _collect(m: Member, found: dict[str, list[Member]]) -> None:
-    found.setdefault(m.path, []).append(m)
+    found.setdefault(str(m.path), []).append(m)
     if m.children is not None:
         for child in m.children.members:
             _collect(child, found)
 
 
 def _output_node(ir: IR, m: Member) -> int:
-    if m.kind == "instance":
+    if m.instance is not None:  # a block use
         return ir.instances[m.instance].out_node
-    if m.kind == "seq":
+    if m.children is not None:  # an nn.Sequential
         return _output_node(ir, m.children.members[-1])
+    assert m.node is not None  # a layer or shortcut
     return m.node

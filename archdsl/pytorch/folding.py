@@ -26,7 +26,7 @@ import types
 from typing import Any
 
 from archdsl.frontend import ast as A
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer, Site
 from archdsl.layers import OPS
 
 
@@ -36,7 +36,7 @@ def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
     A batch norm that its `if` switches off in some use of its block still counts as foldable there
     (there is nothing to fold); its pair is listed so that the producer's bias follows the condition.
     """
-    candidates: dict[tuple[int | None, str], list[tuple[Layer, Layer] | None]] = {}
+    candidates: dict[tuple[int, Site], list[tuple[Layer, Layer] | None]] = {}
     for bn in ir.layers:
         if not OPS[bn.op].fold.folds or bn.member is None:
             continue

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast as pyast
 import re
 
-from archdsl.ir.expansion import IR
+from archdsl.ir.nodes import IR
 from archdsl.pytorch.weights import loader_source
 
 _IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "hashlib", "json", "pathlib"}

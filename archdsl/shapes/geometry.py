@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from archdsl.errors import Note
 
 if TYPE_CHECKING:
-    from archdsl.ir.expansion import Layer
+    from archdsl.ir.nodes import Layer
 
 Shape = tuple[int, ...]
 

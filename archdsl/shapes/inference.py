@@ -10,7 +10,7 @@ a failed one are skipped) so independent errors are all reported.
 from __future__ import annotations
 
 from archdsl.errors import Reporter
-from archdsl.ir.expansion import IR
+from archdsl.ir.nodes import IR
 from archdsl.layers import OPS
 from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.expansion import IR, Layer
+from archdsl.ir.nodes import IR, Layer
 from archdsl.shapes.inference import fmt
 
 
@@ -38,6 +38,7 @@ def _pool_drops_input(ir: IR) -> list[Diagnostic]:
         if layer.op not in ("maxpool", "avgpool") or layer.derived.get("adaptive", True) or layer.attrs["ceil_mode"]:
             continue
         (kh, kw), (sh, sw), (ph, pw) = layer.derived["kernel"], layer.derived["stride"], layer.derived["padding"]
+        assert layer.in_shape is not None and layer.out_shape is not None  # inferred for every enabled layer
         _, h, w = layer.in_shape
         _, oh, ow = layer.out_shape
         rows = _dropped(h, kh, sh, ph, oh)

@@ -26,7 +26,8 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     if isinstance(expr, A.Name):
         if expr.id not in env:
             known = ", ".join(sorted(env)) or "none"
-            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}"))
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}",
+                                       code="undefined-name"))
         return env[expr.id]
     if isinstance(expr, A.Neg):
         value = evaluate(expr.operand, env)
@@ -36,11 +37,11 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     _require_number(left, expr.left)
     _require_number(right, expr.right)
     if expr.op == "//" and right == 0:
-        raise ArchError(Diagnostic("division by zero", expr.span))
+        raise ArchError(Diagnostic("division by zero", expr.span, code="division-by-zero"))
     result = _apply(expr.op, left, right)
     if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
         raise ArchError(Diagnostic("the value of this expression is too large", expr.span,
-                                   hint=f"values must stay below {LIMIT:.0e} in magnitude"))
+                                   hint=f"values must stay below {LIMIT:.0e} in magnitude", code="number-too-large"))
     return result
 
 
@@ -60,7 +61,7 @@ def _apply(op: str, a, b):
 
 def _require_number(value: Value, expr: A.Expr) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span))
+        raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span, code="not-a-number"))
 
 
 def free_names(expr: A.Expr) -> set[str]:

@@ -423,7 +423,8 @@ class _Writer:
     def inexpressible(self, step: Step, what: str) -> ArchError:
         return ArchError(Diagnostic(f"cannot write {what} as one expression for every use of this block",
                                     step.span, hint="use residual(shortcut=project_all)<...> or give the shortcut "
-                                                    "explicitly: residual<body | shortcut>"), self.ir.program.sources)
+                                                    "explicitly: residual<body | shortcut>",
+                                    code="block-uses-differ"), self.ir.program.sources)
 
     # -- constructors ------------------------------------------------------------------------
     def ctor(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -489,7 +490,8 @@ class _Writer:
         formula = kernel.binop("-", self.lit(1)).binop("//", self.lit(2)).binop("*", dilation)
         if isinstance(kernel.vals[0], tuple) or any((v, v) != p for v, p in zip(formula.vals, values)):
             raise ArchError(Diagnostic("the padding of this layer differs between the uses of its block",
-                                       layer.span, hint="give padding= explicitly"), self.ir.program.sources)
+                                       layer.span, hint="give padding= explicitly",
+                                       code="block-uses-differ"), self.ir.program.sources)
         return formula
 
     def layer_conv(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -548,7 +550,8 @@ class _Writer:
         if any(a != areas[0] for a in areas):
             raise ArchError(Diagnostic("flatten gives a different number of features in different uses of its "
                                        "block", self.ir.layers[m.node].span,
-                                       hint="pool to a fixed size first, e.g. `avgpool(output=4)` or `gap`"),
+                                       hint="pool to a fixed size first, e.g. `avgpool(output=4)` or `gap`",
+                                       code="block-uses-differ"),
                             self.ir.program.sources)
         return "nn.Flatten()", _T(None, t.ch.binop("*", self.lit(areas[0])), None, None)
 

@@ -17,9 +17,9 @@ Shape = tuple[int, ...]
 
 
 class _Problem(Exception):
-    def __init__(self, message: str, hint: str | None = None, notes: list[Note] | None = None):
+    def __init__(self, message: str, hint: str | None = None, notes: list[Note] | None = None, *, code: str):
         super().__init__(message)
-        self.message, self.hint, self.notes = message, hint, notes or []
+        self.message, self.hint, self.notes, self.code = message, hint, notes or [], code
 
 
 class _TooSmall(_Problem):
@@ -44,7 +44,7 @@ def infer(ir: IR) -> IR:
         try:
             RULES[layer.op](layer, ins, ir)
         except _Problem as problem:
-            reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes)
+            reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes, code=problem.code)
             if isinstance(problem, _TooSmall) and too_small is None:
                 too_small = reporter.diagnostics[-1]
     if too_small is not None:
@@ -56,7 +56,7 @@ def infer(ir: IR) -> IR:
         if before is not None and after is not None and before != after:
             reporter.error(f"a conditional statement must keep the shape, but this one turns {fmt(before)} into "
                            f"{fmt(after)}", span, hint="only layers that keep the shape (bn, dropout, relu, ...) "
-                                                       "can be switched off with `if`")
+                                                       "can be switched off with `if`", code="conditional-shape")
     reporter.raise_if_errors()
     return ir
 
@@ -108,7 +108,7 @@ def total_params(ir: IR) -> int:
 def _spatial(layer: Layer, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise _Problem(f"'{layer.word}' needs a feature map (C, H, W) but gets {fmt(shape)} features",
-                       hint="spatial layers must come before `flatten`")
+                       hint="spatial layers must come before `flatten`", code="shape-mismatch")
     return shape  # type: ignore[return-value]
 
 
@@ -120,7 +120,7 @@ def _padding(layer: Layer, kernel: tuple[int, int], dilation: tuple[int, int]) -
         spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
         if any(s % 2 for s in spans):
             raise _Problem(f"'same' padding needs an odd kernel, got {kernel[0]}x{kernel[1]}",
-                           hint="give the padding as a number, e.g. padding=1")
+                           hint="give the padding as a number, e.g. padding=1", code="even-kernel-same")
         return (spans[0] // 2, spans[1] // 2)
     return (pad, pad)
 
@@ -134,7 +134,7 @@ def _window(layer: Layer, size: int, k: int, s: int, p: int, d: int, ceil: bool,
         need = d * (k - 1) + 1 - 2 * p
         raise _TooSmall(f"the output {axis} of '{layer.word}' would be {out}: its input {axis} is only {size}",
                        hint=f"this layer needs at least {need} pixels here; use a larger input, less pooling, "
-                            "or more padding")
+                            "or more padding", code="input-too-small")
     return out
 
 
@@ -145,7 +145,8 @@ def _conv(layer: Layer, ins: list[Shape], ir: IR) -> None:
     ph, pw = _padding(layer, (kh, kw), (dh, dw))
     groups, out = a["groups"], a["channels"]
     if c % groups or out % groups:
-        raise _Problem(f"groups={groups} must divide both the input channels ({c}) and the filters ({out})")
+        raise _Problem(f"groups={groups} must divide both the input channels ({c}) and the filters ({out})",
+                       code="bad-groups")
     oh = _window(layer, h, kh, sh, ph, dh, False, "height")
     ow = _window(layer, w, kw, sw, pw, dw, False, "width")
     layer.out_shape = (out, oh, ow)
@@ -157,7 +158,8 @@ def _linear(layer: Layer, ins: list[Shape], ir: IR) -> None:
     if len(ins[0]) != 1:
         c, h, w = ins[0]
         raise _Problem(f"'fc' gets a feature map {fmt(ins[0])}; it needs flat features",
-                       hint=f"insert `flatten` before it ({c}*{h}*{w} = {c * h * w} features), or pool first (`gap`)")
+                       hint=f"insert `flatten` before it ({c}*{h}*{w} = {c * h * w} features), or pool first (`gap`)",
+                       code="shape-mismatch")
     (features,) = ins[0]
     out = layer.attrs["features"]
     layer.out_shape = (out,)
@@ -176,7 +178,7 @@ def _pool(layer: Layer, ins: list[Shape], ir: IR) -> None:
     sh, sw = a["stride"] or (kh, kw)
     ph, pw = _padding(layer, (kh, kw), (1, 1))
     if ph > kh // 2 or pw > kw // 2:
-        raise _Problem(f"pooling padding ({ph}) must be at most half the window ({kh}x{kw})")
+        raise _Problem(f"pooling padding ({ph}) must be at most half the window ({kh}x{kw})", code="bad-pool-padding")
     oh = _window(layer, h, kh, sh, ph, 1, a["ceil_mode"], "height")
     ow = _window(layer, w, kw, sw, pw, 1, a["ceil_mode"], "width")
     layer.out_shape = (c, oh, ow)
@@ -229,7 +231,7 @@ def _shortcut(layer: Layer, ins: list[Shape], ir: IR) -> None:
     both = [Note(f"the residual's body gives {fmt(target)}", body.span)]
     if len(source) != 3 or len(target) != 3:
         raise _Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}", notes=both,
-                       hint="flat residuals must keep their size")
+                       hint="flat residuals must keep their size", code="residual-mismatch")
     stride = []
     for size, want in zip(source[1:], target[1:]):
         s = next((s for s in range(1, size + 1) if -(-size // s) == want), None)
@@ -237,13 +239,13 @@ def _shortcut(layer: Layer, ins: list[Shape], ir: IR) -> None:
             raise _Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}, and no "
                            "strided shortcut maps one onto the other", notes=both,
                            hint="keep the body's spatial size a 1/stride of its input ('same' padding), or give "
-                                "an explicit shortcut: residual<body | shortcut>")
+                                "an explicit shortcut: residual<body | shortcut>", code="residual-mismatch")
         stride.append(s)
     c_in, c_out = source[0], target[0]
     if mode == "pad":
         if c_out < c_in:
             raise _Problem(f"zero-padding shortcut cannot reduce channels ({c_in} -> {c_out})", notes=both,
-                           hint="use the projection shortcut: residual<...> (the default)")
+                           hint="use the projection shortcut: residual<...> (the default)", code="pad-shortcut-reduces")
         layer.derived = {"decision": "pad", "stride": tuple(stride), "pad_channels": c_out - c_in}
     else:
         layer.derived = {"decision": "projection", "stride": tuple(stride), "in_channels": c_in}
@@ -258,7 +260,8 @@ def _add(layer: Layer, ins: list[Shape], ir: IR) -> None:
         raise _Problem(f"residual add: the body gives {fmt(body)} but the shortcut gives {fmt(shortcut)}",
                        notes=[Note(f"the body ends here with {fmt(body)}", ir.layers[layer.inputs[0]].span),
                               Note(f"the shortcut ends here with {fmt(shortcut)}", ir.layers[layer.inputs[1]].span)],
-                       hint="make the shortcut produce the body's shape, or leave it out to get a projection")
+                       hint="make the shortcut produce the body's shape, or leave it out to get a projection",
+                       code="residual-mismatch")
     layer.out_shape = body
 
 
@@ -266,13 +269,14 @@ def _concat(layer: Layer, ins: list[Shape], ir: IR) -> None:
     spans = [ir.layers[i].span for i in layer.inputs]
     for shape in ins:
         if len(shape) != 3:
-            raise _Problem(f"inception branches must give feature maps, one gives {fmt(shape)}")
+            raise _Problem(f"inception branches must give feature maps, one gives {fmt(shape)}",
+                           code="inception-mismatch")
     sizes = {shape[1:] for shape in ins}
     if len(sizes) > 1:
         notes = [Note(f"branch {i} gives {fmt(shape)}", span) for i, (shape, span) in enumerate(zip(ins, spans), 1)]
         raise _Problem("inception branches differ in spatial size: " +
                        ", ".join(f"{s[1]}x{s[2]}" for s in ins), notes=notes,
-                       hint="give every branch the same stride and 'same' padding")
+                       hint="give every branch the same stride and 'same' padding", code="inception-mismatch")
     layer.out_shape = (sum(s[0] for s in ins), *ins[0][1:])
 
 

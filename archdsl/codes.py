@@ -107,7 +107,6 @@ CODES: dict[str, Code] = {
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
         "conditional-shape": "a conditional statement that changes the shape",
-        "block-uses-differ": "a block whose uses differ in a way its one generated class cannot express",
     }),
     **_table("budgets", "error", {
         "budget-layers": "more layers after unrolling than max_layers",

@@ -4,7 +4,11 @@ One class per block definition plus one for the network, labels as attribute nam
 inferred shape as a trailing comment on each forward line. A block class is written once from
 its first instance; every value that differs between its instances is written as an expression
 of the block's arguments, and each such expression is checked (`Sym.vals`) against what the IR
-computed for every instance, so the emitted code cannot drift from the checked graph.
+computed for every instance, so the emitted code cannot drift from the checked graph. A size that
+no expression gives for every instance (the features after a flatten, a padding, a shortcut's
+stride) becomes a keyword-only constructor argument of the class, passed by each use as it passes
+`in_channels`: every network the shape check accepts can be written, so code generation reports
+no errors of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.errors import Diagnostic
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.expansion import IR, Instance, Member, Step
@@ -68,6 +72,8 @@ class _Generator:
         self.weights_sha256 = weights_sha256
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
+        # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
+        self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
         taken = set()
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
@@ -144,6 +150,10 @@ class _Generator:
         first = instances[0]
         t_in = self.input_state(first, names["in_channels"], n)
         writer.walk(first.steps, t_in)
+        self.extras[block.name] = writer.extras
+        if writer.extras:
+            sig.append("*")
+            sig += [f"{arg}: {_size_type(list(by_id.values()))}" for arg, by_id in writer.extras.values()]
         uses = f"used {n} time{'s' * (n != 1)}"
         doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}."""'
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
@@ -249,6 +259,8 @@ class _Writer:
         self.emitted: set[str] = set()
         self.identities = 0
         self.sides: list[tuple[str, bool]] = []
+        self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
+        self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
 
     # -- helpers ---------------------------------------------------------------------------
     def lit(self, value) -> Sym:
@@ -281,6 +293,26 @@ class _Writer:
                 return self.lit(v[0])
             return Sym(f"({v[0]}, {v[1]})", 9, tuple(values), True)  # tuple values: no arithmetic on it
         return self.lit(v)
+
+    def size(self, key: str, hint: str, values: list) -> Sym:
+        """A value that may differ between the instances: a literal when it does not, else a constructor
+        argument of the block's class (named after `hint`), as `in_channels` is.
+
+        `key` names the value within the class, the same in the class's own writer and in the
+        followers of its uses, which return the Sym their caller passes for it.
+        """
+        values = _normalized(values)
+        if all(v == values[0] for v in values):
+            return self.pair(values)
+        if self.given is not None:
+            return self.given[key]  # a KeyError here is a bug: the class must have taken the argument
+        if key not in self.extras:
+            taken = set(self.names) | {arg for arg, _ in self.extras.values()}
+            arg, k = hint, 2
+            while arg in taken:
+                arg, k = f"{hint}{k}", k + 1
+            self.extras[key] = (arg, {inst.id: v for inst, v in zip(self.instances, values)})
+        return Sym.name(self.extras[key][0], tuple(values))
 
     def comment(self, step: Step, t: _T) -> str:
         shapes = [self.ir.layers[s.out_node].out_shape for s in self.counterparts(step)]
@@ -392,19 +424,24 @@ class _Writer:
             return [f"{var} = x"]
         cin, cout = t.ch, body.ch
         wanted = [layer.derived.get("stride", (1, 1)) for layer in layers]
-        # One stride for every use: write it as a number; otherwise as the body's stride expression.
-        stride = self.pair(wanted) if len(set(wanted)) == 1 else body.rel
-        if stride is None or isinstance(stride.vals[0], tuple) or any(
-                s != (v, v) for s, v in zip(wanted, stride.vals)):
-            raise self.inexpressible(step, "the shortcut's stride")
+        # One stride for every use: write it as a number; otherwise as the body's stride expression,
+        # or failing that as a constructor argument.
+        if len(set(wanted)) == 1:
+            stride = self.pair(wanted)
+        elif body.rel is not None and all(s == (v, v) for s, v in zip(wanted, body.rel.vals)):
+            stride = body.rel
+        else:
+            stride = self.size(f"{step.site}:stride", "shortcut_stride", wanted)
         if "pad" in decisions:
             counts = [layer.derived.get("pad_channels", 0) for layer in layers]
             channels = self.lit(counts[0]) if len(set(counts)) == 1 else cout.binop("-", cin)
             if any(c != v for c, v in zip(counts, channels.vals)):
-                raise self.inexpressible(step, "the shortcut's zero channels")
+                channels = self.size(f"{step.site}:channels", "shortcut_channels", counts)
             if self.emit:
                 self.init += [f"self.shortcut_stride = {stride}", f"self.shortcut_channels = {channels}"]
-            return [f"{var} = x[:, :, :: self.shortcut_stride, :: self.shortcut_stride]",
+            rows, cols = ("self.shortcut_stride[0]", "self.shortcut_stride[1]") if any(
+                isinstance(v, tuple) for v in stride.vals) else ("self.shortcut_stride",) * 2
+            return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
                     f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
@@ -416,15 +453,9 @@ class _Writer:
             return [f"{var} = self.{m.name}(x)"]
         needed = stride.binop("!=", self.lit(1)).binop("or", cin.binop("!=", cout))
         if any(v != (d == "projection") for v, d in zip(needed.vals, decisions)):
-            raise self.inexpressible(step, "when the shortcut needs a projection")
+            needed = self.size(f"{step.site}:projection", "projection", [d == "projection" for d in decisions])
         self.declare(m.name, ctor, needed.text)
         return [f"{var} = x if self.{m.name} is None else self.{m.name}(x)"]
-
-    def inexpressible(self, step: Step, what: str) -> ArchError:
-        return ArchError(Diagnostic(f"cannot write {what} as one expression for every use of this block",
-                                    step.span, hint="use residual(shortcut=project_all)<...> or give the shortcut "
-                                                    "explicitly: residual<body | shortcut>",
-                                    code="block-uses-differ"), self.ir.program.sources)
 
     # -- constructors ------------------------------------------------------------------------
     def ctor(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -467,6 +498,11 @@ class _Writer:
             child_names[p.name] = (render(expr, self.names, self.n) if expr is not None
                                    else render(p.default, child_names, self.n))
         follower = _Writer(self.gen, children, child_names, emit=False)
+        follower.given = {}
+        for key, (arg, by_id) in self.gen.extras[block.name].items():
+            sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children])
+            follower.given[key] = sym
+            args.append(f"{arg}={sym}")
         inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
@@ -489,9 +525,7 @@ class _Writer:
         # 'same' padding of a kernel that is a block argument: (k - 1) // 2 * d
         formula = kernel.binop("-", self.lit(1)).binop("//", self.lit(2)).binop("*", dilation)
         if isinstance(kernel.vals[0], tuple) or any((v, v) != p for v, p in zip(formula.vals, values)):
-            raise ArchError(Diagnostic("the padding of this layer differs between the uses of its block",
-                                       layer.span, hint="give padding= explicitly",
-                                       code="block-uses-differ"), self.ir.program.sources)
+            return self.size(f"{m.site}:padding", "padding", values)
         return formula
 
     def layer_conv(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -546,13 +580,11 @@ class _Writer:
     def layer_flatten(self, m: Member, t: _T) -> tuple[str, _T]:
         if t.ch is None:
             return "nn.Flatten()", t
-        areas = [layer.in_shape[1] * layer.in_shape[2] for layer in self.layers_of(m)]
-        if any(a != areas[0] for a in areas):
-            raise ArchError(Diagnostic("flatten gives a different number of features in different uses of its "
-                                       "block", self.ir.layers[m.node].span,
-                                       hint="pool to a fixed size first, e.g. `avgpool(output=4)` or `gap`",
-                                       code="block-uses-differ"),
-                            self.ir.program.sources)
+        layers = self.layers_of(m)
+        areas = [layer.in_shape[1] * layer.in_shape[2] for layer in layers]
+        if any(a != areas[0] for a in areas):  # the map's size differs between the uses
+            features = [layer.out_shape[0] for layer in layers]
+            return "nn.Flatten()", _T(None, self.size(f"{m.site}:features", "flatten_features", features), None, None)
         return "nn.Flatten()", _T(None, t.ch.binop("*", self.lit(areas[0])), None, None)
 
     def layer_relu(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -585,6 +617,17 @@ def _keywords(options: list[tuple[str, Sym, object]]) -> list[str]:
             continue
         out.append(f"{name}={sym}")
     return out
+
+
+def _normalized(values: list) -> list:
+    """(h, w) pairs as one number when every one is square; otherwise all as pairs."""
+    if any(isinstance(v, tuple) and v[0] != v[1] for v in values):
+        return [v if isinstance(v, tuple) else (v, v) for v in values]
+    return [v[0] if isinstance(v, tuple) else v for v in values]
+
+
+def _size_type(values: list) -> str:
+    return "tuple[int, int]" if isinstance(values[0], tuple) else _type_name(values)
 
 
 def _is_enum(expr: A.Expr) -> bool:

@@ -49,6 +49,11 @@ network T { input 3x16x16; conv3-8; r; conv3-8; r; gap; flatten; fc-10 }""",
     gap; flatten; fc-10 }""",
     "rectangular shortcut in a block used twice": """block r(c) { residual(shortcut=pad)< conv3-c; maxpool2x1 > }
 network T { input 3x16x16; conv3-8; r(16); r(16); r(32); gap; flatten; fc-10 }""",
+    "a rectangular stride passed on as a pair": """block r { residual(shortcut=pad)<avgpool(output=2)> }
+block w { r }
+network T { input 3x4x4; conv3-8; a: side<maxpool1x2; r; gap; flatten; fc-10>; w; gap; flatten; fc-10 }""",
+    "two zero-padding shortcuts in one class": """network T { input 3x16x16; conv3-8;
+    residual(shortcut=pad)< conv3-16/2 >; residual(shortcut=pad)< conv3-32 >; gap; flatten; fc-10 }""",
     "projection needed in some uses only": """block r(s) { residual< conv3-8/s; maxpool(kernel=1, stride=1) > }
 network T { input 3x16x16; conv3-8; r(1); r(2); conv3-16; r(1); gap; flatten; fc-10 }""",
     "projection decided by the map size alone": """block r { residual< conv3-8; avgpool(output=4) > }

@@ -294,16 +294,17 @@ class _Writer:
             return Sym(f"({v[0]}, {v[1]})", 9, tuple(values), True)  # tuple values: no arithmetic on it
         return self.lit(v)
 
-    def size(self, key: str, hint: str, values: list) -> Sym:
+    def size(self, key: str, hint: str, values: list, passed: bool = False) -> Sym:
         """A value that may differ between the instances: a literal when it does not, else a constructor
         argument of the block's class (named after `hint`), as `in_channels` is.
 
         `key` names the value within the class, the same in the class's own writer and in the
-        followers of its uses, which return the Sym their caller passes for it.
+        followers of its uses, which return the Sym their caller passes for it. `passed`: the value
+        of a child's argument, passed on in the form the child's class chose (a pair stays a pair).
         """
-        values = _normalized(values)
+        values = values if passed else _normalized(values)
         if all(v == values[0] for v in values):
-            return self.pair(values)
+            return self.lit(values[0]) if passed else self.pair(values)
         if self.given is not None:
             return self.given[key]  # a KeyError here is a bug: the class must have taken the argument
         if key not in self.extras:
@@ -437,12 +438,14 @@ class _Writer:
             channels = self.lit(counts[0]) if len(set(counts)) == 1 else cout.binop("-", cin)
             if any(c != v for c, v in zip(counts, channels.vals)):
                 channels = self.size(f"{step.site}:channels", "shortcut_channels", counts)
+            # Numbered as the identity variable: one pair of attributes per zero-padding shortcut of the class.
+            n = var[len("identity"):]
             if self.emit:
-                self.init += [f"self.shortcut_stride = {stride}", f"self.shortcut_channels = {channels}"]
-            rows, cols = ("self.shortcut_stride[0]", "self.shortcut_stride[1]") if any(
-                isinstance(v, tuple) for v in stride.vals) else ("self.shortcut_stride",) * 2
+                self.init += [f"self.shortcut_stride{n} = {stride}", f"self.shortcut_channels{n} = {channels}"]
+            rows, cols = (f"self.shortcut_stride{n}[0]", f"self.shortcut_stride{n}[1]") if any(
+                isinstance(v, tuple) for v in stride.vals) else (f"self.shortcut_stride{n}",) * 2
             return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels))"]
+                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels{n}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")
@@ -500,7 +503,7 @@ class _Writer:
         follower = _Writer(self.gen, children, child_names, emit=False)
         follower.given = {}
         for key, (arg, by_id) in self.gen.extras[block.name].items():
-            sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children])
+            sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children], passed=True)
             follower.given[key] = sym
             args.append(f"{arg}={sym}")
         inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))

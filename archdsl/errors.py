@@ -37,17 +37,21 @@ class Note:
 
 @dataclass
 class Diagnostic:
-    """An error or warning about the input, with where it is and what to do."""
+    """An error or warning about the input, with where it is and what to do.
+
+    `code` is the stable name of the kind of problem (archdsl/codes.py declares every one):
+    required, so that no diagnostic can be made without one."""
 
     message: str
     span: Span | None = None
     severity: str = "error"
     hint: str | None = None
     notes: list[Note] = field(default_factory=list)
+    code: str = field(kw_only=True)
 
     def render(self, sources: dict[str, str] | None = None) -> str:
-        """gcc-style text: `file:line:col: error: message`, the source line, a caret."""
-        lines = [_headline(self.span, self.severity, self.message)]
+        """gcc/rustc-style text: `file:line:col: error[code]: message`, the source line, a caret."""
+        lines = [_headline(self.span, f"{self.severity}[{self.code}]", self.message)]
         lines += _excerpt(self.span, sources)
         for note in self.notes:
             lines.append(_headline(note.span, "note", note.message))
@@ -106,11 +110,12 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
         self.sources = sources if sources is not None else {}
 
-    def error(self, message: str, span: Span | None, hint: str | None = None, notes: list[Note] | None = None) -> None:
-        self.diagnostics.append(Diagnostic(message, span, "error", hint, notes or []))
+    def error(self, message: str, span: Span | None, hint: str | None = None, notes: list[Note] | None = None, *,
+              code: str) -> None:
+        self.diagnostics.append(Diagnostic(message, span, "error", hint, notes or [], code=code))
 
-    def warning(self, message: str, span: Span | None, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(message, span, "warning", hint))
+    def warning(self, message: str, span: Span | None, hint: str | None = None, *, code: str) -> None:
+        self.diagnostics.append(Diagnostic(message, span, "warning", hint, code=code))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -51,7 +51,7 @@ def plan(paths: Sequence[PathLike], inputs: Iterable[PathLike] = ()) -> list[Tar
         for key in _identities(target.real):
             if key in seen:
                 raise ArchError(Diagnostic(f"cannot write {target.path}: it is also the output {seen[key]}",
-                                           hint=f"name different files; {_NOTHING_WRITTEN}"))
+                                           hint=f"name different files; {_NOTHING_WRITTEN}", code="cannot-write"))
             seen[key] = target.path
     for source in inputs:
         source_path = Path(source)
@@ -61,7 +61,7 @@ def plan(paths: Sequence[PathLike], inputs: Iterable[PathLike] = ()) -> list[Tar
             if not target.stream and _same_file(source_path, target.real):
                 raise ArchError(Diagnostic(f"cannot write {target.path}: it is an input of this command "
                                            f"({source_path})",
-                                           hint=f"choose another output name; {_NOTHING_WRITTEN}"))
+                                           hint=f"choose another output name; {_NOTHING_WRITTEN}", code="cannot-write"))
     return targets
 
 
@@ -106,7 +106,8 @@ def cannot_write(path: Path, exc: OSError, named: Sequence[PathLike] = ()) -> Ar
     text = str(path)
     if named and (text.startswith("/proc/self/fd/") or _OURS in path.name or str(path) not in map(str, named)):
         text = str(named[0]) if len(named) == 1 else ", ".join(map(str, named))
-    return ArchError(Diagnostic(f"cannot write {text}: {exc.strerror or exc}", hint=_NOTHING_WRITTEN))
+    return ArchError(Diagnostic(f"cannot write {text}: {exc.strerror or exc}", hint=_NOTHING_WRITTEN,
+                                code="cannot-write"))
 
 
 # -- classification ------------------------------------------------------------------------------
@@ -117,7 +118,8 @@ def _target(path: Path) -> Target:
     except FileNotFoundError:
         if not real.parent.is_dir():
             raise ArchError(Diagnostic(f"cannot write {path}: No such file or directory",
-                                       hint=f"create the folder {real.parent} first; {_NOTHING_WRITTEN}")) from None
+                                       hint=f"create the folder {real.parent} first; {_NOTHING_WRITTEN}",
+                                       code="cannot-write")) from None
         return Target(path, real, stream=False)
     except OSError as exc:
         raise cannot_write(path, exc) from None
@@ -127,7 +129,8 @@ def _target(path: Path) -> Target:
         return Target(path, real, stream=True)
     what = "Is a directory" if stat.S_ISDIR(mode) else "Is a socket" if stat.S_ISSOCK(mode) else \
         "Is a block device" if stat.S_ISBLK(mode) else "Not a regular file"
-    raise ArchError(Diagnostic(f"cannot write {path}: {what}", hint=f"name a file to write; {_NOTHING_WRITTEN}"))
+    raise ArchError(Diagnostic(f"cannot write {path}: {what}", hint=f"name a file to write; {_NOTHING_WRITTEN}",
+                               code="cannot-write"))
 
 
 def _identities(path: Path) -> list[Path | tuple[int, int]]:

@@ -113,7 +113,8 @@ def _overrides(params: dict[str, Any]) -> tuple[dict[str, A.Expr], tuple[int, in
         elif isinstance(value, str):
             exprs[name] = parse_expression(value, f"<--set {name}>")
         else:
-            raise ArchError(Diagnostic(f"parameter '{name}' must be a number or true/false, got {value!r}"))
+            raise ArchError(Diagnostic(f"parameter '{name}' must be a number or true/false, got {value!r}",
+                                       code="bad-parameter-value"))
     return exprs, input_shape
 
 
@@ -125,4 +126,4 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
     elif isinstance(value, tuple | list) and len(value) == 3 and all(isinstance(v, int) for v in value):
         return tuple(value)
     raise ArchError(Diagnostic(f"input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits; "
-                               f"got {value!r:.60}"))
+                               f"got {value!r:.60}", code="bad-input-override"))

@@ -201,7 +201,7 @@ def test_summary_of_a_bad_file_is_a_diagnostic_not_a_traceback(tmp_path, capsys)
     bad.write_text(net("conv3-8; fc-10"))
     assert main(["summary", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "bad.arch:3:10: error: 'fc' gets a feature map" in err and "Traceback" not in err
+    assert "bad.arch:3:10: error[shape-mismatch]: 'fc' gets a feature map" in err and "Traceback" not in err
 
 
 def test_summary_takes_parameter_overrides(capsys):

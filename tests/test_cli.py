@@ -34,7 +34,7 @@ def test_errors_are_gcc_style_with_caret_and_exit_1(tmp_path):
     bad.write_text("network n {\n    input 3x8x8;\n    conv3-8; rleu\n}\n")
     result = run("check", str(bad), "architectures/lenet5.arch")
     assert result.returncode == 1
-    assert f"{bad}:3:14: error: unknown layer or block 'rleu'" in result.stderr
+    assert f"{bad}:3:14: error[unknown-word]: unknown layer or block 'rleu'" in result.stderr
     assert "\n      conv3-8; rleu\n               ^~~~\n" in result.stderr
     assert "Traceback" not in result.stderr
     assert "network LeNet5" in result.stdout  # kept going after the bad file

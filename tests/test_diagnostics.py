@@ -16,6 +16,7 @@ import pytest
 from helpers import ROOT, net
 
 import archdsl
+from archdsl.codes import CODES
 from archdsl.errors import ArchError
 from archdsl.frontend.parser import parse
 from archdsl.frontend.syntax_errors import EXAMPLES
@@ -160,6 +161,7 @@ def test_catalogue(case):
         archdsl.compile_source("test.arch", source=case.source)
     d = info.value.first
     assert d.message == case.message
+    assert d.code in CODES and CODES[d.code].severity == "error", d.code
     assert (d.span.file, d.span.line, d.span.column) == ("test.arch", case.line, case.column)
     if case.hint:
         assert case.hint in (d.hint or ""), d.hint
@@ -301,9 +303,9 @@ def test_cli_prints_warnings_and_strict_fails(tmp_path):
     path.write_text(WARNED)
     result = _cli("check", "-q", str(path))
     assert result.returncode == 0
-    assert f"{path}:3:14: warning: 'maxpool2' ignores" in result.stderr
+    assert f"{path}:3:14: warning[pool-drops-input]: 'maxpool2' ignores" in result.stderr
     result = _cli("compile", "--strict", str(path), "-o", str(tmp_path / "out.py"))
-    assert result.returncode == 1 and f"{path}:3:14: error: 'maxpool2' ignores" in result.stderr
+    assert result.returncode == 1 and f"{path}:3:14: error[pool-drops-input]: 'maxpool2' ignores" in result.stderr
     assert not (tmp_path / "out.py").exists()
 
 
@@ -323,10 +325,10 @@ def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
     names = [*files, "missing.arch"]
     result = _cli("check", "-q", *(str(tmp_path / n) for n in names))
     assert result.returncode == 1
-    for expected in (f"{tmp_path}/syntax.arch:3:13: error: unexpected 'relu'",
-                     f"{tmp_path}/shape.arch:3:14: error: 'fc' gets a feature map",
-                     f"{tmp_path}/unknown.arch:3:5: error: unknown layer or block 'rleu'",
-                     f"error: cannot read {tmp_path}/missing.arch: No such file or directory"):
+    for expected in (f"{tmp_path}/syntax.arch:3:13: error[missing-semicolon]: unexpected 'relu'",
+                     f"{tmp_path}/shape.arch:3:14: error[shape-mismatch]: 'fc' gets a feature map",
+                     f"{tmp_path}/unknown.arch:3:5: error[unknown-word]: unknown layer or block 'rleu'",
+                     f"error[cannot-read]: cannot read {tmp_path}/missing.arch: No such file or directory"):
         assert expected in result.stderr, (expected, result.stderr)
     assert f"{tmp_path / 'good.arch'}: network t" in result.stdout
     assert "Traceback" not in result.stderr
@@ -334,9 +336,9 @@ def test_check_keeps_going_after_bad_files_and_reports_each(tmp_path):
 
 @pytest.mark.parametrize("argv, status, message", [
     (["--set", f"input=1x{'9' * 5000}x8"], 1,
-     "error: input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits"),
+     "error[bad-input-override]: input must be CxHxW, e.g. 3x224x224, numbers of at most 18 digits"),
     (["--set", f"num_classes={'9' * 5000}"], 1, "is too large"),
-    (["--set", "num_classes=__import__('os')"], 1, "error: unexpected '('"),
+    (["--set", "num_classes=__import__('os')"], 1, "error[syntax]: unexpected '('"),
     (["--budget", "max_params=1e999"], 2, "budget max_params must be a positive integer, got '1e999'"),
 ], ids=["5000-digit input", "5000-digit parameter", "python in a parameter", "infinite budget"])
 def test_hostile_command_line_values_are_diagnostics(argv, status, message, capsys):
@@ -353,8 +355,8 @@ def test_hostile_command_line_values_are_diagnostics(argv, status, message, caps
 
 @pytest.mark.parametrize("body, status, message", [
     ("(" * 50 + ")" + " x 3)" * 49 + " x 3; relu", 0, None),
-    ("(" * 50 + "rleu" + " x 3)" * 50, 1, "test.arch:4:55: error: unknown layer or block 'rleu'"),
-    ("(" * 50 + "e" + " x 3)" * 50, 1, "test.arch:1:1: error: block 'e' is empty"),
+    ("(" * 50 + "rleu" + " x 3)" * 50, 1, "test.arch:4:55: error[unknown-word]: unknown layer or block 'rleu'"),
+    ("(" * 50 + "e" + " x 3)" * 50, 1, "test.arch:1:1: error[empty-block]: block 'e' is empty"),
 ], ids=["empty", "unknown layer", "empty block"])
 def test_nested_repetitions_of_nothing_or_of_an_error_end_at_once(body, status, message, tmp_path):
     # Found by tools/fuzz.py: fifty nested `x 3` around nothing looped 3^50 times (no layer is made,
@@ -364,4 +366,4 @@ def test_nested_repetitions_of_nothing_or_of_an_error_end_at_once(body, status, 
     result = _cli("check", "-q", str(path))  # in a subprocess, with a timeout: a regression hangs
     assert result.returncode == status, result.stderr
     if message:
-        assert result.stderr.count("error:") == 1 and f"{tmp_path}/{message}" in result.stderr
+        assert result.stderr.count(" error[") == 1 and f"{tmp_path}/{message}" in result.stderr

@@ -167,7 +167,8 @@ def test_stdin_that_is_not_utf8_is_a_diagnostic():
     result = subprocess.run([sys.executable, "-m", "archdsl", "fmt", "-"], input=b"network n {} # \xff\n",
                             capture_output=True, timeout=120, check=False, cwd=ROOT)
     assert result.returncode == 1
-    assert result.stderr.decode().startswith("error: cannot read <stdin>: 'utf-8' codec can't decode byte 0xff")
+    assert result.stderr.decode().startswith(
+        "error[cannot-read]: cannot read <stdin>: 'utf-8' codec can't decode byte 0xff")
 
 
 def test_cli_keeps_going_after_a_file_that_does_not_parse(tmp_path):
@@ -176,6 +177,6 @@ def test_cli_keeps_going_after_a_file_that_does_not_parse(tmp_path):
     messy.write_text(MESSY)
     result = run(str(bad), str(messy))
     assert result.returncode == 1
-    assert f"{bad}:3:11: error: unexpected 'relu'" in result.stderr
+    assert f"{bad}:3:11: error[missing-semicolon]: unexpected 'relu'" in result.stderr
     assert bad.read_text().startswith("network n {\n  input")  # untouched
     assert messy.read_text() == TIDY

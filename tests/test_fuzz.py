@@ -1,4 +1,5 @@
-"""Fuzzing in CI: generated and mutated `.arch` text ends in archdsl's own diagnostics, or compiles.
+"""Fuzzing in CI: generated and mutated `.arch` text ends in archdsl's own diagnostics, or compiles;
+and `check` (build) and `compile` (compile_source) give it the same verdict.
 
 The inputs and the oracle are tools/fuzz.py's, where the long run lives (its docstring says what
 each input goes through). Here hypothesis drives the same generators with its own random
@@ -13,7 +14,7 @@ import sys
 from collections import Counter
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, net
 
 pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, note, settings
@@ -48,3 +49,16 @@ def test_the_fuzzer_reaches_past_the_parser():
     rng = random.Random(0)
     outcomes = Counter(fuzz.check(*fuzz.make_input(rng)) for _ in range(150))
     assert outcomes["ok"] >= 5 and outcomes["diagnostic"] >= 50, outcomes
+
+
+def test_the_fuzzer_counts_a_check_compile_disagreement_as_a_crash(monkeypatch):
+    from archdsl.errors import ArchError, Diagnostic
+
+    def refuses(*args, **kwargs):  # a code generator with an error of its own, as there used to be
+        raise ArchError(Diagnostic("codegen refuses", code="shape-mismatch"))
+
+    text = net("    conv3-8; gap; flatten; fc-10")
+    assert fuzz.check(text, ROOT / "t.arch") == "ok"
+    monkeypatch.setattr(fuzz, "compile_source", refuses)
+    with pytest.raises(fuzz.Disagreement, match="check says 'ok' but compile says .*codegen refuses"):
+        fuzz.check(text, ROOT / "t.arch")

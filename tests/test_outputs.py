@@ -68,7 +68,7 @@ def test_a_failed_write_leaves_the_previous_output_untouched(argv, name, tmp_pat
     out.write_text(previous)
     run = run_limited([a.format(out=out, tmp=tmp_path) for a in argv])
     assert run.returncode == 1, run.stderr
-    assert f"error: cannot write {tmp_path}/" in run.stderr and ": File too large" in run.stderr
+    assert f"error[cannot-write]: cannot write {tmp_path}/" in run.stderr and ": File too large" in run.stderr
     assert "Traceback" not in run.stderr
     assert out.read_text() == previous
     assert hidden(tmp_path) == []

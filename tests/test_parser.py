@@ -67,17 +67,19 @@ def test_bundled_files_parse(path):
 
 
 @pytest.mark.parametrize(
-    "source, line, column, message, expected",
+    "source, line, column, message, expected, code",
     [
-        ("network n { input 3x8x8; conv3-64; relu;; }", 1, 41, "unexpected ';'", "a name"),
-        ("network n { input 3x8x8; conv3-64 relu }", 1, 35, "unexpected 'relu'", "';'"),
-        ("network n {\n  input 3x8x8;\n  conv3-64(stride=)\n}", 3, 19, "unexpected ')'", "a number"),
-        ("network n { input 3x8x8; conv3-64", 1, 34, "unexpected end of file", "'}'"),
-        ("network n { input 3x8x8; conv3-64 @ }", 1, 35, "unexpected character '@'", None),
-        ("network n { conv3-64 }", 1, 13, "unexpected 'conv3'", "'input'"),
+        ("network n { input 3x8x8; conv3-64; relu;; }", 1, 41, "unexpected ';'", "a name", "syntax"),
+        ("network n { input 3x8x8; conv3-64 relu }", 1, 35, "unexpected 'relu'", "';'", "missing-semicolon"),
+        ("network n {\n  input 3x8x8;\n  conv3-64(stride=)\n}", 3, 19, "unexpected ')'", "a number",
+         "missing-option-value"),
+        ("network n { input 3x8x8; conv3-64", 1, 34, "unexpected end of file", "'}'", "missing-semicolon"),
+        ("network n { input 3x8x8; conv3-64 @ }", 1, 35, "unexpected character '@'", None,
+         "unexpected-character"),
+        ("network n { conv3-64 }", 1, 13, "unexpected 'conv3'", "'input'", "missing-input"),
     ],
 )
-def test_syntax_errors_name_line_column_and_what_was_expected(source, line, column, message, expected):
+def test_syntax_errors_name_line_column_and_what_was_expected(source, line, column, message, expected, code):
     with pytest.raises(ArchError) as info:
         parse(source, "bad.arch")
     d = info.value.first
@@ -86,7 +88,7 @@ def test_syntax_errors_name_line_column_and_what_was_expected(source, line, colu
     if expected:
         assert expected in d.hint
     rendered = info.value.render()
-    assert rendered.startswith(f"bad.arch:{line}:{column}: error: {message}")
+    assert rendered.startswith(f"bad.arch:{line}:{column}: error[{code}]: {message}")
     assert "^" in rendered
 
 

@@ -312,8 +312,9 @@ def test_missing_dot_writes_the_dot_file_and_says_how_to_install(tmp_path):
     assert not out.exists()
     assert (tmp_path / "resnet.dot").read_text().startswith("digraph ")
     first, hint = result.stderr.strip().splitlines()
-    assert first == (f"error: Graphviz's `dot` program was not found, so {out} was not drawn; the graph was written "
-                     f"to {tmp_path / 'resnet.dot'} (render it later with `dot -Tpng {tmp_path / 'resnet.dot'}`)")
+    assert first == (f"error[no-graphviz]: Graphviz's `dot` program was not found, so {out} was not drawn; "
+                     f"the graph was written to {tmp_path / 'resnet.dot'} "
+                     f"(render it later with `dot -Tpng {tmp_path / 'resnet.dot'}`)")
     assert "sudo apt-get install graphviz" in hint and "brew install graphviz" in hint
     assert "Traceback" not in result.stderr
 
@@ -332,5 +333,5 @@ def test_viz_of_a_bad_file_is_a_gcc_style_error(tmp_path):
     bad.write_text("network n {\n    input 3x8x8;\n    conv3-8; rleu\n}\n")
     result = run("viz", str(bad), "-o", str(tmp_path / "bad.svg"))
     assert result.returncode == 1
-    assert result.stderr.startswith(f"{bad}:3:14: error: unknown layer or block 'rleu'")
+    assert result.stderr.startswith(f"{bad}:3:14: error[unknown-word]: unknown layer or block 'rleu'")
     assert not (tmp_path / "bad.svg").exists()

@@ -10,9 +10,12 @@ Inputs come from two sources, both driven by one `random.Random`; input SEED:N o
   deep bracketing.
 
 `check()` sends one input through everything that reads user text: `format_text`, then the
-compiler (parse, `use` resolution, expansion, shape inference, budgets, lint, codegen, the
-guard) and, for networks that compile, the analysis, summary table and drawing. Anything but
-`ArchError` is a crash, and so is an input that takes longer than `--limit` seconds (a hang).
+checker (`build`: parse, `use` resolution, expansion, shape inference, budgets, lint) and the
+compiler (`compile_source`: the same, then codegen and the guard) and, for networks that
+compile, the analysis, summary table and drawing. Anything but `ArchError` is a crash, and so is
+an input that takes longer than `--limit` seconds (a hang), and so is an input on which the two
+verdicts differ: `archdsl check` must accept exactly what `archdsl compile` accepts, and reject
+the rest with the same diagnostics.
 With `--forward`, small networks that compile are also loaded and run, and their output shape
 is compared with the one shape inference promised.
 
@@ -255,15 +258,22 @@ class Hang(BaseException):
     """Raised by the alarm; a BaseException so that no `except Exception` in archdsl can swallow it."""
 
 
+class Disagreement(AssertionError):
+    """`build` (what `archdsl check` runs) and `compile_source` gave different verdicts on one input."""
+
+
 def check(text: str, path: Path, forward: bool = False) -> str:
     """'diagnostic', 'ok' (compiled) or 'ran' (compiled and run) for an input; raises anything else."""
     try:
         format_text(text, str(path))
-        compile_source(path, source=text, budget=BUDGET)
     except ArchError as exc:
         exc.render()
+    ir, checked = _verdict(build, text, path)
+    _, compiled = _verdict(compile_source, text, path)
+    if checked != compiled:
+        raise Disagreement(f"check says {checked or 'ok'!r:.300} but compile says {compiled or 'ok'!r:.300}")
+    if ir is None:
         return "diagnostic"
-    ir = build(path, source=text, budget=BUDGET)  # compiled once already: this cannot fail
     analysis = analyse(ir)
     table(analysis)
     drawing(ir).graph.source  # noqa: B018 -- writing the DOT text is the point
@@ -274,6 +284,14 @@ def check(text: str, path: Path, forward: bool = False) -> str:
         _forward(text, path, ir)
         return "ran"
     return "ok"
+
+
+def _verdict(stage, text: str, path: Path):
+    """(the stage's result, None) when it accepts the input; (None, its rendered diagnostics) when not."""
+    try:
+        return stage(path, source=text, budget=BUDGET), None
+    except ArchError as exc:
+        return None, exc.render()
 
 
 def _numel(shape: tuple[int, ...] | None) -> int:

@@ -53,4 +53,5 @@ def _read(name: str) -> str:
         return Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ArchError(Diagnostic(f"cannot read {'<stdin>' if name == '-' else name}: {reason}")) from None
+        raise ArchError(Diagnostic(f"cannot read {'<stdin>' if name == '-' else name}: {reason}",
+                                   code="cannot-read")) from None

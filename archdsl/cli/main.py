@@ -1,6 +1,6 @@
 """The command line's entry point: `archdsl COMMAND ...`, one module per command (COMMAND_MODULES).
 
-Exit codes: 0 success, 1 errors in the input (printed as `file:line:col: error: ...`), 2 usage errors.
+Exit codes: 0 success, 1 errors in the input (printed as `file:line:col: error[code]: ...`), 2 usage errors.
 Only `ArchError` is caught: anything else escaping is a bug in archdsl and shows as one.
 """
 

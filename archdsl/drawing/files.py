@@ -40,7 +40,7 @@ def write(d: Drawing, out: str | Path, inputs: Iterable[str] = ()) -> Path:
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise ArchError(Diagnostic(f"cannot draw to '{out.name}': unknown format '{out.suffix or '(none)'}'",
-                                   hint=f"name the output with one of {', '.join(FORMATS)}"))
+                                   hint=f"name the output with one of {', '.join(FORMATS)}", code="unknown-format"))
     import graphviz  # for its exception; `d` was drawn with it, so it is loaded already
 
     try:
@@ -51,6 +51,6 @@ def write(d: Drawing, out: str | Path, inputs: Iterable[str] = ()) -> Path:
         raise ArchError(Diagnostic(f"Graphviz's `dot` program was not found, so {out} was not drawn; the graph "
                                    f"was written to {dot_file} (render it later with "
                                    f"`dot -T{suffix[1:] if suffix != '.html' else 'svg'} {dot_file}`)",
-                                   hint=INSTALL_HINT)) from None
+                                   hint=INSTALL_HINT, code="no-graphviz")) from None
     write_file(out, contents, inputs=inputs)
     return out

@@ -73,9 +73,11 @@ def draw(path_or_source: str | Path, depth: int | None = None, *, rankdir: str =
 
 def drawing(ir: IR, depth: int | None = None, *, rankdir: str = "TB", fold_repeats: bool = False) -> Drawing:
     if depth is not None and depth < 1:
-        raise ArchError(Diagnostic(f"depth must be at least 1, got {depth}", hint="leave it out to draw every layer"))
+        raise ArchError(Diagnostic(f"depth must be at least 1, got {depth}", hint="leave it out to draw every layer",
+                                   code="bad-drawing-option"))
     if rankdir not in RANKDIRS:
-        raise ArchError(Diagnostic(f"rankdir must be {' or '.join(RANKDIRS)}, got {rankdir!r}"))
+        raise ArchError(Diagnostic(f"rankdir must be {' or '.join(RANKDIRS)}, got {rankdir!r}",
+                                   code="bad-drawing-option"))
     return _Drawer(ir, structure(ir, fold_repeats), depth, rankdir).run()
 
 

@@ -28,18 +28,19 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     if isinstance(expr, A.Name):
         if expr.id not in env:
             known = ", ".join(sorted(env)) or "none"
-            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}"))
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=f"names in scope: {known}",
+                                       code="undefined-name"))
         return env[expr.id]
     if isinstance(expr, A.Neg):
         return -_require_number(evaluate(expr.operand, env), expr)
     left, right = evaluate(expr.left, env), evaluate(expr.right, env)
     a, b = _require_number(left, expr.left), _require_number(right, expr.right)
     if expr.op == "//" and b == 0:
-        raise ArchError(Diagnostic("division by zero", expr.span))
+        raise ArchError(Diagnostic("division by zero", expr.span, code="division-by-zero"))
     result = _apply(expr.op, a, b)
     if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
         raise ArchError(Diagnostic("the value of this expression is too large", expr.span,
-                                   hint=f"values must stay below {LIMIT:.0e} in magnitude"))
+                                   hint=f"values must stay below {LIMIT:.0e} in magnitude", code="number-too-large"))
     return result
 
 
@@ -59,7 +60,7 @@ def _apply(op: str, a: float, b: float) -> int | float:
 
 def _require_number(value: Value, expr: A.Expr) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span))
+        raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span, code="not-a-number"))
     return value
 
 

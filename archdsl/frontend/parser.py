@@ -104,7 +104,8 @@ def _check_nesting(tree: Tree, file: str, text: str) -> None:
         if depth > MAX_NESTING:
             where = Span(file, getattr(node.meta, "line", 1), getattr(node.meta, "column", 1))
             raise ArchError(Diagnostic(f"nesting deeper than {MAX_NESTING} levels", where,
-                                       hint="flatten the groups or expressions, or name a part as a block"),
+                                       hint="flatten the groups or expressions, or name a part as a block",
+                                       code="nesting-too-deep"),
                             {file: text})
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
@@ -114,7 +115,8 @@ def _literal(token: Token, file: str, convert):
     value = convert(str(token)) if len(digits.replace(".", "").lstrip("0")) <= MAX_DIGITS else None
     if value is None or not math.isfinite(value):
         raise ArchError(Diagnostic(f"number {str(token)[:30]}{'...' if len(token) > 30 else ''} is too large",
-                                   _span(file, token), hint=f"numbers have at most {MAX_DIGITS} digits"))
+                                   _span(file, token), hint=f"numbers have at most {MAX_DIGITS} digits",
+                                   code="number-too-large"))
     return value
 
 
@@ -129,7 +131,8 @@ def parse_expression(text: str, file: str = "<--set>") -> A.Expr:
 def parse_freeze(text: str) -> A.Freeze:
     """A freeze list given from Python or the command line: `up to layer3` or `conv1, layer1`."""
     wrong = ArchError(Diagnostic(f"cannot read freeze={text!r}",
-                                 hint="write 'up to NAME' or 'NAME, NAME, ...' with top-level labels"))
+                                 hint="write 'up to NAME' or 'NAME, NAME, ...' with top-level labels",
+                                 code="bad-freeze"))
     try:
         module = parse(f"network _ {{ input 1x1x1; freeze {text}; }}", "<freeze>")
     except ArchError:
@@ -161,10 +164,10 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         if token.type == "$END":
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
-    why = explain(exc, _lark())
+    code, why = explain(exc, _lark())
     if why:
         hint = f"{why} ({hint})" if hint else why
-    return Diagnostic(message, Span(file, line, column), hint=hint)
+    return Diagnostic(message, Span(file, line, column), hint=hint, code=code)
 
 
 def _span(file: str, meta: Meta | Token) -> Span:
@@ -326,20 +329,20 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:
-                raise ArchError(Diagnostic(f"cannot read {p}: {reason}")) from None
+                raise ArchError(Diagnostic(f"cannot read {p}: {reason}", code="cannot-read")) from None
             errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span,
-                                     hint="`use` paths are relative to the file that names them"))
+                                     hint="`use` paths are relative to the file that names them", code="cannot-read"))
             return None
 
     def visit(module: A.Module, base: Path, stack: tuple[Path, ...]) -> None:
         for use in module.uses:
             if "\x00" in use.path:  # the OS cannot take it: Path.resolve() would raise ValueError
-                errors.append(Diagnostic("a `use` path cannot contain a NUL character", use.span))
+                errors.append(Diagnostic("a `use` path cannot contain a NUL character", use.span, code="bad-use-path"))
                 continue
             target = (base / use.path).resolve()
             if target in stack:
                 chain = " -> ".join(p.name for p in stack[stack.index(target):] + (target,))
-                errors.append(Diagnostic(f"`use` cycle: {chain}", use.span))
+                errors.append(Diagnostic(f"`use` cycle: {chain}", use.span, code="use-cycle"))
                 continue
             if str(target) in loaded:
                 continue
@@ -358,10 +361,11 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
         for block in module.blocks:
             if block.name in blocks and blocks[block.name] is not block:
                 errors.append(Diagnostic(f"block '{block.name}' is defined twice", block.span,
-                                         notes=[Note("first defined here", blocks[block.name].span)]))
+                                         notes=[Note("first defined here", blocks[block.name].span)],
+                                         code="duplicate-block"))
             elif lookup(block.name) is not None:
                 errors.append(Diagnostic(f"block name '{block.name}' is a layer word", block.span,
-                                         hint="choose another name"))
+                                         hint="choose another name", code="block-is-layer-word"))
             else:
                 blocks[block.name] = block
 

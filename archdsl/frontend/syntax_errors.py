@@ -75,13 +75,39 @@ for _label, _files in FILE_EXAMPLES.items():
     EXAMPLES.setdefault(_label, []).extend(_files)
 
 
-def explain(exc: UnexpectedInput, parser: Lark) -> str | None:
-    """The explanation of the example that fails like `exc`, or None when none does."""
+# The diagnostic code of each explanation (archdsl/codes.py declares them); a syntax error that
+# no example explains is `syntax`, a stray character `unexpected-character`.
+CODE_OF: dict[str, str] = {
+    "missing ';' between two statements?": "missing-semicolon",
+    "an option needs a value after '=', e.g. stride=2": "missing-option-value",
+    "missing ',' between two options?": "missing-comma",
+    "a '-' or '/' argument is a number, a name or an expression in parentheses, e.g. conv1-(c * 4)":
+        "bad-dash-argument",
+    "a repetition count follows 'x', e.g. conv3-64 x3 or (conv3-64; relu) x n": "bad-repetition",
+    "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": "bad-label",
+    "a condition follows 'if', e.g. aux: side<...> if aux_logits": "bad-condition",
+    "inception<...> needs at least two branches separated by '|'": "one-branch",
+    "two ';' in a row: there is no empty statement": "empty-statement",
+    "a network body starts with its input declaration, e.g. `input 3x224x224;`": "missing-input",
+    "missing ';' after the input declaration?": "missing-input-semicolon",
+    "the input shape is written CxHxW without spaces, e.g. 3x224x224": "bad-input-shape",
+    "parameters are names with optional defaults, e.g. block b(c, s = 1)": "bad-parameters",
+    "`use` takes a quoted path, e.g. use \"blocks/resnet.arch\";": "bad-use",
+    "a file holds `use`, `block` and `network` declarations; layers go inside a network's braces": "stray-statement",
+    "a declaration needs a name, e.g. network ResNet34 { ... } or block basic(c) { ... }": "missing-name",
+    "missing '{' before the body?": "missing-brace",
+    "unclosed bracket: the file ends inside a '{', '(' or '<'": "unclosed-bracket",
+}
+
+
+def explain(exc: UnexpectedInput, parser: Lark) -> tuple[str, str | None]:
+    """The code and explanation of the example that fails like `exc` (no explanation when none does)."""
     if isinstance(exc, UnexpectedCharacters):
-        return None  # "unexpected character '@'" says it all
+        return "unexpected-character", None  # "unexpected character '@'" says it all
     table = _table(parser)
     state, token = _key(exc)
-    return table.get((state, token)) or table.get((state, None))
+    why = table.get((state, token)) or table.get((state, None))
+    return (CODE_OF[why], why) if why else ("syntax", None)
 
 
 def _key(exc: UnexpectedInput) -> tuple[tuple | None, str | None]:

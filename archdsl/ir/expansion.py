@@ -65,7 +65,8 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     params = _network_params(net, overrides or {}, reporter)
     input_shape = input_shape or (net.input.channels, net.input.height, net.input.width)
     if min(input_shape) < 1:
-        reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a zero dimension", net.input.span)
+        reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a zero dimension", net.input.span,
+                       code="zero-input")
     _check_block_params(program, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
@@ -79,7 +80,8 @@ def _check_block_params(program: Program, reporter: Reporter) -> None:
         for param in block.params:
             _check_identifier(param.name, param.span, reporter, "parameter")
             if param.name in seen:
-                reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span)
+                reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span,
+                               code="duplicate-parameter")
             seen.add(param.name)
 
 
@@ -87,11 +89,13 @@ def _pick_network(program: Program) -> A.Network:
     nets = program.module.networks
     if not nets:
         raise ArchError(Diagnostic("no network in this file", program.module.span,
-                                   hint="add `network NAME { input 3x224x224; ... }`, or compile the file that uses it"),
+                                   hint="add `network NAME { input 3x224x224; ... }`, or compile the file that uses it",
+                                   code="no-network"),
                         program.sources)
     if len(nets) > 1:
         raise ArchError(Diagnostic("more than one network in this file", nets[1].span,
-                                   hint="keep one network per file; share blocks with `use`"), program.sources)
+                                   hint="keep one network per file; share blocks with `use`",
+                                   code="several-networks"), program.sources)
     return nets[0]
 
 
@@ -100,16 +104,19 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
     for name, expr in overrides.items():
         if name not in names:
             hint = did_you_mean(name, sorted(names), f"parameters of '{net.name}': {', '.join(sorted(names)) or 'none'}")
-            reporter.error(f"network '{net.name}' has no parameter '{name}'", expr.span, hint=hint)
+            reporter.error(f"network '{net.name}' has no parameter '{name}'", expr.span, hint=hint,
+                           code="unknown-parameter")
     env: dict[str, Value] = {}
     for param in net.params:
         _check_identifier(param.name, param.span, reporter, "parameter")
         if param.name in env:
-            reporter.error(f"network '{net.name}' has two parameters named '{param.name}'", param.span)
+            reporter.error(f"network '{net.name}' has two parameters named '{param.name}'", param.span,
+                           code="duplicate-parameter")
         given = overrides.get(param.name, param.default)
         if given is None:
             reporter.error(f"parameter '{param.name}' has no default value", param.span,
-                           hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...")
+                           hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...",
+                           code="missing-default")
             continue
         try:
             env[param.name] = evaluate(given, env)
@@ -146,7 +153,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
 def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> bool:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED or name.startswith("_"):
         reporter.error(f"'{name}' cannot be used as a {what} name: it is reserved in the generated Python",
-                       span, hint=f"rename it, e.g. '{name.strip('_')}_'" if name.strip("_") else "rename it")
+                       span, hint=f"rename it, e.g. '{name.strip('_')}_'" if name.strip("_") else "rename it",
+                       code="reserved-name")
         return False
     return True
 
@@ -166,7 +174,7 @@ class _Expander:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
                                        hint="reduce the repetition counts, or raise the budget "
-                                            "(--budget max_layers=...)"), self.program.sources)
+                                            "(--budget max_layers=...)", code="budget-layers"), self.program.sources)
         layer = Layer(len(self.ir.layers), op, attrs or {}, exprs or {}, span, ctx.scope.id, inputs, ctx.enabled)
         self.ir.layers.append(layer)
         for i in inputs:
@@ -215,7 +223,7 @@ class _Expander:
         if self.depth >= MAX_DEPTH:
             raise ArchError(Diagnostic(f"blocks and groups nest deeper than {MAX_DEPTH} levels", seq.span,
                                        hint="flatten the nesting; a chain of blocks each using the next counts "
-                                            "every level"))
+                                            "every level", code="nesting-too-deep"))
         self.depth += 1
         try:
             for i, stmt in enumerate(seq.stmts):
@@ -237,10 +245,12 @@ class _Expander:
         if stmt.cond is not None:
             if ctx.steps is None:
                 raise ArchError(Diagnostic("`if` is allowed only on statements of a block or network body",
-                                           stmt.cond.span, hint="move the condition onto the enclosing labelled group"))
+                                           stmt.cond.span, hint="move the condition onto the enclosing labelled group",
+                                           code="misplaced-if"))
             value = evaluate(stmt.cond, ctx.env)
             if not isinstance(value, bool):
-                raise ArchError(Diagnostic(f"condition must be true or false, got {value!r}", stmt.cond.span))
+                raise ArchError(Diagnostic(f"condition must be true or false, got {value!r}", stmt.cond.span,
+                                           code="bad-condition-value"))
             inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
         y = self.labelled(stmt, x, inner, site, count) if stmt.label else self.unlabelled(stmt, x, inner, site, count)
@@ -265,20 +275,22 @@ class _Expander:
                 raise ArchError(Diagnostic(
                     f"repetition count depends on parameter '{min(bound)}' of block '{block.name}'",
                     stmt.repeat.span, hint="a block's layers must not depend on its arguments: repeat the block "
-                                           "at the call site instead (`blk(64) x 3`)"))
+                                           "at the call site instead (`blk(64) x 3`)",
+                    code="repeat-depends-on-argument"))
         count = evaluate(stmt.repeat, ctx.env)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ArchError(Diagnostic(f"repetition count must be a positive integer, got {count!r}", stmt.repeat.span))
+            raise ArchError(Diagnostic(f"repetition count must be a positive integer, got {count!r}", stmt.repeat.span,
+                                       code="bad-repeat"))
         if count > self.budget.max_repeat:
             raise ArchError(Diagnostic(f"repetition count {count:,} exceeds the limit of {self.budget.max_repeat:,}",
                                        stmt.repeat.span, hint="raise the budget if you mean it "
-                                                              "(--budget max_repeat=...)"))
+                                                              "(--budget max_repeat=...)", code="budget-repeat"))
         return count
 
     def unlabelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int) -> int:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
-                                       hint="write e.g. `aux1: side<...>`"))
+                                       hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
         before = self._made(ctx)
         for r in range(count):
             x = self.item(stmt.item, x, ctx, site if count == 1 else site.then(SiteKind.REPEAT, r))
@@ -306,7 +318,7 @@ class _Expander:
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
                                        f"(this repetition alone makes {total - before[0]:,})", stmt.span,
                                        hint="reduce the repetition counts, or raise the budget "
-                                            "(--budget max_layers=...)"), self.program.sources)
+                                            "(--budget max_layers=...)", code="budget-layers"), self.program.sources)
         return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
@@ -319,7 +331,8 @@ class _Expander:
         if isinstance(item, A.Residual | A.Inception):
             word = "residual" if isinstance(item, A.Residual) else "inception"
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
-                                       hint=f"define a block holding the {word} and label the block's use"))
+                                       hint=f"define a block holding the {word} and label the block's use",
+                                       code="label-on-container"))
         if count == 1 and isinstance(item, A.Call):
             return self.call(item, x, ctx, site, label, default_name)
         # A labelled group or repetition is an nn.Sequential of its items.
@@ -354,13 +367,14 @@ class _Expander:
             word = type(item).__name__.lower()
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
                                        "nn.Sequential", item.span,
-                                       hint=f"define a block holding the {word} and use the block in the group"))
+                                       hint=f"define a block holding the {word} and use the block in the group",
+                                       code="container-in-group"))
         if isinstance(item, A.Residual):
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
-                                   hint="write e.g. `aux1: side<...>`"))
+                                   hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
     # -- layers and blocks -------------------------------------------------------------------
     def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
@@ -371,7 +385,8 @@ class _Expander:
         if found is None:
             close = L.suggest(call.name, list(self.program.blocks))
             hint = f"did you mean '{close}'?" if close else "see docs/language.md for the layer words"
-            raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint))
+            raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
+                                       code="unknown-word"))
         spec, kernel = found
         bound = L.bind(call, spec, kernel, ctx.env)
         word = spec.naming(bound.attrs)
@@ -387,10 +402,11 @@ class _Expander:
         if call.name in ctx.stack:
             chain = " -> ".join(ctx.stack[ctx.stack.index(call.name):] + (call.name,))
             raise ArchError(Diagnostic(f"recursive block definition: {chain}", call.span,
-                                       notes=[Note(f"block '{call.name}' is defined here", block.span)]))
+                                       notes=[Note(f"block '{call.name}' is defined here", block.span)],
+                                       code="recursive-block"))
         if call.dashes or call.slash is not None:
             raise ArchError(Diagnostic(f"block '{call.name}' takes arguments in parentheses, not '-' or '/'",
-                                       call.span, hint=f"write {call.name}(...)"))
+                                       call.span, hint=f"write {call.name}(...)", code="block-arguments"))
         args = _bind_block_args(call, block, ctx.env)
         inst_id = len(self.ir.instances)
         m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
@@ -407,7 +423,7 @@ class _Expander:
             self.reporter.diagnostics[start:] = [d for d in self.reporter.diagnostics[start:]
                                                  if (d.message, d.span) not in seen]
         if not block.body.stmts:
-            raise ArchError(Diagnostic(f"block '{block.name}' is empty", block.span))
+            raise ArchError(Diagnostic(f"block '{block.name}' is empty", block.span, code="empty-block"))
         self._apply(ctx, m, site, call.span, x, inst.out_node)
         return inst.out_node
 
@@ -417,7 +433,7 @@ class _Expander:
         for arg in item.args:
             if arg.name != "shortcut" or not isinstance(arg.value, A.Name) or arg.value.id not in SHORTCUT_MODES:
                 raise ArchError(Diagnostic("residual takes one option, shortcut=" + "|".join(SHORTCUT_MODES),
-                                           arg.span))
+                                           arg.span, code="bad-residual-option"))
             mode = arg.value.id
         step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
@@ -453,7 +469,8 @@ class _Expander:
             bsite = site.then(SiteKind.BRANCH, i)
             stmts = branch.stmts
             if any(s.cond is not None for s in stmts):
-                raise ArchError(Diagnostic("inception branches cannot be conditional", branch.span))
+                raise ArchError(Diagnostic("inception branches cannot be conditional", branch.span,
+                                           code="conditional-branch"))
             if len(stmts) == 1:
                 outs.append(self.labelled(stmts[0], x, bctx, bsite, self._repeat_count(stmts[0], ctx),
                                           default_name=f"branch{i}"))
@@ -471,12 +488,14 @@ class _Expander:
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
         if ctx.scope.id != 0 or ctx.steps is None:
             raise ArchError(Diagnostic("side outputs belong in the network body", item.span,
-                                       hint="move the side<...> from the block into the network"))
+                                       hint="move the side<...> from the block into the network",
+                                       code="misplaced-side"))
         if stmt.label in self.ir.sides:
-            raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span))
+            raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
+                                       code="duplicate-side"))
         if stmt.label == "out":
             raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
-                                       stmt.label_span, hint="e.g. aux1: side<...>"))
+                                       stmt.label_span, hint="e.g. aux1: side<...>", code="side-named-out"))
         bsteps: list[Step] = []
         bctx = ctx._replace(steps=bsteps)
         body = item.body.stmts
@@ -511,7 +530,7 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
     positional = [a for a in call.args if a.name is None]
     if len(positional) > len(params):
         raise ArchError(Diagnostic(f"block '{block.name}' takes {len(params)} argument(s), got {len(positional)}",
-                                   call.span, hint=f"signature: {block.name}({', '.join(params)})"))
+                                   call.span, hint=f"signature: {block.name}({', '.join(params)})", code="block-arity"))
     for name, arg in zip(params, positional):
         given[name] = arg.value
     for arg in call.args:
@@ -519,9 +538,10 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
             continue
         if arg.name not in params:
             raise ArchError(Diagnostic(f"block '{block.name}' has no parameter '{arg.name}'", arg.span,
-                                       hint=did_you_mean(arg.name, params, f"signature: {block.name}({', '.join(params)})")))
+                                       hint=did_you_mean(arg.name, params, f"signature: {block.name}({', '.join(params)})"),
+                                       code="unknown-parameter"))
         if arg.name in given:
-            raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span))
+            raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span, code="duplicate-argument"))
         given[arg.name] = arg.value
     values: dict[str, Value] = {}
     for param in block.params:
@@ -531,5 +551,5 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
             values[param.name] = evaluate(param.default, values)
         else:
             raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
-                                       hint=f"signature: {block.name}({', '.join(params)})"))
+                                       hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))
     return values

@@ -24,7 +24,8 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
         if name not in by_name:
             raise ArchError(Diagnostic(f"cannot freeze '{name}': the network '{ir.network.name}' has no top-level "
                                        f"layer or block of that name", span,
-                                       hint=did_you_mean(name, by_name, f"its parts are: {', '.join(by_name)}")),
+                                       hint=did_you_mean(name, by_name, f"its parts are: {', '.join(by_name)}"),
+                                       code="cannot-freeze"),
                             ir.program.sources)
     weighted = _weighted_paths(ir)
     if decl.up_to:
@@ -35,13 +36,15 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
         for m, span in zip(chosen, decl.target_spans):
             if not _holds_weights(m, weighted):
                 raise ArchError(Diagnostic(f"cannot freeze '{m.name}': it has no weights", span,
-                                           hint="name layers or blocks with parameters or buffers"),
+                                           hint="name layers or blocks with parameters or buffers",
+                                           code="cannot-freeze"),
                                 ir.program.sources)
     for m in chosen:
         step = ir.instances[0].steps_by_site.get(m.site)
         if step is not None and step.cond is not None:
             raise ArchError(Diagnostic(f"cannot freeze '{m.name}': it exists only under a condition", m.span,
-                                       hint="freeze unconditional parts only"), ir.program.sources)
+                                       hint="freeze unconditional parts only",
+                                       code="cannot-freeze"), ir.program.sources)
     return [name for name, m in by_name.items() if m in chosen]
 
 

@@ -36,7 +36,8 @@ def _claim(seen: dict[str, Member], m: Member, label: str, reporter: Reporter) -
     if label in seen:
         reporter.error(f"duplicate label '{label}'", m.span,
                        notes=[Note("first used here", seen[label].span)],
-                       hint="labels name the module's attributes and must be unique within a block")
+                       hint="labels name the module's attributes and must be unique within a block",
+                       code="duplicate-label")
     seen[label] = m
 
 

@@ -16,7 +16,8 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     ph, pw = padding(layer, (kh, kw), (dh, dw))
     groups, out = a["groups"], a["channels"]
     if c % groups or out % groups:
-        raise Problem(f"groups={groups} must divide both the input channels ({c}) and the filters ({out})")
+        raise Problem(f"groups={groups} must divide both the input channels ({c}) and the filters ({out})",
+                      code="bad-groups")
     oh = window(layer, h, kh, sh, ph, dh, False, "height")
     ow = window(layer, w, kw, sw, pw, dw, False, "width")
     layer.out_shape = (out, oh, ow)

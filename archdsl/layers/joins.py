@@ -30,7 +30,7 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
     both = [Note(f"the residual's body gives {fmt(target)}", body.span)]
     if len(source) != 3 or len(target) != 3:
         raise Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}", notes=both,
-                      hint="flat residuals must keep their size")
+                      hint="flat residuals must keep their size", code="residual-mismatch")
     stride = []
     for size, want in zip(source[1:], target[1:]):
         s = next((s for s in range(1, size + 1) if -(-size // s) == want), None)
@@ -38,13 +38,13 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
             raise Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}, and no "
                           "strided shortcut maps one onto the other", notes=both,
                           hint="keep the body's spatial size a 1/stride of its input ('same' padding), or give "
-                               "an explicit shortcut: residual<body | shortcut>")
+                               "an explicit shortcut: residual<body | shortcut>", code="residual-mismatch")
         stride.append(s)
     c_in, c_out = source[0], target[0]
     if mode == "pad":
         if c_out < c_in:
             raise Problem(f"zero-padding shortcut cannot reduce channels ({c_in} -> {c_out})", notes=both,
-                          hint="use the projection shortcut: residual<...> (the default)")
+                          hint="use the projection shortcut: residual<...> (the default)", code="pad-shortcut-reduces")
         layer.derived = {"decision": "pad", "stride": tuple(stride), "pad_channels": c_out - c_in}
     else:
         layer.derived = {"decision": "projection", "stride": tuple(stride), "in_channels": c_in}
@@ -77,7 +77,8 @@ def _add_shape(layer, ins: list[Shape], ir) -> None:
         raise Problem(f"residual add: the body gives {fmt(body)} but the shortcut gives {fmt(shortcut)}",
                       notes=[Note(f"the body ends here with {fmt(body)}", ir.layers[layer.inputs[0]].span),
                              Note(f"the shortcut ends here with {fmt(shortcut)}", ir.layers[layer.inputs[1]].span)],
-                      hint="make the shortcut produce the body's shape, or leave it out to get a projection")
+                      hint="make the shortcut produce the body's shape, or leave it out to get a projection",
+                      code="residual-mismatch")
     layer.out_shape = body
 
 
@@ -85,13 +86,14 @@ def _concat_shape(layer, ins: list[Shape], ir) -> None:
     spans = [ir.layers[i].span for i in layer.inputs]
     for shape in ins:
         if len(shape) != 3:
-            raise Problem(f"inception branches must give feature maps, one gives {fmt(shape)}")
+            raise Problem(f"inception branches must give feature maps, one gives {fmt(shape)}",
+                          code="inception-mismatch")
     sizes = {shape[1:] for shape in ins}
     if len(sizes) > 1:
         notes = [Note(f"branch {i} gives {fmt(shape)}", span) for i, (shape, span) in enumerate(zip(ins, spans), 1)]
         raise Problem("inception branches differ in spatial size: " +
                       ", ".join(f"{s[1]}x{s[2]}" for s in ins), notes=notes,
-                      hint="give every branch the same stride and 'same' padding")
+                      hint="give every branch the same stride and 'same' padding", code="inception-mismatch")
     layer.out_shape = (sum(s[0] for s in ins), *ins[0][1:])
 
 

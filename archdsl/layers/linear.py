@@ -11,7 +11,8 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     if len(ins[0]) != 1:
         c, h, w = ins[0]
         raise Problem(f"'fc' gets a feature map {fmt(ins[0])}; it needs flat features",
-                      hint=f"insert `flatten` before it ({c}*{h}*{w} = {c * h * w} features), or pool first (`gap`)")
+                      hint=f"insert `flatten` before it ({c}*{h}*{w} = {c * h * w} features), or pool first (`gap`)",
+                      code="shape-mismatch")
     (features,) = ins[0]
     layer.out_shape = (layer.attrs["features"],)
     layer.derived = {"in_features": features}

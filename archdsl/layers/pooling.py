@@ -27,7 +27,7 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     sh, sw = a["stride"] or (kh, kw)
     ph, pw = padding(layer, (kh, kw), (1, 1))
     if ph > kh // 2 or pw > kw // 2:
-        raise Problem(f"pooling padding ({ph}) must be at most half the window ({kh}x{kw})")
+        raise Problem(f"pooling padding ({ph}) must be at most half the window ({kh}x{kw})", code="bad-pool-padding")
     oh = window(layer, h, kh, sh, ph, 1, a["ceil_mode"], "height")
     ow = window(layer, w, kw, sw, pw, 1, a["ceil_mode"], "width")
     layer.out_shape = (c, oh, ow)

@@ -193,34 +193,38 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
 
     def give(name: str, expr: A.Expr, node: A.Node) -> None:
         if name in given:
-            raise ArchError(Diagnostic(f"'{call.name}': option '{name}' given twice", node.span))
+            raise ArchError(Diagnostic(f"'{call.name}': option '{name}' given twice", node.span,
+                                       code="duplicate-option"))
         given[name], spans[name] = expr, node
 
     if len(call.dashes) > len(spec.dashes):
         raise ArchError(Diagnostic(
             f"'{call.name}' takes {len(spec.dashes)} '-' argument(s), got {len(call.dashes)}", call.span,
-            hint=f"write it as {spec.example}" if spec.example else None))
+            hint=f"write it as {spec.example}" if spec.example else None, code="layer-arity"))
     for name, expr in zip(spec.dashes, call.dashes):
         give(name, expr, expr)
     if call.slash is not None:
         if spec.slash is None:
-            raise ArchError(Diagnostic(f"'{call.name}' takes no '/stride'", call.slash.span))
+            raise ArchError(Diagnostic(f"'{call.name}' takes no '/stride'", call.slash.span, code="layer-arity"))
         give(spec.slash, call.slash, call.slash)
     free = [n for n in spec.positional if n not in given and not (n == "kernel" and kernel)]
     for arg in call.args:
         if arg.name is None:
             if not free:
-                raise ArchError(Diagnostic(f"too many positional arguments for '{call.name}'", arg.span))
+                raise ArchError(Diagnostic(f"too many positional arguments for '{call.name}'", arg.span,
+                                           code="layer-arity"))
             give(free.pop(0), arg.value, arg)
         else:
             if spec.option(arg.name) is None:
                 names = ", ".join(o.name for o in spec.options) or "none"
                 hint = did_you_mean(arg.name, [o.name for o in spec.options], f"options of '{spec.word}': {names}")
-                raise ArchError(Diagnostic(f"'{call.name}' has no option '{arg.name}'", arg.span, hint=hint))
+                raise ArchError(Diagnostic(f"'{call.name}' has no option '{arg.name}'", arg.span, hint=hint,
+                                           code="unknown-option"))
             give(arg.name, arg.value, arg)
             free = [n for n in free if n != arg.name]
     if kernel is not None and "kernel" in given:
-        raise ArchError(Diagnostic(f"kernel given twice: in '{call.name}' and as an option", spans["kernel"].span))
+        raise ArchError(Diagnostic(f"kernel given twice: in '{call.name}' and as an option", spans["kernel"].span,
+                                   code="duplicate-option"))
     attrs: dict[str, Any] = {}
     for option in spec.options:
         if option.name in given:
@@ -236,7 +240,8 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
     for name in spec.required:
         if attrs.get(name) is None:
             raise ArchError(Diagnostic(f"'{call.name}' needs {name}", call.span,
-                                       hint=f"write it as {spec.example}" if spec.example else None))
+                                       hint=f"write it as {spec.example}" if spec.example else None,
+                                       code="missing-option"))
     for name in ("kernel", "stride", "dilation", "output"):
         if name in attrs and isinstance(attrs[name], int) and not isinstance(attrs[name], bool):
             attrs[name] = (attrs[name], attrs[name])
@@ -256,7 +261,8 @@ def _is_int(v: Any) -> bool:
 def _check(option: Option, value: Any, node: A.Node, call: A.Call) -> Any:
     ok, want = _CHECKS[option.kind](value)
     if not ok:
-        raise ArchError(Diagnostic(f"'{call.name}': {option.name} must be {want}, got {value!r}", node.span))
+        raise ArchError(Diagnostic(f"'{call.name}': {option.name} must be {want}, got {value!r}", node.span,
+                                   code="bad-option-value"))
     return float(value) if option.kind in ("float", "prob") else value
 
 

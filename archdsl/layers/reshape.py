@@ -18,9 +18,8 @@ def _emit(e) -> tuple[str, object]:
     if e.channels is None:
         return "nn.Flatten()", e.same()
     areas = [layer.in_shape[1] * layer.in_shape[2] for layer in e.uses]
-    if any(a != areas[0] for a in areas):
-        raise e.error("flatten gives a different number of features in different uses of its block",
-                      hint="pool to a fixed size first, e.g. `avgpool(output=4)` or `gap`")
+    if any(a != areas[0] for a in areas):  # the map's size differs between the block's uses
+        return "nn.Flatten()", e.flat(e.size("features", "flatten_features", [layer.out_shape[0] for layer in e.uses]))
     return "nn.Flatten()", e.flat(e.channels.binop("*", e.lit(areas[0])))
 
 

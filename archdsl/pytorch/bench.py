@@ -105,7 +105,7 @@ def _require_device(device: str) -> None:
 
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchError(Diagnostic("--device cuda: PyTorch sees no CUDA device on this machine",
-                                   hint="use --device cpu, or install a CUDA build of PyTorch"))
+                                   hint="use --device cpu, or install a CUDA build of PyTorch", code="no-cuda"))
 
 
 def configure(device: str, threads: int | None) -> str:

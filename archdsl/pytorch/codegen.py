@@ -4,7 +4,11 @@ One class per block definition plus one for the network, labels as attribute nam
 inferred shape as a trailing comment on each forward line. A block class is written once from
 its first instance; every value that differs between its instances is written as an expression
 of the block's arguments, and each such expression is checked (`Sym.vals`) against what the IR
-computed for every instance, so the emitted code cannot drift from the checked graph.
+computed for every instance, so the emitted code cannot drift from the checked graph. A size that
+no expression gives for every instance (the features after a flatten, a padding, a shortcut's
+stride) becomes a keyword-only constructor argument of the class, passed by each use as it passes
+`in_channels`: every network the shape check accepts can be written, so code generation reports
+no errors of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.errors import Diagnostic
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
@@ -66,6 +70,8 @@ class _Generator:
         self.weights_sha256 = weights_sha256
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
+        # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
+        self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
         taken = set()
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
@@ -142,6 +148,10 @@ class _Generator:
         first = instances[0]
         t_in = self.input_state(first, names["in_channels"], n)
         writer.walk(first.steps, t_in)
+        self.extras[block.name] = writer.extras
+        if writer.extras:
+            sig.append("*")
+            sig += [f"{arg}: {_size_type(list(by_id.values()))}" for arg, by_id in writer.extras.values()]
         uses = f"used {n} time{'s' * (n != 1)}"
         doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}."""'
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
@@ -247,6 +257,8 @@ class _Writer:
         self.emitted: set[str] = set()
         self.identities = 0
         self.sides: list[tuple[str, bool]] = []
+        self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
+        self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
 
     # -- helpers ---------------------------------------------------------------------------
     def lit(self, value) -> Sym:
@@ -279,6 +291,27 @@ class _Writer:
                 return self.lit(v[0])
             return Sym(f"({v[0]}, {v[1]})", 9, tuple(values), True)  # tuple values: no arithmetic on it
         return self.lit(v)
+
+    def size(self, key: str, hint: str, values: list, passed: bool = False) -> Sym:
+        """A value that may differ between the instances: a literal when it does not, else a constructor
+        argument of the block's class (named after `hint`), as `in_channels` is.
+
+        `key` names the value within the class, the same in the class's own writer and in the
+        followers of its uses, which return the Sym their caller passes for it. `passed`: the value
+        of a child's argument, passed on in the form the child's class chose (a pair stays a pair).
+        """
+        values = values if passed else _normalized(values)
+        if all(v == values[0] for v in values):
+            return self.lit(values[0]) if passed else self.pair(values)
+        if self.given is not None:
+            return self.given[key]  # a KeyError here is a bug: the class must have taken the argument
+        if key not in self.extras:
+            taken = set(self.names) | {arg for arg, _ in self.extras.values()}
+            arg, k = hint, 2
+            while arg in taken:
+                arg, k = f"{hint}{k}", k + 1
+            self.extras[key] = (arg, {inst.id: v for inst, v in zip(self.instances, values)})
+        return Sym.name(self.extras[key][0], tuple(values))
 
     def comment(self, step: Step, t: _T) -> str:
         shapes = [self.ir.layers[s.out_node].out_shape for s in self.counterparts(step)]
@@ -390,20 +423,27 @@ class _Writer:
             return [f"{var} = x"]
         cin, cout = t.ch, body.ch
         wanted = [layer.derived.get("stride", (1, 1)) for layer in layers]
-        # One stride for every use: write it as a number; otherwise as the body's stride expression.
-        stride = self.pair(wanted) if len(set(wanted)) == 1 else body.rel
-        if stride is None or isinstance(stride.vals[0], tuple) or any(
-                s != (v, v) for s, v in zip(wanted, stride.vals)):
-            raise self.inexpressible(step, "the shortcut's stride")
+        # One stride for every use: write it as a number; otherwise as the body's stride expression,
+        # or failing that as a constructor argument.
+        if len(set(wanted)) == 1:
+            stride = self.pair(wanted)
+        elif body.rel is not None and all(s == (v, v) for s, v in zip(wanted, body.rel.vals)):
+            stride = body.rel
+        else:
+            stride = self.size(f"{step.site}:stride", "shortcut_stride", wanted)
         if "pad" in decisions:
             counts = [layer.derived.get("pad_channels", 0) for layer in layers]
             channels = self.lit(counts[0]) if len(set(counts)) == 1 else cout.binop("-", cin)
             if any(c != v for c, v in zip(counts, channels.vals)):
-                raise self.inexpressible(step, "the shortcut's zero channels")
+                channels = self.size(f"{step.site}:channels", "shortcut_channels", counts)
+            # Numbered as the identity variable: one pair of attributes per zero-padding shortcut of the class.
+            n = var[len("identity"):]
             if self.emit:
-                self.init += [f"self.shortcut_stride = {stride}", f"self.shortcut_channels = {channels}"]
-            return [f"{var} = x[:, :, :: self.shortcut_stride, :: self.shortcut_stride]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels))"]
+                self.init += [f"self.shortcut_stride{n} = {stride}", f"self.shortcut_channels{n} = {channels}"]
+            rows, cols = (f"self.shortcut_stride{n}[0]", f"self.shortcut_stride{n}[1]") if any(
+                isinstance(v, tuple) for v in stride.vals) else (f"self.shortcut_stride{n}",) * 2
+            return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
+                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels{n}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")
@@ -414,14 +454,9 @@ class _Writer:
             return [f"{var} = self.{m.name}(x)"]
         needed = stride.binop("!=", self.lit(1)).binop("or", cin.binop("!=", cout))
         if any(v != (d == "projection") for v, d in zip(needed.vals, decisions)):
-            raise self.inexpressible(step, "when the shortcut needs a projection")
+            needed = self.size(f"{step.site}:projection", "projection", [d == "projection" for d in decisions])
         self.declare(m.name, ctor, needed.text)
         return [f"{var} = x if self.{m.name} is None else self.{m.name}(x)"]
-
-    def inexpressible(self, step: Step, what: str) -> ArchError:
-        return ArchError(Diagnostic(f"cannot write {what} as one expression for every use of this block",
-                                    step.span, hint="use residual(shortcut=project_all)<...> or give the shortcut "
-                                                    "explicitly: residual<body | shortcut>"), self.ir.program.sources)
 
     # -- constructors ------------------------------------------------------------------------
     def ctor(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -463,6 +498,11 @@ class _Writer:
             child_names[p.name] = (render(expr, self.names, self.n) if expr is not None
                                    else render(p.default, child_names, self.n))
         follower = _Writer(self.gen, children, child_names, emit=False)
+        follower.given = {}
+        for key, (arg, by_id) in self.gen.extras[block.name].items():
+            sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children], passed=True)
+            follower.given[key] = sym
+            args.append(f"{arg}={sym}")
         inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
@@ -485,8 +525,7 @@ class _Writer:
         # 'same' padding of a kernel that is a block argument: (k - 1) // 2 * d
         formula = kernel.binop("-", self.lit(1)).binop("//", self.lit(2)).binop("*", dilation)
         if isinstance(kernel.vals[0], tuple) or any((v, v) != p for v, p in zip(formula.vals, values)):
-            raise ArchError(Diagnostic("the padding of this layer differs between the uses of its block",
-                                       layer.span, hint="give padding= explicitly"), self.ir.program.sources)
+            return self.size(f"{m.site}:padding", "padding", values)
         return formula
 
 
@@ -532,8 +571,10 @@ class _Emit:
     def keywords(self, options: list[tuple[str, Sym, object]]) -> list[str]:
         return _keywords(options)
 
-    def error(self, message: str, hint: str | None = None) -> ArchError:
-        return ArchError(Diagnostic(message, self.layer.span, hint=hint), self.writer.ir.program.sources)
+    def size(self, name: str, hint: str, values: list) -> Sym:
+        """A size of this layer that may differ between the block's uses: a literal when it does not,
+        else a constructor argument named after `hint` (see _Writer.size)."""
+        return self.writer.size(f"{self.member.site}:{name}", hint, values)
 
     # -- the tensor going out
     def same(self) -> _T:
@@ -560,6 +601,17 @@ def _keywords(options: list[tuple[str, Sym, object]]) -> list[str]:
             continue
         out.append(f"{name}={sym}")
     return out
+
+
+def _normalized(values: list) -> list:
+    """(h, w) pairs as one number when every one is square; otherwise all as pairs."""
+    if any(isinstance(v, tuple) and v[0] != v[1] for v in values):
+        return [v if isinstance(v, tuple) else (v, v) for v in values]
+    return [v[0] if isinstance(v, tuple) else v for v in values]
+
+
+def _size_type(values: list) -> str:
+    return "tuple[int, int]" if isinstance(values[0], tuple) else _type_name(values)
 
 
 def _is_enum(expr: A.Expr) -> bool:

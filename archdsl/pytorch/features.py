@@ -35,7 +35,8 @@ class FeatureExtractor(nn.Module):
     @classmethod
     def from_ir(cls, network: nn.Module, ir: IR, names: list[str] | tuple[str, ...]) -> FeatureExtractor:
         if isinstance(names, str) or not names:
-            raise ArchError(Diagnostic(f"features must be a non-empty list of layer names, got {names!r}"))
+            raise ArchError(Diagnostic(f"features must be a non-empty list of layer names, got {names!r}",
+                                       code="bad-features"))
         members = _members_by_path(ir)
         shapes, copied = {}, set()
         for name in names:
@@ -43,21 +44,24 @@ class FeatureExtractor(nn.Module):
             if not uses:
                 raise ArchError(Diagnostic(f"feature '{name}': network '{ir.network.name}' has no layer or block "
                                            f"of that name", hint=did_you_mean(name, members,
-                                                                              "`archdsl check FILE` lists the layer names")))
+                                                                              "`archdsl check FILE` lists the layer names"),
+                                           code="bad-features"))
             if len(uses) > 1:
                 raise ArchError(Diagnostic(f"feature '{name}': that attribute is one layer applied {len(uses)} times",
-                                           uses[0].span, hint="label the use you want, e.g. `stem_out: relu`"),
+                                           uses[0].span, hint="label the use you want, e.g. `stem_out: relu`",
+                                           code="bad-features"),
                                 ir.program.sources)
             node = _output_node(ir, uses[0])
             layer = ir.layers[node]
             if not layer.enabled or layer.out_shape is None:
-                raise ArchError(Diagnostic(f"feature '{name}' is switched off by a condition", uses[0].span),
+                raise ArchError(Diagnostic(f"feature '{name}' is switched off by a condition", uses[0].span,
+                                           code="bad-features"),
                                 ir.program.sources)
             shapes[name] = layer.out_shape
             if any(ir.layers[s].attrs.get("inplace") for s in layer.outputs):
                 copied.add(name)
         if len(set(names)) != len(names):
-            raise ArchError(Diagnostic(f"features name a layer twice: {list(names)}"))
+            raise ArchError(Diagnostic(f"features name a layer twice: {list(names)}", code="bad-features"))
         return cls(network, list(names), shapes, frozenset(copied))
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:

@@ -92,7 +92,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise ArchError(Diagnostic(f"cannot read weights file {path}: no such file"))
+        raise ArchError(Diagnostic(f"cannot read weights file {path}: no such file", code="cannot-read-weights"))
     if path.suffix == ".safetensors":
         data = _read_safetensors(path)
     else:
@@ -100,7 +100,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files; all mean "unreadable"
             raise ArchError(Diagnostic(f"cannot read weights file {path}: {_first_line(exc)}",
-                                       hint=_unreadable_hint(exc))) from None
+                                       hint=_unreadable_hint(exc), code="cannot-read-weights")) from None
     return _as_state_dict(data, path)
 
 
@@ -112,7 +112,8 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
         return load_file(path, device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArchError(Diagnostic(f"cannot read weights file {path}: {_first_line(exc)}",
-                                   hint="the file is not a complete .safetensors file (truncated or another format?)")
+                                   hint="the file is not a complete .safetensors file (truncated or another format?)",
+                                   code="cannot-read-weights")
                         ) from None
 
 
@@ -139,11 +140,13 @@ def _as_state_dict(data: Any, path: Path) -> dict[str, Any]:
     if not isinstance(data, Mapping) or not data:
         kind = "an empty mapping" if isinstance(data, Mapping) else type(data).__name__
         raise ArchError(Diagnostic(f"{path} is not a state_dict: it holds {kind}",
-                                   hint="save weights with torch.save(model.state_dict(), path)"))
+                                   hint="save weights with torch.save(model.state_dict(), path)",
+                                   code="not-a-state-dict"))
     bad = [str(k) for k, v in data.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise ArchError(Diagnostic(f"{path} is not a state_dict: these entries are not named tensors: "
-                                   f"{_listing(bad)}", hint="save weights with torch.save(model.state_dict(), path)"))
+                                   f"{_listing(bad)}", hint="save weights with torch.save(model.state_dict(), path)",
+                                   code="not-a-state-dict"))
     return dict(data)
 
 
@@ -194,12 +197,12 @@ def load_weights(model, weights: str | Path | Mapping[str, Any], *, strict: bool
         notes = [Note(f"{title}: {_listing(names)}") for title, names in report.sections()]
         raise ArchError(Diagnostic(f"weights file {file} does not fit {type(model).__name__}; nothing was loaded",
                                    notes=notes, hint="to load only the tensors that fit, pass strict=False "
-                                                     "(CLI: --partial)"))
+                                                     "(CLI: --partial)", code="weights-mismatch"))
     fitting = {k: state[k] for k in report.loaded}
     for key, tensor in fitting.items():  # checked before anything is copied: no half-loaded model
         if own[key].is_floating_point() != tensor.is_floating_point():
             raise ArchError(Diagnostic(f"weights file {file}: tensor {key} has dtype {tensor.dtype}, "
-                                       f"the model's is {own[key].dtype}; nothing was loaded"))
+                                       f"the model's is {own[key].dtype}; nothing was loaded", code="weights-mismatch"))
     with torch.no_grad():
         model.load_state_dict(fitting, strict=False)
     return report

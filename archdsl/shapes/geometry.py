@@ -18,9 +18,9 @@ Shape = tuple[int, ...]
 class Problem(Exception):
     """Raised by a shape rule; inference.py turns it into a diagnostic at the layer's source span."""
 
-    def __init__(self, message: str, hint: str | None = None, notes: list[Note] | None = None):
+    def __init__(self, message: str, hint: str | None = None, notes: list[Note] | None = None, *, code: str):
         super().__init__(message)
-        self.message, self.hint, self.notes = message, hint, notes or []
+        self.message, self.hint, self.notes, self.code = message, hint, notes or [], code
 
 
 class TooSmall(Problem):
@@ -36,7 +36,7 @@ def fmt(shape: Shape | None) -> str:
 def spatial(layer: Layer, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise Problem(f"'{layer.word}' needs a feature map (C, H, W) but gets {fmt(shape)} features",
-                      hint="spatial layers must come before `flatten`")
+                      hint="spatial layers must come before `flatten`", code="shape-mismatch")
     return shape  # type: ignore[return-value]
 
 
@@ -48,7 +48,7 @@ def padding(layer: Layer, kernel: tuple[int, int], dilation: tuple[int, int]) ->
         spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
         if any(s % 2 for s in spans):
             raise Problem(f"'same' padding needs an odd kernel, got {kernel[0]}x{kernel[1]}",
-                          hint="give the padding as a number, e.g. padding=1")
+                          hint="give the padding as a number, e.g. padding=1", code="even-kernel-same")
         return (spans[0] // 2, spans[1] // 2)
     return (pad, pad)
 
@@ -62,7 +62,7 @@ def window(layer: Layer, size: int, k: int, s: int, p: int, d: int, ceil: bool, 
         need = d * (k - 1) + 1 - 2 * p
         raise TooSmall(f"the output {axis} of '{layer.word}' would be {out}: its input {axis} is only {size}",
                        hint=f"this layer needs at least {need} pixels here; use a larger input, less pooling, "
-                            "or more padding")
+                            "or more padding", code="input-too-small")
     return out
 
 

@@ -28,7 +28,7 @@ def infer(ir: IR) -> IR:
         try:
             spec.shape(layer, ins, ir)
         except Problem as problem:
-            reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes)
+            reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes, code=problem.code)
             if isinstance(problem, TooSmall) and too_small is None:
                 too_small = reporter.diagnostics[-1]
             continue
@@ -43,7 +43,7 @@ def infer(ir: IR) -> IR:
         if before is not None and after is not None and before != after:
             reporter.error(f"a conditional statement must keep the shape, but this one turns {fmt(before)} into "
                            f"{fmt(after)}", span, hint="only layers that keep the shape (bn, dropout, relu, ...) "
-                                                       "can be switched off with `if`")
+                                                       "can be switched off with `if`", code="conditional-shape")
     reporter.raise_if_errors()
     return ir
 

@@ -51,7 +51,7 @@ def check_budget(ir, budget: Budget, params: int) -> None:
     if params > budget.max_params:
         reporter.error(f"the network has {params:,} parameters, more than the budget of {budget.max_params:,}",
                        ir.network.span, hint="check the channel and feature counts, or raise the budget "
-                                             "(--budget max_params=...)")
+                                             "(--budget max_params=...)", code="budget-params")
     for layer in ir.enabled_layers():
         size = 1
         for d in layer.out_shape or ():
@@ -61,6 +61,6 @@ def check_budget(ir, budget: Budget, params: int) -> None:
             reporter.error(f"'{layer.word}' outputs {shape} = {size:,} values per sample, more than "
                            f"the budget of {budget.max_activation:,}", layer.span,
                            hint="check the input size and channel counts, or raise the budget "
-                                "(--budget max_activation=...)")
+                                "(--budget max_activation=...)", code="budget-activation")
             break
     reporter.raise_if_errors()

@@ -27,8 +27,8 @@ def lint(ir: IR) -> list[Diagnostic]:
 
 def as_errors(warnings: list[Diagnostic], sources: dict[str, str]) -> ArchError:
     """The warnings as the errors `--strict` makes of them."""
-    return ArchError([Diagnostic(f"{d.message} [--strict]", d.span, "error", d.hint, d.notes) for d in warnings],
-                     sources)
+    return ArchError([Diagnostic(f"{d.message} [--strict]", d.span, "error", d.hint, d.notes, code=d.code)
+                      for d in warnings], sources)
 
 
 def _pool_drops_input(ir: IR) -> list[Diagnostic]:
@@ -48,7 +48,8 @@ def _pool_drops_input(ir: IR) -> list[Diagnostic]:
                                 if n)
             out.append(Diagnostic(f"'{layer.describe()}' ignores {what} of its {fmt(layer.in_shape)} input",
                                   layer.span, "warning",
-                                  hint="add ceil_mode=true or padding, or feed it a size its stride divides"))
+                                  hint="add ceil_mode=true or padding, or feed it a size its stride divides",
+                                  code="pool-drops-input"))
     return out
 
 
@@ -63,7 +64,7 @@ def _dropout_at_the_end(ir: IR) -> list[Diagnostic]:
     last = _producer(ir, ir.layers[ir.output])
     if last is not None and last.op == "dropout" and last.enabled:
         return [Diagnostic("dropout is the last layer: in training mode it zeroes some of the network's outputs",
-                           last.span, "warning", hint="put the dropout before the final fc layer")]
+                           last.span, "warning", hint="put the dropout before the final fc layer", code="dropout-last")]
     return []
 
 
@@ -77,14 +78,15 @@ def _bias_before_batch_norm(ir: IR) -> list[Diagnostic]:
             out.append(Diagnostic(f"the bias of '{conv.describe()}' is cancelled by the batch norm after it",
                                   conv.span, "warning",
                                   hint=f"write bias=false ({conv.attrs['channels']:,} parameters that never learn "
-                                       "anything: the batch norm's own shift does their job)"))
+                                       "anything: the batch norm's own shift does their job)", code="bias-before-bn"))
     return out
 
 
 def _dropout_of_everything(ir: IR) -> list[Diagnostic]:
     """p=1 zeroes every value in training mode: nothing after it can learn."""
     return [Diagnostic("dropout with p=1 zeroes every value in training mode", layer.span, "warning",
-                       hint="p is the fraction dropped, not kept: torch's convention (0.5 is the usual value)")
+                       hint="p is the fraction dropped, not kept: torch's convention (0.5 is the usual value)",
+                       code="dropout-all")
             for layer in ir.enabled_layers() if layer.op == "dropout" and layer.attrs["p"] == 1]
 
 

@@ -1,0 +1,140 @@
+"""The stable code of every diagnostic archdsl reports, declared once.
+
+A code names a kind of problem, not one wording of it: messages may be reworded, codes stay, so
+users can search for them, tools can match them (JSON output, per-statement suppression of
+warnings) and docs/diagnostics.md can list them (its table is generated from this one; a test
+keeps them equal). tests/test_codes.py fails when a construction site uses a code not declared
+here, or a code declared here is used nowhere.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Code(NamedTuple):
+    severity: str  # "error" | "warning"; a warning made an error by --strict keeps its code
+    stage: str  # where it is found: the heading it is listed under in docs/diagnostics.md
+    description: str
+
+
+def _table(stage: str, severity: str, rows: dict[str, str]) -> dict[str, Code]:
+    return {code: Code(severity, stage, description) for code, description in rows.items()}
+
+
+CODES: dict[str, Code] = {
+    **_table("syntax", "error", {
+        "syntax": "the parser met a token it did not expect (no more specific explanation applies)",
+        "unexpected-character": "a character that no token of the language starts with",
+        "missing-semicolon": "two statements without a ';' between them",
+        "missing-option-value": "an option with '=' but no value",
+        "missing-comma": "two options without a ',' between them",
+        "bad-dash-argument": "a '-' or '/' argument that is not a number, a name or a bracketed expression",
+        "bad-repetition": "'x' without a repetition count after it",
+        "bad-label": "a label without the layer it names",
+        "bad-condition": "'if' without a condition after it",
+        "one-branch": "inception<...> with fewer than two branches",
+        "empty-statement": "two ';' in a row",
+        "missing-input": "a network body that does not start with its input declaration",
+        "missing-input-semicolon": "no ';' after the input declaration",
+        "bad-input-shape": "an input shape not written CxHxW",
+        "bad-parameters": "a parameter list that is not names with optional defaults",
+        "bad-use": "`use` without a quoted path",
+        "stray-statement": "a statement outside any network or block",
+        "missing-name": "a network or block declaration without a name",
+        "missing-brace": "a declaration without the '{' of its body",
+        "unclosed-bracket": "the file ends inside a '{', '(' or '<'",
+        "nesting-too-deep": "brackets, expressions, blocks or groups nested too deeply",
+        "number-too-large": "a number or expression value too large to be meant",
+        "bad-freeze": "a freeze list (freeze= or --freeze) that cannot be read",
+    }),
+    **_table("files", "error", {
+        "cannot-read": "an input file (.arch, `use`d file, stdin) that cannot be read",
+        "bad-use-path": "a `use` path that cannot name a file",
+        "use-cycle": "files that `use` each other in a cycle",
+    }),
+    **_table("names", "error", {
+        "no-network": "a compiled file without a network",
+        "several-networks": "a file with more than one network",
+        "duplicate-block": "a block defined twice",
+        "block-is-layer-word": "a block named like a layer word",
+        "unknown-word": "a layer or block name that is not defined",
+        "undefined-name": "an expression that names no parameter in scope",
+        "unknown-parameter": "an argument or --set for a parameter that does not exist",
+        "duplicate-parameter": "a block or network with two parameters of one name",
+        "missing-default": "a network parameter without a default value or --set",
+        "reserved-name": "a label or parameter name that the generated Python reserves",
+        "duplicate-label": "two members of one block or group with one label",
+        "recursive-block": "a block that uses itself, directly or through others",
+        "unknown-option": "an option a layer does not have",
+        "duplicate-option": "an option given twice",
+        "duplicate-argument": "a block argument given twice",
+        "missing-option": "a layer without an option it needs",
+        "missing-argument": "a block use without an argument it needs",
+        "layer-arity": "a layer with too many '-', '/' or positional arguments",
+        "block-arity": "a block use with the wrong number of arguments",
+        "block-arguments": "a block used with '-' or '/' arguments",
+    }),
+    **_table("values", "error", {
+        "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
+        "not-a-number": "a value that must be a number and is not",
+        "division-by-zero": "an expression that divides by zero",
+        "zero-input": "an input shape with a zero dimension",
+        "bad-repeat": "a repetition count that is not a positive integer",
+        "repeat-depends-on-argument": "a repetition count inside a block that depends on its arguments",
+        "bad-condition-value": "an `if` condition that is not true or false",
+        "misplaced-if": "a condition on a statement that cannot be switched off",
+        "empty-block": "a block without statements",
+        "bad-residual-option": "a residual option other than shortcut=...",
+        "conditional-branch": "an inception branch with a condition",
+        "side-needs-label": "a side<...> without the label that names its output",
+        "misplaced-side": "a side<...> inside a block",
+        "duplicate-side": "two side outputs of one name",
+        "side-named-out": "a side output named 'out'",
+        "label-on-container": "a label on a residual<...>, inception<...> or side<...> itself",
+        "container-in-group": "a residual<...> or inception<...> inside a labelled group",
+        "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
+        "bad-input-override": "an input override that is not CxHxW",
+    }),
+    **_table("shapes", "error", {
+        "shape-mismatch": "a layer given a tensor of the wrong rank (a feature map where flat features are "
+                          "needed, or the reverse)",
+        "even-kernel-same": "'same' padding with an even kernel",
+        "input-too-small": "a window larger than its (padded) input",
+        "bad-groups": "conv groups that do not divide the channels",
+        "bad-pool-padding": "pooling padding more than half the window",
+        "residual-mismatch": "a residual whose body and shortcut give different shapes",
+        "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
+        "inception-mismatch": "inception branches that give different spatial sizes or flat features",
+        "conditional-shape": "a conditional statement that changes the shape",
+    }),
+    **_table("budgets", "error", {
+        "budget-layers": "more layers after unrolling than max_layers",
+        "budget-repeat": "one repetition count larger than max_repeat",
+        "budget-params": "more parameters than max_params",
+        "budget-activation": "one tensor larger than max_activation values per sample",
+    }),
+    **_table("warnings", "warning", {
+        "pool-drops-input": "a fixed-window pooling that ignores the last rows or columns of its input",
+        "dropout-last": "dropout as the last layer",
+        "bias-before-bn": "a convolution bias that the batch norm right after it cancels",
+        "dropout-all": "dropout with p=1",
+    }),
+    **_table("commands", "error", {
+        "cannot-write": "an output that cannot be written (or would overwrite an input or another output)",
+        "cannot-freeze": "a freeze target that is not a top-level part with weights",
+        "bad-features": "a features= list naming no layer, a shared layer or a conditional one",
+        "cannot-read-weights": "a weights file that cannot be read",
+        "not-a-state-dict": "a weights file that does not hold named tensors",
+        "weights-mismatch": "weights whose names, shapes or dtypes do not fit the model",
+        "bad-drawing-option": "a drawing depth or direction out of range",
+        "unknown-format": "a drawing output with an unknown suffix",
+        "no-graphviz": "Graphviz's `dot` program is missing",
+        "no-cuda": "--device cuda without a CUDA device",
+    }),
+}
+
+
+def describe(code: str) -> Code:
+    """The declaration of `code`; a KeyError means a construction site uses an undeclared code."""
+    return CODES[code]

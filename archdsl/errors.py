@@ -6,6 +6,7 @@ Every stage reports problems as `Diagnostic`s that carry a source span. The CLI 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -58,7 +59,7 @@ class Diagnostic:
             lines += _excerpt(note.span, sources)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
 
 def _headline(span: Span | None, severity: str, message: str) -> str:
@@ -73,16 +74,51 @@ def _excerpt(span: Span | None, sources: dict[str, str] | None) -> list[str]:
     if text is None:
         try:
             text = Path(span.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError, ValueError):
             return []
-    source_lines = text.split("\n")  # as Lark counts lines: splitlines() also breaks at \r, \f, \u2028...
-    if not 1 <= span.line <= len(source_lines):
+    starts = _line_starts(text)
+    if not 1 <= span.line <= len(starts):
         return []
-    line = source_lines[span.line - 1].rstrip("\r").expandtabs(1)
+    start = starts[span.line - 1]
+    end = text.find("\n", start)
+    line = text[start:end if end >= 0 else len(text)].rstrip("\r").expandtabs(1)
     width = 1
     if span.end_line == span.line and span.end_column and span.end_column > span.column:
         width = span.end_column - span.column
-    return [f"  {line}", "  " + " " * (span.column - 1) + "^" + "~" * (width - 1)]
+    column = span.column - 1
+    if len(line) > _EXCERPT_WIDTH:  # a window around the column, so a huge line costs no more than a short one
+        left = max(0, min(column - _EXCERPT_WIDTH // 2, len(line) - _EXCERPT_WIDTH))
+        shown = line[left:left + _EXCERPT_WIDTH]
+        line = ("..." if left else "") + shown + ("..." if left + _EXCERPT_WIDTH < len(line) else "")
+        column = column - left + (3 if left else 0)
+        width = max(1, min(width, len(line) - column))
+    return [f"  {line}", "  " + " " * column + "^" + "~" * (width - 1)]
+
+
+_EXCERPT_WIDTH = 160  # characters of a source line an excerpt shows at most
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> list[int]:
+    """Where each line starts, as Lark counts lines (only "\n" breaks one: splitlines() also breaks at
+    \r, \f, \u2028...). Cached: one file with many errors is split once, not once per error."""
+    starts = [0]
+    find = text.find
+    i = find("\n")
+    while i >= 0:
+        starts.append(i + 1)
+        i = find("\n", i + 1)
+    return starts
+
+
+# Control characters (C0 but tab and newline, DEL, C1) from a file's text or name would reach the
+# terminal raw: ESC starts escape sequences that can rewrite the screen. They print as \x1b etc.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0)]}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped, safe to print to a terminal."""
+    return text.translate(_CONTROLS)
 
 
 class ArchError(Exception):

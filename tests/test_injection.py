@@ -55,11 +55,14 @@ REJECTED = {
     "quote in a name": (_net('conv3-8(bias=fal"se)'), "unexpected character '\"'"),
     "python in an option": (_net("conv3-8(bias=__import__('os'))"), "unexpected '('"),
     # include paths
-    "use of a device": ('use "/dev/zero";' + _net("relu"), "not a regular file"),
-    "use of a directory": ('use "..";' + _net("relu"), "not a regular file"),
+    "use of a device": ('use "/dev/zero";' + _net("relu"), "`use` takes .arch files only"),
+    "use of a directory": ('use "..";' + _net("relu"), "`use` takes .arch files only"),
+    "use of a directory named .arch": ('use "dir.arch";' + _net("relu"), "not a regular file"),
+    "use of a secret": ('use "/proc/self/environ";' + _net("relu"), "`use` takes .arch files only"),
+    "use of a binary .arch file": ('use "binary.arch";' + _net("relu"), "not a text file (it holds NUL bytes)"),
     "use of a missing file": ('use "no/such.arch";' + _net("relu"), "No such file or directory"),
     "use with a quote": ('use "a";"b";' + _net("relu"), "unexpected"),
-    "use with a NUL byte": ('use "a\x00b";' + _net("relu"), "a `use` path cannot contain a NUL character"),
+    "use with a NUL byte": ('use "a\x00b";' + _net("relu"), "not a text file (it holds NUL bytes)"),
 }
 
 
@@ -67,9 +70,13 @@ REJECTED = {
 def test_hostile_input_is_rejected_with_a_diagnostic(source, message, tmp_path):
     path = tmp_path / "hostile.arch"
     path.write_text(source)
+    (tmp_path / "dir.arch").mkdir()
+    (tmp_path / "binary.arch").write_bytes(b"block b() { relu }\x00\x1b[2J")
     with pytest.raises(ArchError) as info:
         compile_source(path)
-    assert message in info.value.render()
+    rendered = info.value.render()
+    assert message in rendered
+    assert "PATH=" not in rendered and "\x1b" not in rendered  # nothing leaks, no raw escape reaches a terminal
 
 
 ACCEPTED = {
@@ -136,3 +143,34 @@ def test_a_group_mixing_labelled_and_unlabelled_layers_passes_the_guard():
     assert '("0", nn.Conv2d(' in emitted.source
     model = archdsl.load("mixed.arch", source=source).eval()
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 3)
+
+
+def test_a_nul_byte_in_a_use_path_given_as_text_is_a_diagnostic():
+    # A file holding a NUL byte is refused when read; text given directly still reaches the path check.
+    with pytest.raises(ArchError, match="a `use` path cannot contain a NUL character"):
+        compile_source("t.arch", source='use "a\x00b.arch";' + _net("relu"))
+
+
+def test_control_characters_never_reach_the_terminal_raw(tmp_path):
+    # ESC and BEL in a comment on the faulty line and in the file's name: printed as \x1b and \x07.
+    path = tmp_path / "evil\x1b[2J\x07.arch"
+    path.write_text("network n { input 1x8x8; bogus }  # \x1b]0;owned\x07 \x1b[31m\n")
+    with pytest.raises(ArchError) as info:
+        compile_source(path)
+    rendered = info.value.render()
+    assert "\x1b" not in rendered and "\x07" not in rendered
+    assert "\\x1b[2J\\x07.arch:1:26: error[unknown-word]" in rendered and "# \\x1b]0;owned\\x07" in rendered
+
+
+def test_excerpts_of_a_huge_line_are_clipped_around_the_fault():
+    # Every diagnostic used to repeat the whole line: 60 KB x many errors was gigabytes.
+    source = "network n { input 1x8x8; " + "bogus; " * 9000 + "relu }"
+    with pytest.raises(ArchError) as info:
+        compile_source("t.arch", source=source)
+    lines = info.value.render().split("\n")
+    assert len(info.value.diagnostics) > 1000
+    assert max(len(line) for line in lines) < 250
+    excerpt, caret = lines[1], lines[2]
+    assert excerpt.startswith("  network n { input 1x8x8; bogus;") and caret.index("^") == excerpt.index("bogus")
+    last = info.value.diagnostics[-1].render({"t.arch": source}).split("\n")
+    assert last[1].startswith("  ...") and last[1][last[2].index("^"):].startswith("bogus")

@@ -49,7 +49,11 @@ def _read(name: str) -> str:
     """A file, or stdin for '-', as UTF-8 whatever the locale: the same bytes give the same answer."""
     try:
         if name == "-":
+            if sys.stdin is None:  # descriptor 0 closed at start-up (`<&-`)
+                raise OSError(0, "standard input is closed")
             return sys.stdin.buffer.read().decode("utf-8")
+        if not Path(name).is_file() and Path(name).exists():  # a FIFO or device would block or never end
+            raise OSError(0, "not a regular file")
         return Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

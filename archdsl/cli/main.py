@@ -13,7 +13,7 @@ import os
 import sys
 
 from archdsl import __version__
-from archdsl.errors import ArchError
+from archdsl.errors import ArchError, Diagnostic
 
 # Each command's module: its `register(subparsers)` adds the command's parser and sets
 # `run=function(args, parser) -> exit code` on it (see archdsl/cli/compile.py for the shape).
@@ -62,13 +62,66 @@ def main(argv: list[str] | None = None) -> int:
     for module in _modules_for(sys.argv[1:] if argv is None else argv):
         importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
+    stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
-        return args.run(args, parser)
+        status = args.run(args, parser)
+        sys.stdout.flush()
+        return status
     except ArchError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`archdsl summary ... | head`): not an error
+        _discard_pending_output()
         return 0
+    except _StdoutError as exc:
+        _discard_pending_output()
+        print(Diagnostic(f"cannot write to standard output: {exc}", code="cannot-write",
+                         hint="redirect it to a file, or use -o FILE where the command has it").render(),
+              file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+class _StdoutError(Exception):
+    """Standard output is closed (`>&-`) or failed (`> /dev/full`): a problem of the run, not a bug."""
+
+
+class _Stdout:
+    """sys.stdout for a command: its failures become _StdoutError (BrokenPipeError stays itself)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._call("write", text)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def _call(self, name: str, *args):
+        if self._stream is None:  # Python sets sys.stdout to None when descriptor 1 is closed at start-up
+            raise _StdoutError("it is closed")
+        try:
+            return getattr(self._stream, name)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_pending_output() -> None:
+    """Point descriptor 1 at the null device, so that the interpreter's final flush of what could not
+    be written neither fails again nor prints "Exception ignored" after our message."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

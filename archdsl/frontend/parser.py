@@ -325,7 +325,10 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
             # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
             if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
                 raise OSError(0, "not a regular file" if not p.is_file() else f"larger than {MAX_FILE_BYTES:,} bytes")
-            return p.read_text(encoding="utf-8")
+            content = p.read_text(encoding="utf-8")
+            if "\x00" in content:
+                raise OSError(0, "not a text file (it holds NUL bytes)")
+            return content
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:
@@ -338,6 +341,13 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
         for use in module.uses:
             if "\x00" in use.path:  # the OS cannot take it: Path.resolve() would raise ValueError
                 errors.append(Diagnostic("a `use` path cannot contain a NUL character", use.span, code="bad-use-path"))
+                continue
+            if not use.path.lower().endswith(".arch"):
+                # Only .arch files: an error excerpt shows a line of the file it names, and
+                # `use "/proc/self/environ"` would print the environment.
+                errors.append(Diagnostic(f"`use` takes .arch files only, not '{use.path}'", use.span,
+                                         hint="name a file of blocks, e.g. `use \"blocks/resnet.arch\";`",
+                                         code="bad-use-path"))
                 continue
             target = (base / use.path).resolve()
             if target in stack:

@@ -1,0 +1,55 @@
+"""Standard streams that are closed, full or not files: a diagnostic and exit 1, never a traceback.
+
+Each command runs in a child process, as a user runs it, with its streams redirected by the shell.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import ROOT
+
+LENET5 = str(ROOT / "architectures" / "lenet5.arch")
+ALEXNET = str(ROOT / "architectures" / "alexnet.arch")
+COMMANDS = {
+    "check": ["check", LENET5],
+    "summary": ["summary", LENET5],
+    "summary --json": ["summary", LENET5, "--json"],
+    "compile": ["compile", LENET5],
+    "diff": ["diff", LENET5, ALEXNET],
+    "fmt -": ["fmt", "-"],
+}
+
+
+def shell(argv: list[str], redirect: str, stdin: str = "network n { input 1x8x8;  relu }\n"):
+    command = " ".join([sys.executable, "-m", "archdsl", *argv]) + " " + redirect
+    return subprocess.run(["bash", "-c", command], input=stdin, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("argv", COMMANDS.values(), ids=COMMANDS.keys())
+@pytest.mark.parametrize("redirect, reason", [("> /dev/full", "No space left on device"), (">&-", "it is closed")],
+                         ids=["full", "closed"])
+def test_a_full_or_closed_standard_output_is_a_diagnostic(argv, redirect, reason):
+    run = shell(argv, redirect)
+    assert run.returncode == 1, run.stderr
+    assert f"error[cannot-write]: cannot write to standard output: {reason}" in run.stderr
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    run = shell(["summary", str(ROOT / "architectures" / "resnet152.arch")], "| head -1")
+    assert run.returncode == 0 and run.stdout.startswith("layer")
+    assert run.stderr == ""
+
+
+def test_fmt_with_standard_input_closed_or_a_fifo_is_a_diagnostic(tmp_path):
+    run = shell(["fmt", "-"], "<&-")
+    assert run.returncode == 1 and "cannot read <stdin>: standard input is closed" in run.stderr
+    fifo = tmp_path / "pipe.arch"
+    os.mkfifo(fifo)
+    run = subprocess.run([sys.executable, "-m", "archdsl", "fmt", str(fifo)], capture_output=True, text=True,
+                         timeout=60, check=False)  # it must not wait for a writer
+    assert run.returncode == 1 and f"cannot read {fifo}: not a regular file" in run.stderr

@@ -335,3 +335,22 @@ def test_viz_of_a_bad_file_is_a_gcc_style_error(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{bad}:3:14: error[unknown-word]: unknown layer or block 'rleu'")
     assert not (tmp_path / "bad.svg").exists()
+
+
+@needs_dot
+def test_html_page_data_survives_comments_that_look_like_markup(tmp_path):
+    # `<!--<script>` in a comment on a layer line used to end the page's data early: no script ran.
+    import json
+
+    from archdsl.drawing.html import page
+    from archdsl.drawing.render import drawing
+
+    source = ("network n {\n    input 1x8x8;\n    c1: conv3-4;  # <!--<script> </script><script>alert(1)</script>\n"
+              "    relu\n}\n")
+    d = drawing(archdsl.build("t.arch", source=source))
+    text = page(d)
+    start = text.index('<script type="application/json" id="archdsl-info">') + len(
+        '<script type="application/json" id="archdsl-info">')
+    data = text[start:text.index("</script>", start)]
+    assert json.loads(data) == d.info
+    assert "<!--<script>" not in text and "alert(1)</script>" not in text

@@ -172,7 +172,9 @@ _SCRIPT = r"""
 def page(drawing: Drawing, title: str | None = None) -> str:
     """The drawing as one standalone HTML page."""
     svg = _PROLOG.sub("", drawing.graph.pipe(format="svg", encoding="utf-8"), count=1)
-    data = json.dumps(drawing.info, separators=(",", ":")).replace("</", "<\\/")
+    # Inside <script> only `<` can end the data early (`</script>`, or `<!--<script>`, which sends the
+    # parser into a state where the real `</script>` no longer closes it): JSON writes it as \u003c.
+    data = json.dumps(drawing.info, separators=(",", ":")).replace("<", "\\u003c")
     title = html.escape(title or drawing.ir.network.name)
     return f"""<!DOCTYPE html>
 <html lang="en">

@@ -79,7 +79,7 @@ CODES: dict[str, Code] = {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
         "not-a-number": "a value that must be a number and is not",
         "division-by-zero": "an expression that divides by zero",
-        "zero-input": "an input shape with a zero dimension",
+        "zero-input": "an input shape with a dimension below 1",
         "bad-repeat": "a repetition count that is not a positive integer",
         "repeat-depends-on-argument": "a repetition count inside a block that depends on its arguments",
         "bad-condition-value": "an `if` condition that is not true or false",
@@ -95,6 +95,7 @@ CODES: dict[str, Code] = {
         "container-in-group": "a residual<...> or inception<...> inside a labelled group",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
+        "bad-override": "a --set value (or load() keyword) that is not one expression",
     }),
     **_table("shapes", "error", {
         "shape-mismatch": "a layer given a tensor of the wrong rank (a feature map where flat features are "

@@ -106,7 +106,7 @@ CATALOGUE = {
     "condition that is not boolean": Case(net("    relu if 3"), 3, 13, "condition must be true or false, got 3"),
     "parameter without default": Case(net("    fc-k", params="k"), 1, 11, "parameter 'k' has no default value",
                                       "--set k="),
-    "zero-sized input": Case(net("    relu", input="3x0x8"), 2, 5, "input shape 3x0x8 has a zero dimension"),
+    "zero-sized input": Case(net("    relu", input="3x0x8"), 2, 5, "input shape 3x0x8 has a dimension below 1"),
     "no network": Case("block b { relu }\n", 1, 1, "no network in this file", "compile the file that uses it"),
     "two networks": Case(net("    relu") + net("    relu"), 5, 1, "more than one network in this file"),
     "literal too large": Case(net("    fc-12345678901234567890"), 3, 8, "number 12345678901234567890 is too large"),

@@ -174,3 +174,26 @@ def test_excerpts_of_a_huge_line_are_clipped_around_the_fault():
     assert excerpt.startswith("  network n { input 1x8x8; bogus;") and caret.index("^") == excerpt.index("bogus")
     last = info.value.diagnostics[-1].render({"t.arch": source}).split("\n")
     assert last[1].startswith("  ...") and last[1][last[2].index("^"):].startswith("bogus")
+
+
+@pytest.mark.parametrize("value", ['8) { input 1x1x1; } use "/etc/passwd"; #', "8, _w = 9", "8) { input 1x1x1; relu }"])
+def test_a_set_value_that_closes_its_wrapper_is_refused(value):
+    # `--set c=8) { ... } use "/etc/passwd"; #` was accepted as c=8 (and read /etc/passwd).
+    with pytest.raises(ArchError) as info:
+        compile_source("t.arch", source=_net("conv3-c", "(c = 4)"), params={"c": value})
+    assert info.value.first.code in ("bad-override", "syntax")
+    assert "passwd" not in str(info.value.sources)
+
+
+def test_budget_and_weights_errors_name_what_is_wrong(tmp_path, capsys):
+    from archdsl.cli.main import main
+
+    net = tmp_path / "n.arch"
+    net.write_text(_net("conv3-4"))
+    with pytest.raises(SystemExit):
+        main(["check", str(net), "--budget", "max_params"])
+    assert "--budget expects name=value, got 'max_params'" in capsys.readouterr().err
+    assert main(["compile", str(net), "--weights", str(tmp_path), "-o", str(tmp_path / "m.py")]) == 1
+    assert f"cannot read weights file {tmp_path}: it is a directory" in capsys.readouterr().err
+    with pytest.raises(ArchError, match="has a dimension below 1"):
+        compile_source("t.arch", source=_net("relu"), params={"input": (3, -8, 8)})

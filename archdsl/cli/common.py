@@ -9,13 +9,13 @@ from archdsl.analysis.costs import MASK_BYTES, OPTIMIZER_COPIES
 from archdsl.shapes.limits import DEFAULT, Budget
 
 
-def settings(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
-    """`--set name=value` pairs as a dict (usage error, exit 2, when malformed)."""
+def settings(pairs: list[str], parser: argparse.ArgumentParser, option: str = "--set") -> dict[str, str]:
+    """`--set name=value` (or `--budget`) pairs as a dict (usage error, exit 2, when malformed)."""
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            parser.error(f"--set expects name=value, got {pair!r}")
+            parser.error(f"{option} expects name=value, got {pair!r}")
         out[name.strip()] = value.strip()
     return out
 
@@ -33,7 +33,7 @@ def add_strict_options(p: argparse.ArgumentParser) -> None:
 
 def budget(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Budget:
     try:
-        return DEFAULT.with_settings(settings(args.budget, parser))
+        return DEFAULT.with_settings(settings(args.budget, parser, "--budget"))
     except ValueError as exc:
         parser.error(str(exc))
 

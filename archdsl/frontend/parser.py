@@ -123,9 +123,14 @@ def _literal(token: Token, file: str, convert):
 def parse_expression(text: str, file: str = "<--set>") -> A.Expr:
     """Parse a value given on the command line (`--set num_classes=10`)."""
     module = parse(f"network _(_v = {text}) {{ input 1x1x1; }}", file)
-    default = module.networks[0].params[0].default
-    assert default is not None  # the text parsed as the parameter's default
-    return default
+    net = module.networks[0] if len(module.networks) == 1 else None
+    # The text must be one expression, not something that closes the wrapper and adds to it
+    # (`8) { input 1x1x1; } use "/etc/passwd"; #` parses, as a network and a use).
+    if module.uses or module.blocks or net is None or len(net.params) != 1 or net.body.stmts \
+            or net.params[0].default is None:
+        raise ArchError(Diagnostic(f"{file}: {text[:60]!r} is not a value", code="bad-override",
+                                   hint="give a number, true/false or an expression of the network's parameters"))
+    return net.params[0].default
 
 
 def parse_freeze(text: str) -> A.Freeze:

@@ -65,7 +65,7 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     params = _network_params(net, overrides or {}, reporter)
     input_shape = input_shape or (net.input.channels, net.input.height, net.input.width)
     if min(input_shape) < 1:
-        reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a zero dimension", net.input.span,
+        reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a dimension below 1", net.input.span,
                        code="zero-input")
     _check_block_params(program, reporter)
     reporter.raise_if_errors()

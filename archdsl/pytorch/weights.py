@@ -92,7 +92,9 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise ArchError(Diagnostic(f"cannot read weights file {path}: no such file", code="cannot-read-weights"))
+        reason = "no such file" if not path.exists() else "it is a directory" if path.is_dir() else \
+            "not a regular file (weights are read from a file, not a stream or device)"
+        raise ArchError(Diagnostic(f"cannot read weights file {path}: {reason}", code="cannot-read-weights"))
     if path.suffix == ".safetensors":
         data = _read_safetensors(path)
     else:

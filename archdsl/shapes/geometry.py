@@ -37,7 +37,7 @@ def spatial(layer: Layer, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise Problem(f"'{layer.word}' needs a feature map (C, H, W) but gets {fmt(shape)} features",
                       hint="spatial layers must come before `flatten`")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def padding(layer: Layer, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:

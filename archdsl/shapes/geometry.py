@@ -26,6 +26,9 @@ class Problem(Exception):
 class TooSmall(Problem):
     """A window that does not fit its input: a larger network input would fix it."""
 
+    def __init__(self, message: str, hint: str):  # always a hint: inference adds the input that would fit to it
+        super().__init__(message, hint)
+
 
 def fmt(shape: Shape | None) -> str:
     if shape is None:

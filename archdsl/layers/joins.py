@@ -99,7 +99,7 @@ def _concat_shape(layer, ins: list[Shape], ir) -> None:
 
 def _join(op: str, doc: str, shape, cost, **rules) -> None:
     defaults: dict[str, Any] = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
-                "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
+                                "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
     register(LayerSpec(op, op, "", doc, shape=shape, cost=cost, **{**defaults, **rules}))
 
 

@@ -139,6 +139,11 @@ class ArchError(Exception):
         return self.diagnostics[0]
 
 
+class InternalError(RuntimeError):
+    """A broken invariant of archdsl itself (say, a field read before the stage that fills it in ran):
+    a bug, never the user's input, so the CLI lets it through as one."""
+
+
 class Reporter:
     """Collects diagnostics so that a stage can report several independent errors at once."""
 

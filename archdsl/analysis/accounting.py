@@ -6,7 +6,7 @@ registry. The counting convention is costs.py's.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from archdsl.ir.nodes import Layer
@@ -18,8 +18,9 @@ INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward
 MASK_BYTES = {"cuda": 1, "cpu": 4}
 
 # A saved tensor is the layer's input, its output, or one of its own (a name and a size in bytes).
-IN, OUT = "in", "out"
-Saved = str | tuple[str, int]
+IN: Final = "in"
+OUT: Final = "out"
+Saved = Literal["in", "out"] | tuple[str, int]
 
 
 class Cost(NamedTuple):

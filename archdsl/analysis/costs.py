@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, MASK_BYTES, OUT, Context, Cost, numel
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, MASK_BYTES, Context, Cost, numel
 from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 
@@ -126,18 +126,19 @@ def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda") -> Analysi
 
     # Saved tensors, deduplicated: a storage kept by several layers (a ReLU's output that the next
     # conv keeps too) is counted once, for the first layer that keeps it.
-    kept: set = set()
+    kept: set[tuple[str, int] | tuple[int, str]] = set()  # ("storage", its owner) or (layer, its own tensor)
     saved_by: dict[int, int] = {}
     for layer in layers:
         if layer.id not in train_path:
             continue
         for item in trains[layer.id].saves:
-            if item == IN:
-                key, size = ("storage", train_store[layer.inputs[0]]), _bytes(layers[train_store[layer.inputs[0]]])
-            elif item == OUT:
-                key, size = ("storage", train_store[layer.id]), _bytes(layers[train_store[layer.id]])
-            else:
+            key: tuple[str, int] | tuple[int, str]
+            if isinstance(item, tuple):  # one of the layer's own tensors: (name, bytes)
                 key, size = (layer.id, item[0]), item[1]
+            elif item == IN:
+                key, size = ("storage", train_store[layer.inputs[0]]), _bytes(layers[train_store[layer.inputs[0]]])
+            else:  # OUT
+                key, size = ("storage", train_store[layer.id]), _bytes(layers[train_store[layer.id]])
             if key not in kept:
                 kept.add(key)
                 saved_by[layer.id] = saved_by.get(layer.id, 0) + size
@@ -181,7 +182,7 @@ def _cost(layer: Layer, ctx: Context) -> Cost:
 
 def _storage(layers: list[Layer], costs: list[Cost]) -> list[int]:
     """For each layer, the layer whose output memory its output lives in (itself unless an alias)."""
-    owner = []
+    owner: list[int] = []
     for layer in layers:  # creation order is a topological order
         owner.append(owner[layer.inputs[0]] if costs[layer.id].alias and layer.inputs else layer.id)
     return owner

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from archdsl.errors import Diagnostic, Span
+from archdsl.errors import Diagnostic, InternalError, Span
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value
@@ -115,6 +115,16 @@ class Site(tuple[SitePart, ...]):
 
 
 _INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH})
+
+_T = TypeVar("_T")
+
+
+def known(value: _T | None, owner: object, field: str) -> _T:
+    """An optional field of `owner` that the caller knows is set: a layer's shapes once inference has
+    passed, the member of a layer that a statement applies. None there is a bug in archdsl."""
+    if value is None:
+        raise InternalError(f"{owner!r} has no {field}")
+    return value
 
 
 @dataclass(eq=False, repr=False)

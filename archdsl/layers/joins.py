@@ -6,6 +6,8 @@ code generator writes them as forward statements: `x += identity`, `torch.cat`, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, new, numel, view
 from archdsl.errors import Note
 from archdsl.layers.registry import NO_FOLD, LayerSpec, register
@@ -98,8 +100,8 @@ def _concat_shape(layer, ins: list[Shape], ir) -> None:
 
 
 def _join(op: str, doc: str, shape, cost, **rules) -> None:
-    defaults = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
-                "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
+    defaults: dict[str, Any] = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
+                                "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
     register(LayerSpec(op, op, "", doc, shape=shape, cost=cost, **{**defaults, **rules}))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from archdsl.analysis.accounting import IN, INDEX_BYTES, Context, Cost, numel
 from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, padding, spatial, window
@@ -94,18 +96,18 @@ def _gap_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = (c, 1, 1)
 
 
-_POOL = {"slash": "stride", "kernel_in_word": True, "shape": _shape, "params": no_params, "stateless": True,
-         "inplace_after": frozenset(), "fresh_output": True, "fold": NO_FOLD, "counts_in_depth": False,
-         "describe": _describe, "color": COLOR}
-register(LayerSpec(
+_pool = partial(LayerSpec, slash="stride", kernel_in_word=True, shape=_shape, params=no_params, stateless=True,
+                inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD, counts_in_depth=False,
+                describe=_describe, color=COLOR)
+register(_pool(
     "maxpool", "maxpool", "nn.MaxPool2d / nn.AdaptiveMaxPool2d", "max pooling (2x2, stride 2 by default)",
     options=_OPTIONS, example="maxpool, maxpool3/2 (overlapping), maxpool3/1(padding=1, ceil_mode=true)",
-    cost=_maxpool_cost, emit=_emitter("Max"), **_POOL,
+    cost=_maxpool_cost, emit=_emitter("Max"),
 ))
-register(LayerSpec(
+register(_pool(
     "avgpool", "avgpool", "nn.AvgPool2d / nn.AdaptiveAvgPool2d", "average pooling (2x2, stride 2 by default)",
     options=_OPTIONS + (Option("count_include_pad", "bool", True, "count padded zeros in the average"),),
-    example="avgpool, avgpool5/3, avgpool(output=7)", cost=_avgpool_cost, emit=_emitter("Avg"), **_POOL,
+    example="avgpool, avgpool5/3, avgpool(output=7)", cost=_avgpool_cost, emit=_emitter("Avg"),
 ))
 register(LayerSpec(
     "gap", "gap", "nn.AdaptiveAvgPool2d", "global average pooling to 1x1", example="gap",

@@ -64,6 +64,14 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+class _ByWord:
+    def __repr__(self) -> str:
+        return "BY_WORD"
+
+
+BY_WORD: Any = _ByWord()  # an optional rule left out: register() puts in one that gives the word
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class LayerSpec:
     """One op: how it is written (for a layer word), and every rule a stage of the compiler asks for."""
@@ -90,9 +98,9 @@ class LayerSpec:
     fresh_output: bool = MISSING  # its output is a new tensor autograd does not keep: a residual may add into it
     fold: Fold = MISSING
     counts_in_depth: bool = MISSING  # a weighted layer of the network's depth (VGG-16: 16)
-    # -- optional: defaults to the word
-    describe: Callable[[Layer], str] | None = None  # the layer in the language's shorthand: `conv7-64/2`
-    naming: Callable[[dict], str] | None = None  # the word unlabelled attributes are named by (`fc1`)
+    # -- optional: defaults to the word (resolved by register(), so a registered entry always has a rule)
+    describe: Callable[[Layer], str] = BY_WORD  # the layer in the language's shorthand: `conv7-64/2`
+    naming: Callable[[dict], str] = BY_WORD  # the word unlabelled attributes are named by (`fc1`)
     color: str | None = None  # the fill of its row in drawings; None: the neutral grey
     internal: bool = False  # a join, not a word of the language
 
@@ -139,7 +147,8 @@ def register(spec: LayerSpec) -> LayerSpec:
     taken = [word for word in spellings if word in SPECS]
     if taken or len(set(spellings)) < len(spellings):
         raise RegistryError(f"layer word '{(taken or spellings)[0]}' registered twice")
-    spec = replace(spec, describe=spec.describe or _plain(spec.word), naming=spec.naming or _plain(spec.word))
+    spec = replace(spec, describe=_plain(spec.word) if spec.describe is BY_WORD else spec.describe,
+                   naming=_plain(spec.word) if spec.naming is BY_WORD else spec.naming)
     OPS[spec.op] = spec
     if spec.internal:
         return spec

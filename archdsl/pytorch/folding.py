@@ -26,7 +26,7 @@ import types
 from typing import Any
 
 from archdsl.frontend import ast as A
-from archdsl.ir.nodes import IR, Layer, Site
+from archdsl.ir.nodes import IR, Layer, Site, known
 from archdsl.layers import OPS
 
 
@@ -63,14 +63,14 @@ def _pair(ir: IR, bn: Layer) -> tuple[Layer, Layer] | None:
         return None
     if OPS[producer.op].fold.absorbs != bn.derived.get("dims"):
         return None
-    if len(producer.outputs) != 1 or producer.member.container is not bn.member.container:
+    if len(producer.outputs) != 1 or producer.member.container is not known(bn.member, bn, "member").container:
         return None
     return producer, bn
 
 
 def _condition(ir: IR, layer: Layer) -> A.Expr | None:
     """The `if` condition of the statement that applies `layer`, if any."""
-    step = ir.instances[layer.scope].steps_by_site.get(layer.member.site)
+    step = ir.instances[layer.scope].steps_by_site.get(known(layer.member, layer, "member").site)
     return step.cond if step is not None else None
 
 
@@ -86,13 +86,14 @@ def fold_batchnorm(ir: IR) -> IR:
         if not bn.enabled:
             continue
         if not producer.attrs.get("bias"):
-            producer.params += producer.out_shape[0]
+            producer.params += known(producer.out_shape, producer, "out_shape")[0]
         producer.attrs["bias"] = True
         bn.params = bn.buffers = 0
     for layer in ir.layers:  # the projection shortcut's own conv + bn pair
         if layer.op == "shortcut" and layer.derived.get("decision") == "projection":
             layer.derived["folded"] = True
-            layer.params -= layer.out_shape[0]  # a bias of c_out instead of the batch norm's 2 * c_out
+            # a bias of c_out instead of the batch norm's 2 * c_out
+            layer.params -= known(layer.out_shape, layer, "out_shape")[0]
             layer.buffers = 0
     ir.folded = True
     return ir
@@ -116,6 +117,7 @@ def fuse(model: Any) -> Any:
     fused.eval()
     for producer_name, bn_name in _foldable_calls(graphs, modules):
         producer, bn = modules[producer_name], modules[bn_name]
+        merged: nn.Module
         if type(producer) is nn.Conv2d and type(bn) is nn.BatchNorm2d:
             merged = fuse_conv_bn_eval(producer, bn)
         elif type(producer) is nn.Linear and type(bn) is nn.BatchNorm1d:
@@ -160,7 +162,7 @@ def _foldable_calls(graphs: list[Any], modules: dict[str, Any]) -> list[tuple[st
         for node in graph.nodes:
             if node.op != "call_module" or getattr(modules[node.target], "running_mean", None) is None:
                 continue
-            source = node.args[0] if node.args else None
+            source: Any = node.args[0] if node.args else None  # an fx Node, a constant or None: see the getattr
             ok = (getattr(source, "op", None) == "call_module" and len(source.users) == 1
                   and calls[source.target] == 1 and calls[node.target] == 1
                   and _parent(source.target) == _parent(node.target))

@@ -26,6 +26,9 @@ class Problem(Exception):
 class TooSmall(Problem):
     """A window that does not fit its input: a larger network input would fix it."""
 
+    def __init__(self, message: str, hint: str, *, code: str):  # always a hint: inference adds the input that fits
+        super().__init__(message, hint, code=code)
+
 
 def fmt(shape: Shape | None) -> str:
     if shape is None:
@@ -37,7 +40,7 @@ def spatial(layer: Layer, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise Problem(f"'{layer.word}' needs a feature map (C, H, W) but gets {fmt(shape)} features",
                       hint="spatial layers must come before `flatten`", code="shape-mismatch")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def padding(layer: Layer, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:

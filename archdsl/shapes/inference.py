@@ -10,7 +10,7 @@ a failed one are skipped) so independent errors are all reported.
 from __future__ import annotations
 
 from archdsl.errors import Reporter
-from archdsl.ir.nodes import IR
+from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
 
@@ -20,8 +20,8 @@ def infer(ir: IR) -> IR:
     reporter = Reporter(ir.program.sources)
     too_small = None
     for layer in ir.layers:  # creation order is a topological order
-        ins = [ir.layers[i].out_shape for i in layer.inputs]
-        if any(s is None for s in ins):
+        ins = _input_shapes(ir, layer)
+        if ins is None:
             continue
         layer.in_shape = ins[0] if ins else None
         spec = OPS[layer.op]
@@ -37,7 +37,7 @@ def infer(ir: IR) -> IR:
     if too_small is not None:
         fits = smallest_input(ir)
         if fits:
-            too_small.hint += f"; an input of at least {fmt(fits)} would work"
+            too_small.hint = f"{too_small.hint}; an input of at least {fmt(fits)} would work"
     for x, y, span in ir.conditionals:
         before, after = ir.layers[x].out_shape, ir.layers[y].out_shape
         if before is not None and after is not None and before != after:
@@ -46,6 +46,17 @@ def infer(ir: IR) -> IR:
                                                        "can be switched off with `if`", code="conditional-shape")
     reporter.raise_if_errors()
     return ir
+
+
+def _input_shapes(ir: IR, layer: Layer) -> list[Shape] | None:
+    """The shapes `layer` reads; None while one is unknown (a layer before it failed, so it is skipped)."""
+    shapes = []
+    for i in layer.inputs:
+        shape = ir.layers[i].out_shape
+        if shape is None:
+            return None
+        shapes.append(shape)
+    return shapes
 
 
 def smallest_input(ir: IR, limit: int = 1 << 16) -> Shape | None:
@@ -65,8 +76,8 @@ def smallest_input(ir: IR, limit: int = 1 << 16) -> Shape | None:
         for layer in ir.layers:
             layer.out_shape = None
         for layer in ir.layers:
-            ins = [ir.layers[i].out_shape for i in layer.inputs]
-            if any(shape is None for shape in ins):
+            ins = _input_shapes(ir, layer)
+            if ins is None:
                 continue
             try:
                 OPS[layer.op].shape(layer, ins, ir)

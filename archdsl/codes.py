@@ -111,6 +111,8 @@ CODES: dict[str, Code] = {
     }),
     **_table("budgets", "error", {
         "budget-layers": "more layers after unrolling than max_layers",
+        "budget-tokens": "a source (with the files it uses) of more tokens than max_tokens, refused before parsing",
+        "too-many-errors": "expansion stopped after 100 errors",
         "budget-repeat": "one repetition count larger than max_repeat",
         "budget-params": "more parameters than max_params",
         "budget-activation": "one tensor larger than max_activation values per sample",

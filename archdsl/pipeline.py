@@ -54,7 +54,8 @@ def build(path: str | Path | None = None, *, source: str | None = None, params: 
     `freeze` overrides the file's `freeze` declaration: "up to layer3", ["conv1", "layer1"], or []
     for nothing; None keeps the declaration.
     """
-    program = load_program(path, text=source, file=None if source is None else str(path or "<string>"))
+    program = load_program(path, text=source, file=None if source is None else str(path or "<string>"),
+                           max_tokens=budget.max_tokens)
     overrides, input_shape = _overrides(params or {})
     ir = infer(expand(program, overrides, input_shape, budget))
     check_budget(ir, budget, total_params(ir))

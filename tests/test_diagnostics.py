@@ -134,18 +134,21 @@ CATALOGUE = {
                                                  "3x32x32 into 16x32x32"),
     # -- resources -------------------------------------------------------------------------------
     "repetition over budget": Case(net("    relu x 1000000"), 3, 12,
-                                   "repetition count 1,000,000 exceeds the limit of 100,000",
+                                   "repetition count 1,000,000 exceeds the limit of 20,000",
                                    "--budget max_repeat="),
-    "layers over budget": Case(net("    (relu; relu) x 60000"), 3, 5,
-                               "the network expands to more than 100,000 layers (this repetition alone makes 120,000)"),
+    "layers over budget": Case(net("    (relu; relu) x 15000"), 3, 5,
+                               "the network expands to more than 20,000 layers (this repetition alone makes 30,000)"),
     "nested repetitions over budget": Case(net("    a: ((relu x 1000) x 1000)"), 3, 9,
-                                           "the network expands to more than 100,000 layers "
+                                           "the network expands to more than 20,000 layers "
                                            "(this repetition alone makes 1,000,000)"),
     "parameters over budget": Case(net("    flatten; fc-100000; fc-100000; fc-100000", "3x224x224"), 1, 1,
-                                   "the network has 35,053,100,000 parameters, more than the budget of 10,000,000,000"),
+                                   "the network has 35,053,100,000 parameters, more than the budget of 2,000,000,000"),
     "activation over budget": Case(net("    conv3-100000", "3x1000x1000"), 3, 5,
                                    "'conv' outputs 100000x1000x1000 = 100,000,000,000 values per sample, "
-                                   "more than the budget of 10,000,000,000"),
+                                   "more than the budget of 250,000,000"),
+    "source over the token budget": Case(net("    relu;" * 30_001), 1, 1,
+                                         "test.arch has 60,011 tokens, more than the budget of 60,000",
+                                         "--budget max_tokens="),
     "nesting too deep": Case(net("    " + "(" * 10_000 + "relu" + ")" * 10_000), 3, 71,
                              "nesting deeper than 200 levels"),
     "blocks nested too deep": Case("".join(f"block b{i} {{ {'relu' if i == 0 else f'b{i - 1}'} }}\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -73,8 +74,12 @@ def _keyword(terminal: str) -> str:
     return terminal.lower()
 
 
-def parse(text: str, file: str = "<string>") -> A.Module:
-    """Parse one `.arch` file's text into its AST (raises ArchError on syntax errors)."""
+def parse(text: str, file: str = "<string>", max_tokens: int | None = None) -> A.Module:
+    """Parse one `.arch` file's text into its AST (raises ArchError on syntax errors).
+
+    `max_tokens` (default MAX_TOKENS) is checked before parsing, which costs ~20 µs a token.
+    """
+    check_tokens(text, file, MAX_TOKENS if max_tokens is None else max_tokens)
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
@@ -95,6 +100,27 @@ MAX_NESTING = 200
 # print an integer of more than 4,300 digits.
 MAX_DIGITS = 18
 MAX_FILE_BYTES = 10_000_000
+# Tokens a parse accepts: the parser handles ~50,000 a second on a 2-core machine, and the largest
+# bundled file has fewer than 1,500; a generated 10,000-layer file about 30,000 (bench/scaling.py).
+MAX_TOKENS = 60_000
+_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")  # a cheap over-count: comments count as tokens too
+
+
+def count_tokens(text: str) -> int:
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def check_tokens(text: str, file: str, limit: int) -> int:
+    """The tokens of `text`; an ArchError before any parsing when there are more than `limit`."""
+    if len(text) <= limit:  # no text has more tokens than characters: nothing to count
+        return len(text)
+    count = count_tokens(text)
+    if count > limit:
+        raise ArchError(Diagnostic(f"{file} has {count:,} tokens, more than the budget of {limit:,}",
+                                   Span(file, 1, 1), code="budget-tokens",
+                                   hint="split it, use repetitions (`x N`) and blocks, or raise the budget "
+                                        "(--budget max_tokens=...)"))
+    return count
 
 
 def _check_nesting(tree: Tree, file: str, text: str) -> None:
@@ -319,9 +345,14 @@ class _ToAst(Transformer):
         )
 
 
-def load_program(path: str | Path | None = None, text: str | None = None, file: str | None = None) -> A.Program:
-    """Parse a file (or text) and every file it `use`s, collecting their block definitions."""
+def load_program(path: str | Path | None = None, text: str | None = None, file: str | None = None,
+                 max_tokens: int = MAX_TOKENS) -> A.Program:
+    """Parse a file (or text) and every file it `use`s, collecting their block definitions.
+
+    `max_tokens` bounds the tokens of all these files together, checked before each is parsed.
+    """
     sources: dict[str, str] = {}
+    budget = [max_tokens]  # tokens left for the files still to parse
     blocks: dict[str, A.BlockDef] = {}
     errors: list[Diagnostic] = []
 
@@ -342,8 +373,22 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                                      hint="`use` paths are relative to the file that names them", code="cannot-read"))
             return None
 
-    def visit(module: A.Module, base: Path, stack: tuple[Path, ...]) -> None:
-        for use in module.uses:
+    def parse_counted(content: str, shown: str) -> A.Module:
+        budget[0] -= check_tokens(content, shown, budget[0])
+        return parse(content, shown, max_tokens=len(content))  # counted already
+
+    def visit(root: A.Module, root_base: Path, root_stack: tuple[Path, ...]) -> None:
+        # Depth first with an explicit stack, not recursion: a chain of 1,000 files each `use`ing
+        # the next must not exhaust Python's stack. A file's blocks are taken after its `use`s'.
+        frames: list[tuple[A.Module, Path, tuple[Path, ...], list[A.Use]]] = \
+            [(root, root_base, root_stack, list(reversed(root.uses)))]
+        while frames:
+            module, base, stack, pending = frames[-1]
+            if not pending:
+                frames.pop()
+                take_blocks(module)
+                continue
+            use = pending.pop()
             if "\x00" in use.path:  # the OS cannot take it: Path.resolve() would raise ValueError
                 errors.append(Diagnostic("a `use` path cannot contain a NUL character", use.span, code="bad-use-path"))
                 continue
@@ -367,12 +412,16 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
             shown = str(Path(os.path.relpath(target)) if not Path(use.path).is_absolute() else target)
             sources[shown] = content
             try:
-                child = parse(content, shown)
+                child = parse_counted(content, shown)
             except ArchError as exc:
                 errors.extend(exc.diagnostics)
+                if exc.first.code == "budget-tokens":
+                    return
                 continue
             loaded.add(str(target))
-            visit(child, target.parent, stack + (target,))
+            frames.append((child, target.parent, stack + (target,), list(reversed(child.uses))))
+
+    def take_blocks(module: A.Module) -> None:
         for block in module.blocks:
             if block.name in blocks and blocks[block.name] is not block:
                 errors.append(Diagnostic(f"block '{block.name}' is defined twice", block.span,
@@ -399,7 +448,7 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
         base = Path(path).resolve().parent if path else Path.cwd()
         stack = ()
     sources[file] = text
-    module = parse(text, file)
+    module = parse_counted(text, file)
     visit(module, base, stack)
     if errors:
         raise ArchError(errors, sources)

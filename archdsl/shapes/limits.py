@@ -3,9 +3,11 @@
 A description is tiny, the network it stands for need not be: `(conv3-64; relu) x 100000`, a
 layer with 10^15 weights or a 10^6 x 10^6 input are a few characters each. Expansion stops at
 `max_layers` and `max_repeat` while it works; parameters and activations are checked once shape
-inference has counted them, before any weight is allocated. The defaults admit every real
-architecture with a wide margin (the largest bundled network has about 150 million parameters
-and ~600 layers); tighten them with `Budget(...)` in Python or `--budget name=value` on the CLI.
+inference has counted them, before any weight is allocated; the source's tokens before it is
+parsed. The defaults admit every real architecture with a wide margin (the largest bundled
+network has about 150 million parameters and fewer than 1,000 layers), and keep every command
+that does not run the network within seconds for any input; change them with `Budget(...)` in
+Python or `--budget name=value` on the CLI.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from archdsl.errors import Reporter
+from archdsl.frontend.parser import MAX_TOKENS
 
 
 class Budget(NamedTuple):
     """Resource limits that refuse a network before it is built (`--budget NAME=VALUE`)."""
 
-    max_params: int = 10**10  # trainable parameters of the whole network
-    max_activation: int = 10**10  # elements of the largest single tensor, per sample
-    max_layers: int = 100_000  # layers after unrolling blocks and repetitions (~10 s of expansion)
-    max_repeat: int = 100_000  # the count of one `x N`
+    max_params: int = 2 * 10**9  # trainable parameters of the whole network (8 GB as float32)
+    max_activation: int = 250_000_000  # elements of the largest single tensor, per sample (1 GB as float32)
+    max_layers: int = 20_000  # layers after unrolling blocks and repetitions (~2 s to check, ~4 s to compile)
+    max_repeat: int = 20_000  # the count of one `x N`
+    max_tokens: int = MAX_TOKENS  # tokens of the source files together, counted before parsing
 
     def with_settings(self, pairs: dict[str, str]) -> Budget:
         """This budget with `name=value` settings applied (raises ValueError naming a bad one)."""

@@ -21,7 +21,7 @@ SAMPLES = {
     "conv": "conv3-4", "fc": "flatten; fc-5", "maxpool": "maxpool", "avgpool": "avgpool3/1", "gap": "gap",
     "relu": "conv3-4; relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax", "dropout": "dropout",
     "lrn": "lrn", "bn": "bn", "flatten": "flatten", "hardswish": "conv3-4; hardswish",
-    "relu6": "conv3-4; relu6",
+    "relu6": "conv3-4; relu6", "hardsigmoid": "hardsigmoid",
 }
 
 

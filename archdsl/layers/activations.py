@@ -1,4 +1,4 @@
-"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`; element-wise and stateless."""
+"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`, `hardsigmoid`, ...: element-wise."""
 
 from __future__ import annotations
 
@@ -54,3 +54,6 @@ def _keeps_input(layer, ctx: Context) -> Cost:
 pointwise("hardswish", "nn.Hardswish", "hard swish (MobileNetV3)", inplace=True, cost=_keeps_input)
 # MobileNetV2's activation, min(max(x, 0), 6); torchvision writes nn.ReLU6(inplace=True).
 pointwise("relu6", "nn.ReLU6", "ReLU capped at 6 (MobileNetV2)", inplace=True, cost=_keeps_input)
+# MobileNetV3's squeeze-excitation gate, relu6(x + 3) / 6: torchvision's SqueezeExcitation builds it as
+# scale_activation() with no inplace, so it is never emitted in place.
+pointwise("hardsigmoid", "nn.Hardsigmoid", "hard sigmoid (MobileNetV3's squeeze-excitation gate)", cost=_keeps_input)

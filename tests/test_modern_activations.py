@@ -13,9 +13,11 @@ from archdsl.analysis.costs import analyse
 # word as written -> (its op, the constructor archdsl emits after a tanh, the functional it must equal)
 WORDS = {
     "hardsigmoid": ("hardsigmoid", "nn.Hardsigmoid()", lambda F, x, m: F.hardsigmoid(x)),
+    "silu": ("silu", "nn.SiLU()", lambda F, x, m: F.silu(x)),
+    "swish": ("silu", "nn.SiLU()", lambda F, x, m: F.silu(x)),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
-IN_PLACE: dict[str, str] = {}
+IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}
 
 
 def after_tanh(word: str) -> str:

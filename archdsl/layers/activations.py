@@ -15,7 +15,7 @@ OVERWRITABLE = frozenset({"conv", "linear", "bn", "add", "concat", "maxpool"})
 
 def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
               inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
-              cost: Callable | None = None, example: str = "") -> LayerSpec:
+              cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = ()) -> LayerSpec:
     """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
 
     `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
@@ -27,7 +27,7 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
         return (f"{torch}(inplace=True)" if e.layer.attrs.get("inplace") else f"{torch}()"), e.same()
 
     return register(LayerSpec(
-        word, word, torch, doc, options=options, example=example or word,
+        word, word, torch, doc, options=options, example=example or word, aliases=aliases,
         shape=same, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
         inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
         counts_in_depth=False,
@@ -57,3 +57,6 @@ pointwise("relu6", "nn.ReLU6", "ReLU capped at 6 (MobileNetV2)", inplace=True, c
 # MobileNetV3's squeeze-excitation gate, relu6(x + 3) / 6: torchvision's SqueezeExcitation builds it as
 # scale_activation() with no inplace, so it is never emitted in place.
 pointwise("hardsigmoid", "nn.Hardsigmoid", "hard sigmoid (MobileNetV3's squeeze-excitation gate)", cost=_keeps_input)
+# EfficientNet's activation, x * sigmoid(x); torchvision writes nn.SiLU(inplace=True) after batch norm.
+pointwise("silu", "nn.SiLU", "sigmoid linear unit, also written swish (EfficientNet)", inplace=True,
+          cost=_keeps_input, aliases=("swish",), example="silu, swish")

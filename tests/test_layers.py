@@ -22,7 +22,7 @@ SAMPLES = {
     "relu": "conv3-4; relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax", "dropout": "dropout",
     "lrn": "lrn", "bn": "bn", "flatten": "flatten", "hardswish": "conv3-4; hardswish",
     "relu6": "conv3-4; relu6", "hardsigmoid": "hardsigmoid",
-    "silu": "conv3-4; silu",
+    "silu": "conv3-4; silu", "gelu": "gelu(approximate=tanh)",
 }
 
 

@@ -15,6 +15,9 @@ WORDS = {
     "hardsigmoid": ("hardsigmoid", "nn.Hardsigmoid()", lambda F, x, m: F.hardsigmoid(x)),
     "silu": ("silu", "nn.SiLU()", lambda F, x, m: F.silu(x)),
     "swish": ("silu", "nn.SiLU()", lambda F, x, m: F.silu(x)),
+    "gelu": ("gelu", "nn.GELU()", lambda F, x, m: F.gelu(x)),
+    "gelu(approximate=tanh)": ("gelu", "nn.GELU(approximate='tanh')", lambda F, x, m: F.gelu(x, approximate="tanh")),
+    "gelu(approximate=none)": ("gelu", "nn.GELU()", lambda F, x, m: F.gelu(x)),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
 IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}
@@ -92,3 +95,11 @@ def test_on_flat_features(word):
 
 def test_a_word_without_options_refuses_one():
     assert "has no option 'slope'" in str(error_of(net("hardsigmoid(slope=1)")))
+
+
+def test_a_choice_is_one_of_its_words():
+    message = str(error_of(net("gelu(approximate=fast)")))
+    assert "'gelu': approximate must be `none` or `tanh`, got 'fast'" in message and "test.arch:3:" in message
+    assert "approximate must be" in str(error_of(net("gelu(approximate=1)")))
+    # A parameter of the same name is a value, not the word.
+    assert "approximate must be" in str(error_of(net("gelu(approximate=tanh)", params="tanh = 1")))

@@ -60,3 +60,16 @@ pointwise("hardsigmoid", "nn.Hardsigmoid", "hard sigmoid (MobileNetV3's squeeze-
 # EfficientNet's activation, x * sigmoid(x); torchvision writes nn.SiLU(inplace=True) after batch norm.
 pointwise("silu", "nn.SiLU", "sigmoid linear unit, also written swish (EfficientNet)", inplace=True,
           cost=_keeps_input, aliases=("swish",), example="silu, swish")
+
+
+def _gelu_emit(e) -> tuple[str, object]:
+    # A choice is a bare word in the language and a string in torch; every use writes it literally.
+    (approximate,) = {layer.attrs["approximate"] for layer in e.uses}
+    return ("nn.GELU()" if approximate == "none" else f"nn.GELU(approximate='{approximate}')"), e.same()
+
+
+# The transformers' and ConvNeXt's activation. torch's GELU takes no inplace argument.
+pointwise("gelu", "nn.GELU", "Gaussian error linear unit (ConvNeXt)", cost=_keeps_input, emit=_gelu_emit,
+          options=(Option("approximate", "choice", "none", "`none`: exact, with erf; `tanh`: the tanh approximation",
+                          choices=("none", "tanh")),),
+          example="gelu, gelu(approximate=tanh)")

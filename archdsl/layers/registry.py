@@ -41,9 +41,10 @@ class Option(NamedTuple):
     """A keyword option of a layer word (`stride`, `padding`, `bias`, ...)."""
 
     name: str
-    kind: str  # see _CHECKS
+    kind: str  # see _CHECKS; "choice": one of `choices`, written as a bare word (`approximate=tanh`)
     default: Any
     doc: str
+    choices: tuple[str, ...] = ()
 
 
 class Fold(NamedTuple):
@@ -246,6 +247,8 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
 def _value(expr: A.Expr, option: Option, env: dict[str, Value]) -> Value:
     if option.kind == "pad" and isinstance(expr, A.Name) and expr.id in PADDING_WORDS and expr.id not in env:
         return expr.id
+    if option.kind == "choice" and isinstance(expr, A.Name) and expr.id not in env:
+        return expr.id  # not one of the choices: _check names them, better than "undefined name"
     return evaluate(expr, env)
 
 
@@ -254,7 +257,10 @@ def _is_int(v: Any) -> bool:
 
 
 def _check(option: Option, value: Any, node: A.Node, call: A.Call) -> Any:
-    ok, want = _CHECKS[option.kind](value)
+    if option.kind == "choice":
+        ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
+    else:
+        ok, want = _CHECKS[option.kind](value)
     if not ok:
         raise ArchError(Diagnostic(f"'{call.name}': {option.name} must be {want}, got {value!r}", node.span))
     return float(value) if option.kind in ("float", "prob") else value

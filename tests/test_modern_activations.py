@@ -18,6 +18,11 @@ WORDS = {
     "gelu": ("gelu", "nn.GELU()", lambda F, x, m: F.gelu(x)),
     "gelu(approximate=tanh)": ("gelu", "nn.GELU(approximate='tanh')", lambda F, x, m: F.gelu(x, approximate="tanh")),
     "gelu(approximate=none)": ("gelu", "nn.GELU()", lambda F, x, m: F.gelu(x)),
+    "leaky_relu": ("leaky_relu", "nn.LeakyReLU()", lambda F, x, m: F.leaky_relu(x, 0.01)),
+    "leaky_relu-0.2": ("leaky_relu", "nn.LeakyReLU(negative_slope=0.2)", lambda F, x, m: F.leaky_relu(x, 0.2)),
+    "leaky_relu(slope=0.1)": ("leaky_relu", "nn.LeakyReLU(negative_slope=0.1)", lambda F, x, m: F.leaky_relu(x, 0.1)),
+    "elu": ("elu", "nn.ELU()", lambda F, x, m: F.elu(x)),
+    "elu(alpha=0.5)": ("elu", "nn.ELU(alpha=0.5)", lambda F, x, m: F.elu(x, 0.5)),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
 IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}
@@ -103,3 +108,11 @@ def test_a_choice_is_one_of_its_words():
     assert "approximate must be" in str(error_of(net("gelu(approximate=1)")))
     # A parameter of the same name is a value, not the word.
     assert "approximate must be" in str(error_of(net("gelu(approximate=tanh)", params="tanh = 1")))
+
+
+def test_a_slope_is_a_dash_and_shows_in_the_description():
+    (layer,) = [layer for layer in build(net("leaky_relu-0.2")).layers if layer.op == "leaky_relu"]
+    assert layer.attrs["slope"] == 0.2 and layer.describe() == "leaky_relu-0.2"
+    assert "slope must be a non-negative number" in str(error_of(net("leaky_relu(slope=-1)")))
+    assert "'leaky_relu' takes 1 '-' argument(s), got 2" in str(error_of(net("leaky_relu-0.2-3")))
+    assert "alpha must be a non-negative number, got True" in str(error_of(net("elu(alpha=true)")))

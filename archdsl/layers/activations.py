@@ -15,7 +15,8 @@ OVERWRITABLE = frozenset({"conv", "linear", "bn", "add", "concat", "maxpool"})
 
 def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
               inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
-              cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = ()) -> LayerSpec:
+              cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = (),
+              dashes: tuple[str, ...] = (), describe: Callable | None = None) -> LayerSpec:
     """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
 
     `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
@@ -27,7 +28,8 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
         return (f"{torch}(inplace=True)" if e.layer.attrs.get("inplace") else f"{torch}()"), e.same()
 
     return register(LayerSpec(
-        word, word, torch, doc, options=options, example=example or word, aliases=aliases,
+        word, word, torch, doc, options=options, example=example or word, aliases=aliases, dashes=dashes,
+        describe=describe,
         shape=same, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
         inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
         counts_in_depth=False,
@@ -73,3 +75,16 @@ pointwise("gelu", "nn.GELU", "Gaussian error linear unit (ConvNeXt)", cost=_keep
           options=(Option("approximate", "choice", "none", "`none`: exact, with erf; `tanh`: the tanh approximation",
                           choices=("none", "tanh")),),
           example="gelu, gelu(approximate=tanh)")
+
+
+# Not in place: no torchvision model writes nn.LeakyReLU or nn.ELU, and their backward keeps the input.
+pointwise("leaky_relu", "nn.LeakyReLU", "leaky ReLU: x for x > 0, slope * x below", cost=_keeps_input,
+          options=(Option("slope", "float", 0.01, "slope for negative inputs (negative_slope)"),),
+          emit=lambda e: (f"nn.LeakyReLU({', '.join(e.keywords([('negative_slope', e.opt('slope'), 0.01)]))})",
+                          e.same()),
+          dashes=("slope",), describe=lambda layer: f"leaky_relu-{layer.attrs['slope']:g}",
+          example="leaky_relu, leaky_relu-0.2, leaky_relu(slope=0.1)")
+pointwise("elu", "nn.ELU", "exponential linear unit: x for x > 0, alpha * (exp(x) - 1) below", cost=_keeps_input,
+          options=(Option("alpha", "float", 1.0, "the value it tends to for large negative inputs, negated"),),
+          emit=lambda e: (f"nn.ELU({', '.join(e.keywords([('alpha', e.opt('alpha'), 1.0)]))})", e.same()),
+          example="elu, elu(alpha=0.5)")

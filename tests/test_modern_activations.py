@@ -23,6 +23,7 @@ WORDS = {
     "leaky_relu(slope=0.1)": ("leaky_relu", "nn.LeakyReLU(negative_slope=0.1)", lambda F, x, m: F.leaky_relu(x, 0.1)),
     "elu": ("elu", "nn.ELU()", lambda F, x, m: F.elu(x)),
     "elu(alpha=0.5)": ("elu", "nn.ELU(alpha=0.5)", lambda F, x, m: F.elu(x, 0.5)),
+    "mish": ("mish", "nn.Mish()", lambda F, x, m: F.mish(x)),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
 IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}

@@ -88,3 +88,5 @@ pointwise("elu", "nn.ELU", "exponential linear unit: x for x > 0, alpha * (exp(x
           options=(Option("alpha", "float", 1.0, "the value it tends to for large negative inputs, negated"),),
           emit=lambda e: (f"nn.ELU({', '.join(e.keywords([('alpha', e.opt('alpha'), 1.0)]))})", e.same()),
           example="elu, elu(alpha=0.5)")
+# x * tanh(softplus(x)). torch's Mish takes inplace, but no torchvision model writes nn.Mish: never in place.
+pointwise("mish", "nn.Mish", "mish: x * tanh(softplus(x))", cost=_keeps_input)

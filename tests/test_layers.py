@@ -23,7 +23,7 @@ SAMPLES = {
     "lrn": "lrn", "bn": "bn", "flatten": "flatten", "hardswish": "conv3-4; hardswish",
     "relu6": "conv3-4; relu6", "hardsigmoid": "hardsigmoid",
     "silu": "conv3-4; silu", "gelu": "gelu(approximate=tanh)",
-    "leaky_relu": "leaky_relu-0.2", "elu": "elu(alpha=0.5)", "mish": "mish",
+    "leaky_relu": "leaky_relu-0.2", "elu": "elu(alpha=0.5)", "mish": "mish", "identity": "conv3-4; identity",
 }
 
 

@@ -24,6 +24,7 @@ WORDS = {
     "elu": ("elu", "nn.ELU()", lambda F, x, m: F.elu(x)),
     "elu(alpha=0.5)": ("elu", "nn.ELU(alpha=0.5)", lambda F, x, m: F.elu(x, 0.5)),
     "mish": ("mish", "nn.Mish()", lambda F, x, m: F.mish(x)),
+    "identity": ("identity", "nn.Identity()", lambda F, x, m: x),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
 IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}

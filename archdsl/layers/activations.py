@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, OUT, Context, Cost, Saved, numel
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, OUT, Context, Cost, Saved, numel, view
 from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import no_params, same
 
@@ -90,3 +90,5 @@ pointwise("elu", "nn.ELU", "exponential linear unit: x for x > 0, alpha * (exp(x
           example="elu, elu(alpha=0.5)")
 # x * tanh(softplus(x)). torch's Mish takes inplace, but no torchvision model writes nn.Mish: never in place.
 pointwise("mish", "nn.Mish", "mish: x * tanh(softplus(x))", cost=_keeps_input)
+# No activation: torchvision's nn.Identity placeholder (where a block's activation is optional); a view.
+pointwise("identity", "nn.Identity", "the identity: passes its input on (a placeholder)", cost=view)

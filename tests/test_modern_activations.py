@@ -9,6 +9,7 @@ from test_analysis import _saved_by_autograd
 
 import archdsl
 from archdsl.analysis.costs import analyse
+from archdsl.shapes.inference import total_params
 
 # word as written -> (its op, the constructor archdsl emits after a tanh, the functional it must equal)
 WORDS = {
@@ -25,6 +26,9 @@ WORDS = {
     "elu(alpha=0.5)": ("elu", "nn.ELU(alpha=0.5)", lambda F, x, m: F.elu(x, 0.5)),
     "mish": ("mish", "nn.Mish()", lambda F, x, m: F.mish(x)),
     "identity": ("identity", "nn.Identity()", lambda F, x, m: x),
+    "prelu": ("prelu", "nn.PReLU(num_parameters=4)", lambda F, x, m: F.prelu(x, m.weight)),
+    "prelu(shared=true)": ("prelu", "nn.PReLU()", lambda F, x, m: F.prelu(x, m.weight)),
+    "prelu(init=0.1)": ("prelu", "nn.PReLU(num_parameters=4, init=0.1)", lambda F, x, m: F.prelu(x, m.weight)),
 }
 # Words written in place (inplace=True) after an op whose output nothing else reads, as torchvision does.
 IN_PLACE = {"silu": "nn.SiLU(inplace=True)", "swish": "nn.SiLU(inplace=True)"}
@@ -118,3 +122,16 @@ def test_a_slope_is_a_dash_and_shows_in_the_description():
     assert "slope must be a non-negative number" in str(error_of(net("leaky_relu(slope=-1)")))
     assert "'leaky_relu' takes 1 '-' argument(s), got 2" in str(error_of(net("leaky_relu-0.2-3")))
     assert "alpha must be a non-negative number, got True" in str(error_of(net("elu(alpha=true)")))
+
+
+def test_prelu_learns_a_slope_per_channel_or_one_shared():
+    import torch
+
+    ir = build(net("conv3-4; prelu; flatten; fc-6; prelu; prelu(shared=true)", "3x8x8"))
+    assert [layer.params for layer in ir.layers if layer.op == "prelu"] == [4, 6, 1]
+    model = archdsl.load("t.arch", source=net("conv3-4; prelu(init=0.1)", "3x8x8"))
+    assert torch.equal(model.prelu1.weight, torch.full((4,), 0.1))
+    assert dict(model.named_parameters())["prelu1.weight"].requires_grad
+    source = "block b(c) { conv3-c; prelu }\n" + net("b(4); b(8)", "3x8x8")
+    assert "nn.PReLU(num_parameters=c)" in archdsl.compile_source("t.arch", source=source).source
+    assert sum(p.numel() for p in archdsl.load("t.arch", source=source).parameters()) == total_params(build(source))

@@ -1,4 +1,5 @@
-"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`, `hardsigmoid`, ...: element-wise."""
+"""Activations: `relu`, `tanh`, `sigmoid`, `softmax`, `hardswish`, `relu6`, `hardsigmoid`, ...: element-wise;
+all stateless but `prelu`, which learns its slopes."""
 
 from __future__ import annotations
 
@@ -92,3 +93,25 @@ pointwise("elu", "nn.ELU", "exponential linear unit: x for x > 0, alpha * (exp(x
 pointwise("mish", "nn.Mish", "mish: x * tanh(softplus(x))", cost=_keeps_input)
 # No activation: torchvision's nn.Identity placeholder (where a block's activation is optional); a view.
 pointwise("identity", "nn.Identity", "the identity: passes its input on (a placeholder)", cost=view)
+
+
+def _prelu_params(layer) -> tuple[int, int]:
+    return (1 if layer.attrs["shared"] else layer.out_shape[0]), 0
+
+
+def _prelu_emit(e) -> tuple[str, object]:
+    size = e.channels if e.channels is not None else e.features
+    args = ([] if e.layer.attrs["shared"] else [f"num_parameters={size}"]) + e.keywords([("init", e.opt("init"), 0.25)])
+    return f"nn.PReLU({', '.join(args)})", e.same()
+
+
+# Learned negative slopes, one per channel (per feature after flatten), as in He et al. 2015; `shared`: torch's
+# default, one slope for the whole layer. Not stateless (it has a weight), never in place (no inplace argument).
+register(LayerSpec(
+    "prelu", "prelu", "nn.PReLU", "parametric ReLU: a learned slope for negative inputs",
+    options=(Option("shared", "bool", False, "one slope for every channel (torch's default) instead of one each"),
+             Option("init", "float", 0.25, "the slopes' initial value")),
+    example="prelu, prelu(shared=true), prelu(init=0.1)",
+    shape=same, params=_prelu_params, cost=_keeps_input, emit=_prelu_emit, stateless=False,
+    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False,
+))

@@ -66,7 +66,9 @@ class _Generator:
         self.weights_sha256 = weights_sha256
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
-        taken = set()
+        self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
+        # A helper's name is fixed text: no block class may take it.
+        taken = {h.name for layer in ir.layers for h in OPS[layer.op].helpers}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -75,6 +77,7 @@ class _Generator:
     def run(self) -> str:
         chunks = [self.block_class(block) for block in self.ir.blocks_used()]
         chunks.append(self.network_class())
+        chunks[:0] = [self.helpers[name] + "\n" for name in sorted(self.helpers)]
         if self.ir.sides or any(s.kind == "side" for s in self.ir.instances[0].steps):
             chunks.insert(0, self.outputs_tuple())
         if self.weights_sha256:
@@ -531,6 +534,12 @@ class _Emit:
 
     def keywords(self, options: list[tuple[str, Sym, object]]) -> list[str]:
         return _keywords(options)
+
+    def helper(self, name: str) -> str:
+        """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
+        (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
+        self.writer.gen.helpers[name] = helper.source
+        return name
 
     def error(self, message: str, hint: str | None = None) -> ArchError:
         return ArchError(Diagnostic(message, self.layer.span, hint=hint), self.writer.ir.program.sources)

@@ -21,8 +21,15 @@ def _ln2d(F, x, m):
     return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), m.weight, m.bias, m.eps).permute(0, 3, 1, 2)
 
 
+def _gn(groups):
+    return lambda F, x, m: F.group_norm(x, groups, m.weight, m.bias, m.eps)
+
+
 MAPS = {
     "ln": ("ln", _ln2d),
+    "gn-4": ("gn", _gn(4)),
+    "gn-1": ("gn", _gn(1)),
+    "gn-8(eps=1e-6, affine=false)": ("gn", _gn(8)),
     "ln(eps=1e-6)": ("ln", _ln2d),
     "ln(affine=false)": ("ln", _ln2d),
 }
@@ -130,3 +137,35 @@ def test_fuse_keeps_ln_and_features_see_channels_first():
         assert torch.allclose(archdsl.fuse(model)(x), model(x), atol=1e-5)
     features = archdsl.load("t.arch", source=source, features=["ln1"]).eval()
     assert features(x)["ln1"].shape == (2, 8, 6, 5)
+
+
+def test_gn_shape_parameters_code_and_costs():
+    import torch
+
+    source = net("conv3-8; gn-4; flatten; fc-6; gn(groups=3, eps=0.001)", "3x6x5")
+    ir = build(source)
+    gns = [layer for layer in ir.layers if layer.op == "gn"]
+    assert [(g.out_shape, g.params, g.buffers, g.describe()) for g in gns] == [
+        ((8, 6, 5), 16, 0, "gn-4"), ((6,), 12, 0, "gn-3")]
+    emitted = archdsl.compile_source("t.arch", source=source).source
+    assert "self.gn1 = nn.GroupNorm(4, 8)" in emitted and "self.gn2 = nn.GroupNorm(3, 6, eps=0.001)" in emitted
+    model = archdsl.load("t.arch", source=source).eval()
+    assert model(torch.randn(2, 3, 6, 5)).shape == (2, 6)
+    rows = [r for r in analyse(ir).rows if r.layer.op == "gn"]
+    assert [(r.macs, r.ops) for r in rows] == [(240, 480), (6, 12)]
+
+
+def test_gn_groups_in_a_block_are_written_as_its_argument():
+    source = "block b(c, g) { conv3-c; gn-g }\n" + net("b(8, 4); b(16, 4)", "3x6x5")
+    emitted = archdsl.compile_source("t.arch", source=source).source
+    assert "nn.GroupNorm(g, c)" in emitted
+    archdsl.load("t.arch", source=source)
+
+
+def test_gn_refuses_groups_that_do_not_divide_the_channels():
+    message = str(error_of(net("conv3-12; gn-8", "3x6x5")))
+    assert "'gn' cannot split 12 channels into 8 equal groups" in message
+    assert "test.arch:3:11:" in message and "e.g. gn-6" in message
+    assert "'gn' needs groups" in str(error_of(net("gn")))
+    assert "groups must be a positive integer, got 0" in str(error_of(net("gn-0")))
+    assert "e.g. gn-1" in str(error_of(net("conv3-7; gn-2", "3x6x5")))

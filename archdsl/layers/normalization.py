@@ -1,10 +1,11 @@
-"""Normalisation: `bn` (batch norm, 2-D after convs and 1-D after fc), `lrn` (AlexNet's), `ln` (layer norm)."""
+"""Normalisation: `bn` (batch norm, 2-D after convs and 1-D after fc), `lrn` (AlexNet's), `ln` (layer norm),
+`gn` (group norm)."""
 
 from __future__ import annotations
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
 from archdsl.layers.registry import NO_FOLD, Fold, Helper, LayerSpec, Option, register
-from archdsl.shapes.geometry import Shape, no_params, spatial_same
+from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
 
 COLOR = "#fbf0d0"
 
@@ -124,4 +125,35 @@ register(LayerSpec(
     shape=_norm_shape, params=_norm_params, cost=_norm_cost(lambda layer: numel(layer.out_shape[1:])),
     emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
     counts_in_depth=False, color=COLOR,
+))
+
+
+def _gn_shape(layer, ins: list[Shape], ir) -> None:
+    channels, groups = ins[0][0], layer.attrs["groups"]
+    if channels % groups:
+        fits = max(d for d in range(1, min(groups, channels) + 1) if channels % d == 0)
+        raise Problem(f"'{layer.word}' cannot split {channels} channels into {groups} equal groups",
+                      hint=f"the groups must divide the channels: e.g. gn-{fits}")
+    _norm_shape(layer, ins, ir)
+
+
+def _gn_emit(e) -> tuple[str, object]:
+    size = e.channels if e.channels is not None else e.features
+    args = [str(e.opt("groups")), str(size)] + e.keywords([("eps", e.opt("eps"), 1e-5),
+                                                          ("affine", e.opt("affine"), True)])
+    return f"nn.GroupNorm({', '.join(args)})", e.same()
+
+
+register(LayerSpec(
+    "gn", "gn", "nn.GroupNorm", "group normalisation: over each group of channels (with H and W) of a feature map",
+    dashes=("groups",), required=("groups",),
+    options=(
+        Option("groups", "count", None, "groups the channels are split into; they must divide the channels"),
+        Option("eps", "float", 1e-5, "added to the variance"),
+        Option("affine", "bool", True, "learn a scale and shift per channel"),
+    ),
+    example="gn-32, gn-8(eps=1e-6)",
+    shape=_gn_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.attrs["groups"]),
+    emit=_gn_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
+    counts_in_depth=False, describe=lambda layer: f"gn-{layer.attrs['groups']}", color=COLOR,
 ))

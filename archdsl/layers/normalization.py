@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
 from archdsl.layers.registry import NO_FOLD, Fold, Helper, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
+
+if TYPE_CHECKING:
+    from archdsl.ir.nodes import Layer
+    from archdsl.layers.registry import CostRule
 
 COLOR = "#fbf0d0"
 
@@ -90,14 +97,14 @@ LAYER_NORM_2D = Helper("LayerNorm2d", '''class LayerNorm2d(nn.LayerNorm):
 
 def _norm_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = ins[0]
-    layer.derived = {"num_features": ins[0][0]}
+    layer.derived = {"num_features": ins[0][0], "positions": numel(ins[0][1:])}
 
 
 def _norm_params(layer) -> tuple[int, int]:
     return (2 * layer.derived["num_features"] if layer.attrs["affine"] else 0), 0
 
 
-def _norm_cost(groups) -> object:
+def _norm_cost(groups: Callable[[Layer], int]) -> CostRule:
     """Eval computes the statistics too (unlike bn): a sum and a sum of squares per element, then the
     normalising scale and shift as bn's one MAC per element. Training keeps the input and a mean and
     1/std per group of elements normalised together (`groups` of them)."""
@@ -122,7 +129,7 @@ register(LayerSpec(
         Option("affine", "bool", True, "learn a scale and shift per channel (feature)"),
     ),
     example="ln, ln(eps=1e-6)", helpers=(LAYER_NORM_2D,),
-    shape=_norm_shape, params=_norm_params, cost=_norm_cost(lambda layer: numel(layer.out_shape[1:])),
+    shape=_norm_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.derived["positions"]),
     emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
     counts_in_depth=False, color=COLOR,
 ))

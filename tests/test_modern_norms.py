@@ -169,3 +169,18 @@ def test_gn_refuses_groups_that_do_not_divide_the_channels():
     assert "'gn' needs groups" in str(error_of(net("gn")))
     assert "groups must be a positive integer, got 0" in str(error_of(net("gn-0")))
     assert "e.g. gn-1" in str(error_of(net("conv3-7; gn-2", "3x6x5")))
+
+
+@pytest.mark.parametrize("norm", ["ln", "gn-4"])
+@pytest.mark.parametrize("act", ["relu", "silu", "hardswish"])
+def test_an_activation_after_a_norm_overwrites_its_output_safely(norm, act):
+    import torch
+
+    source = net(f"conv3-8; {norm}; {act}", "3x6x5")
+    (layer,) = [layer for layer in build(source).layers if layer.op == act]
+    assert layer.attrs["inplace"] is True  # as torchvision's detection heads write ReLU after GroupNorm
+    model = archdsl.load("t.arch", source=source)
+    x = torch.randn(2, 3, 6, 5)
+    model(x).sum().backward()  # autograd would refuse an overwritten tensor it keeps
+    estimate = analyse(build(source), device="cpu")
+    assert _saved_by_autograd(model.train(), torch.randn(1, 3, 6, 5)) == estimate.saved_bytes

@@ -10,8 +10,9 @@ from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import no_params, same
 
 # Ops whose output autograd does not keep, so an activation after them may overwrite it in place
-# (when nothing else reads it): conv, fc and batch norm keep their input, max pooling its input and argmax.
-OVERWRITABLE = frozenset({"conv", "linear", "bn", "add", "concat", "maxpool"})
+# (when nothing else reads it): conv, fc and the norms keep their input, max pooling its input and argmax.
+# torchvision's detection heads write nn.ReLU(inplace=True) after nn.GroupNorm.
+OVERWRITABLE = frozenset({"conv", "linear", "bn", "ln", "gn", "add", "concat", "maxpool"})
 
 
 def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
@@ -60,7 +61,8 @@ pointwise("relu6", "nn.ReLU6", "ReLU capped at 6 (MobileNetV2)", inplace=True, c
 # MobileNetV3's squeeze-excitation gate, relu6(x + 3) / 6: torchvision's SqueezeExcitation builds it as
 # scale_activation() with no inplace, so it is never emitted in place.
 pointwise("hardsigmoid", "nn.Hardsigmoid", "hard sigmoid (MobileNetV3's squeeze-excitation gate)", cost=_keeps_input)
-# EfficientNet's activation, x * sigmoid(x); torchvision writes nn.SiLU(inplace=True) after batch norm.
+# EfficientNet's activation, x * sigmoid(x); torchvision writes nn.SiLU(inplace=True) after batch norm
+# (Conv2dNormActivation) and after the squeeze-excitation's first conv (partial(nn.SiLU, inplace=True)).
 pointwise("silu", "nn.SiLU", "sigmoid linear unit, also written swish (EfficientNet)", inplace=True,
           cost=_keeps_input, aliases=("swish",), example="silu, swish")
 

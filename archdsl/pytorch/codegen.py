@@ -68,7 +68,7 @@ class _Generator:
         self.class_of: dict[str, str] = {}
         self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
         # A helper's name is fixed text: no block class may take it.
-        taken = {h.name for layer in ir.layers for h in OPS[layer.op].helpers}
+        taken = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)

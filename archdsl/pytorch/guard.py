@@ -56,7 +56,8 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
     loader = {pyast.dump(f) for f in pyast.parse(loader_source(net_class, weights_sha256)).body} \
         if weights_sha256 else set()
     classes: dict[str, pyast.ClassDef] = {}
-    helpers = {h.name: pyast.dump(pyast.parse(h.source).body[0]) for layer in ir.layers for h in OPS[layer.op].helpers}
+    helpers = {h.name: pyast.dump(pyast.parse(h.source).body[0])
+               for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}  # each op once: 10,000 layers
     checked: list[pyast.stmt] = []  # everything but the verbatim loader and helpers goes through _check_node
     for stmt in module.body:
         if isinstance(stmt, pyast.FunctionDef) and pyast.dump(stmt) in loader:

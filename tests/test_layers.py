@@ -21,7 +21,10 @@ SAMPLES = {
     "conv": "conv3-4", "fc": "flatten; fc-5", "maxpool": "maxpool", "avgpool": "avgpool3/1", "gap": "gap",
     "relu": "conv3-4; relu", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax", "dropout": "dropout",
     "lrn": "lrn", "bn": "bn", "flatten": "flatten", "hardswish": "conv3-4; hardswish",
-    "relu6": "conv3-4; relu6",
+    "relu6": "conv3-4; relu6", "hardsigmoid": "hardsigmoid",
+    "silu": "conv3-4; silu", "gelu": "gelu(approximate=tanh)",
+    "leaky_relu": "leaky_relu-0.2", "elu": "elu(alpha=0.5)", "mish": "mish", "identity": "conv3-4; identity",
+    "prelu": "conv3-4; prelu", "ln": "conv3-4; ln", "gn": "conv3-4; gn-2",
 }
 
 

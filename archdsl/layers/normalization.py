@@ -1,10 +1,18 @@
-"""Normalisation: `bn` (batch norm, 2-D after convs and 1-D after fc) and `lrn` (AlexNet's)."""
+"""Normalisation: `bn` (batch norm, 2-D after convs and 1-D after fc), `lrn` (AlexNet's), `ln` (layer norm),
+`gn` (group norm)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
-from archdsl.layers.registry import NO_FOLD, Fold, LayerSpec, Option, register
-from archdsl.shapes.geometry import Shape, no_params, spatial_same
+from archdsl.layers.registry import NO_FOLD, Fold, Helper, LayerSpec, Option, register
+from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
+
+if TYPE_CHECKING:
+    from archdsl.ir.nodes import Layer
+    from archdsl.layers.registry import CostRule
 
 COLOR = "#fbf0d0"
 
@@ -73,4 +81,86 @@ register(LayerSpec(
     example="bn, bn(eps=0.001)",
     shape=_bn_shape, params=_bn_params, cost=_bn_cost, emit=_bn_emit, stateless=False,
     inplace_after=frozenset(), fresh_output=True, fold=Fold(folds=True), counts_in_depth=False, color=COLOR,
+))
+
+
+# torchvision's ConvNeXt normalises each position's channels with its own LayerNorm2d. Emitting that class
+# would make the module import torchvision; this is the same computation, written out, and keeps its
+# state_dict keys (`weight`, `bias`), so ConvNeXt's weights load. nn.GroupNorm(1, C) is no substitute: it
+# normalises over C, H and W together.
+LAYER_NORM_2D = Helper("LayerNorm2d", '''class LayerNorm2d(nn.LayerNorm):
+    """nn.LayerNorm over the channels at each position of a (B, C, H, W) feature map (torchvision's ConvNeXt)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)''')
+
+
+def _norm_shape(layer, ins: list[Shape], ir) -> None:
+    layer.out_shape = ins[0]
+    layer.derived = {"num_features": ins[0][0], "positions": numel(ins[0][1:])}
+
+
+def _norm_params(layer) -> tuple[int, int]:
+    return (2 * layer.derived["num_features"] if layer.attrs["affine"] else 0), 0
+
+
+def _norm_cost(groups: Callable[[Layer], int]) -> CostRule:
+    """Eval computes the statistics too (unlike bn): a sum and a sum of squares per element, then the
+    normalising scale and shift as bn's one MAC per element. Training keeps the input and a mean and
+    1/std per group of elements normalised together (`groups` of them)."""
+    def cost(layer, ctx: Context) -> Cost:
+        n = numel(layer.out_shape)
+        return Cost(macs=n, ops=2 * n, saves=(IN, ("mean and 1/std", 2 * groups(layer) * FLOAT_BYTES)))
+    return cost
+
+
+def _ln_emit(e) -> tuple[str, object]:
+    size = e.channels if e.channels is not None else e.features
+    cls = e.helper("LayerNorm2d") if e.channels is not None else "nn.LayerNorm"
+    args = [str(size)] + e.keywords([("eps", e.opt("eps"), 1e-5), ("elementwise_affine", e.opt("affine"), True)])
+    return f"{cls}({', '.join(args)})", e.same()
+
+
+register(LayerSpec(
+    "ln", "ln", "LayerNorm2d / nn.LayerNorm",
+    "layer normalisation: over the channels at each position of a feature map (ConvNeXt), over flat features",
+    options=(
+        Option("eps", "float", 1e-5, "added to the variance (ConvNeXt: 1e-6)"),
+        Option("affine", "bool", True, "learn a scale and shift per channel (feature)"),
+    ),
+    example="ln, ln(eps=1e-6)", helpers=(LAYER_NORM_2D,),
+    shape=_norm_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.derived["positions"]),
+    emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
+    counts_in_depth=False, color=COLOR,
+))
+
+
+def _gn_shape(layer, ins: list[Shape], ir) -> None:
+    channels, groups = ins[0][0], layer.attrs["groups"]
+    if channels % groups:
+        fits = max(d for d in range(1, min(groups, channels) + 1) if channels % d == 0)
+        raise Problem(f"'{layer.word}' cannot split {channels} channels into {groups} equal groups",
+                      hint=f"the groups must divide the channels: e.g. gn-{fits}", code="bad-groups")
+    _norm_shape(layer, ins, ir)
+
+
+def _gn_emit(e) -> tuple[str, object]:
+    size = e.channels if e.channels is not None else e.features
+    args = [str(e.opt("groups")), str(size)] + e.keywords([("eps", e.opt("eps"), 1e-5),
+                                                          ("affine", e.opt("affine"), True)])
+    return f"nn.GroupNorm({', '.join(args)})", e.same()
+
+
+register(LayerSpec(
+    "gn", "gn", "nn.GroupNorm", "group normalisation: over each group of channels (with H and W) of a feature map",
+    dashes=("groups",), required=("groups",),
+    options=(
+        Option("groups", "count", None, "groups the channels are split into; they must divide the channels"),
+        Option("eps", "float", 1e-5, "added to the variance"),
+        Option("affine", "bool", True, "learn a scale and shift per channel"),
+    ),
+    example="gn-32, gn-8(eps=1e-6)",
+    shape=_gn_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.attrs["groups"]),
+    emit=_gn_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
+    counts_in_depth=False, describe=lambda layer: f"gn-{layer.attrs['groups']}", color=COLOR,
 ))

@@ -41,9 +41,10 @@ class Option(NamedTuple):
     """A keyword option of a layer word (`stride`, `padding`, `bias`, ...)."""
 
     name: str
-    kind: str  # see _CHECKS
+    kind: str  # see _CHECKS; "choice": one of `choices`, written as a bare word (`approximate=tanh`)
     default: Any
     doc: str
+    choices: tuple[str, ...] = ()
 
 
 class Fold(NamedTuple):
@@ -54,6 +55,17 @@ class Fold(NamedTuple):
 
 
 NO_FOLD = Fold()
+
+
+class Helper(NamedTuple):
+    """A class the emitted module defines because no torch module computes the op alone (ln's LayerNorm2d).
+
+    Fixed text with no user input in it: the emitter asks for it by name (`e.helper(name)`), the code
+    generator writes it once before the module's own classes, and pytorch/guard.py accepts it only verbatim.
+    """
+
+    name: str
+    source: str
 
 
 class _Missing:
@@ -88,6 +100,7 @@ class LayerSpec:
     example: str = ""
     required: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other spellings of the word (`linear` for `fc`)
+    helpers: tuple[Helper, ...] = ()  # the classes its emitter may define in the emitted module
     # -- rules: register() refuses an entry without each of these (see RULES)
     shape: ShapeRule = MISSING  # sets layer.out_shape (and layer.derived); raises shapes.geometry.Problem
     params: ParamRule = MISSING  # (parameters, buffers) once the shape is known
@@ -124,6 +137,7 @@ class RegistryError(Exception):
 
 SPECS: dict[str, LayerSpec] = {}  # word or alias -> entry (the language's words)
 OPS: dict[str, LayerSpec] = {}  # op -> entry (every op the IR can hold, joins included)
+HELPERS: dict[str, Helper] = {}  # class name -> the one helper of that name
 # At most 9 digits: a longer number in a word is no kernel size, and int() of thousands of digits raises.
 _KERNEL_WORD = re.compile(r"^$")
 PADDING_WORDS = ("same", "valid")
@@ -143,6 +157,9 @@ def register(spec: LayerSpec) -> LayerSpec:
     unknown = [n for n in (*spec.dashes, *spec.required, *([spec.slash] if spec.slash else [])) if n not in names]
     if unknown or (spec.kernel_in_word and "kernel" not in names):
         raise RegistryError(f"layer '{spec.word}' names options it lacks: {unknown or ['kernel']}")
+    for helper in spec.helpers:
+        if HELPERS.setdefault(helper.name, helper) != helper:
+            raise RegistryError(f"layer '{spec.word}': helper class '{helper.name}' defined twice, differently")
     spellings = () if spec.internal else (spec.word, *spec.aliases)
     taken = [word for word in spellings if word in SPECS]
     if taken or len(set(spellings)) < len(spellings):
@@ -260,6 +277,8 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
 def _value(expr: A.Expr, option: Option, env: dict[str, Value]) -> Value:
     if option.kind == "pad" and isinstance(expr, A.Name) and expr.id in PADDING_WORDS and expr.id not in env:
         return expr.id
+    if option.kind == "choice" and isinstance(expr, A.Name) and expr.id not in env:
+        return expr.id  # not one of the choices: _check names them, better than "undefined name"
     return evaluate(expr, env)
 
 
@@ -268,7 +287,10 @@ def _is_int(v: Any) -> bool:
 
 
 def _check(option: Option, value: Any, node: A.Node, call: A.Call) -> Any:
-    ok, want = _CHECKS[option.kind](value)
+    if option.kind == "choice":
+        ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
+    else:
+        ok, want = _CHECKS[option.kind](value)
     if not ok:
         raise ArchError(Diagnostic(f"'{call.name}': {option.name} must be {want}, got {value!r}", node.span,
                                    code="bad-option-value"))

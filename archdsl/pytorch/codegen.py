@@ -72,7 +72,9 @@ class _Generator:
         self.class_of: dict[str, str] = {}
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
         self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
-        taken = set()
+        self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
+        # A helper's name is fixed text: no block class may take it.
+        taken = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -81,6 +83,7 @@ class _Generator:
     def run(self) -> str:
         chunks = [self.block_class(block) for block in self.ir.blocks_used()]
         chunks.append(self.network_class())
+        chunks[:0] = [self.helpers[name] + "\n" for name in sorted(self.helpers)]
         if self.ir.sides or any(s.kind == "side" for s in self.ir.instances[0].steps):
             chunks.insert(0, self.outputs_tuple())
         if self.weights_sha256:
@@ -575,6 +578,12 @@ class _Emit:
         """A size of this layer that may differ between the block's uses: a literal when it does not,
         else a constructor argument named after `hint` (see _Writer.size)."""
         return self.writer.size(f"{self.member.site}:{name}", hint, values)
+
+    def helper(self, name: str) -> str:
+        """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
+        (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
+        self.writer.gen.helpers[name] = helper.source
+        return name
 
     # -- the tensor going out
     def same(self) -> _T:

@@ -6,7 +6,8 @@ cannot turn into code a user did not mean to run. It parses the source with `ast
 
 - the module holds only a docstring, imports of torch/collections/typing (and hashlib/json/pathlib for
   the weights loader), classes, and archdsl's fixed weights loader, compared verbatim
-  (weights.loader_source: no user text reaches it);
+  (weights.loader_source: no user text reaches it), as are the layer registry's helper classes
+  (`Helper`: LayerNorm2d) of the ops the IR holds;
 - the classes are exactly the network's and its blocks' (plus the side-outputs tuple);
 - every `self.NAME = <call>` (a submodule) is a member the IR named for that class; other
   attributes hold plain values (the zero-padding shortcut's stride);
@@ -24,6 +25,7 @@ import ast as pyast
 import re
 
 from archdsl.ir.nodes import IR
+from archdsl.layers import OPS
 from archdsl.pytorch.weights import loader_source
 
 _IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "hashlib", "json", "pathlib"}
@@ -54,9 +56,13 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
     loader = {pyast.dump(f) for f in pyast.parse(loader_source(net_class, weights_sha256)).body} \
         if weights_sha256 else set()
     classes: dict[str, pyast.ClassDef] = {}
-    checked: list[pyast.stmt] = []  # everything but the verbatim loader goes through _check_node
+    helpers = {h.name: pyast.dump(pyast.parse(h.source).body[0])
+               for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}  # each op once: 10,000 layers
+    checked: list[pyast.stmt] = []  # everything but the verbatim loader and helpers goes through _check_node
     for stmt in module.body:
         if isinstance(stmt, pyast.FunctionDef) and pyast.dump(stmt) in loader:
+            continue
+        if isinstance(stmt, pyast.ClassDef) and helpers.get(stmt.name) == pyast.dump(stmt):
             continue
         checked.append(stmt)
         if isinstance(stmt, pyast.ClassDef):

@@ -48,6 +48,7 @@ CODES: dict[str, Code] = {
         "number-too-large": "a number or expression value too large to be meant",
         "bad-freeze": "a freeze list (freeze= or --freeze) that cannot be read",
         "misplaced-default": "a `default` statement anywhere but first in a network or block body",
+        "bad-allow": "`allow` without warning codes in parentheses",
     }),
     **_table("files", "error", {
         "cannot-read": "an input file (.arch, `use`d file, stdin) that cannot be read",

@@ -47,6 +47,8 @@ CODES: dict[str, Code] = {
         "nesting-too-deep": "brackets, expressions, blocks or groups nested too deeply",
         "number-too-large": "a number or expression value too large to be meant",
         "bad-freeze": "a freeze list (freeze= or --freeze) that cannot be read",
+        "misplaced-default": "a `default` statement anywhere but first in a network or block body",
+        "bad-allow": "`allow` without warning codes in parentheses",
     }),
     **_table("files", "error", {
         "cannot-read": "an input file (.arch, `use`d file, stdin) that cannot be read",
@@ -74,6 +76,10 @@ CODES: dict[str, Code] = {
         "layer-arity": "a layer with too many '-', '/' or positional arguments",
         "block-arity": "a block use with the wrong number of arguments",
         "block-arguments": "a block used with '-' or '/' arguments",
+        "bad-default": "a `default` for no layer word, for a kernel-sized word, or with a positional option",
+        "duplicate-default": "two `default` statements for one word in one body",
+        "unknown-code": "an `allow(...)` code that names no diagnostic",
+        "allow-error": "an `allow(...)` code that names an error: only warnings can be allowed",
     }),
     **_table("values", "error", {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
@@ -122,6 +128,7 @@ CODES: dict[str, Code] = {
         "dropout-last": "dropout as the last layer",
         "bias-before-bn": "a convolution bias that the batch norm right after it cancels",
         "dropout-all": "dropout with p=1",
+        "lossy-shortcut": "a residual's automatic shortcut that strides by more than 2, dropping most of its input",
     }),
     **_table("commands", "error", {
         "cannot-write": "an output that cannot be written (or would overwrite an input or another output)",

@@ -58,6 +58,12 @@ CATALOGUE = {
                            "unclosed bracket"),
     "inception with one branch": Case(net("    inception<relu>"), 3, 19, "unexpected '>'", "at least two branches"),
     "stray character": Case(net("    conv3-8 @"), 3, 13, "unexpected character '@'", "expected"),
+    "allow without parentheses": Case(net("    relu allow bias-before-bn"), 3, 16, "unexpected 'bias'",
+                                      "`allow` takes warning codes in parentheses"),
+    "default before the input": Case("network n {\n    default bn(eps=0.1);\n    input 3x8x8;\n}\n", 2, 5,
+                                     "unexpected 'default'", "`default` comes first in a network body"),
+    "default without options": Case(net("    default bn;\n    relu"), 3, 15, "unexpected ';'",
+                                    "`default` gives a layer word's options in parentheses"),
     # -- names -------------------------------------------------------------------------------------
     "unknown layer": Case(net("    conv3-8; rleu"), 3, 14, "unknown layer or block 'rleu'", "did you mean 'relu'?"),
     "unknown block": Case(BLOCK.replace("b(c)", "basic(c)") + net("    basci(8)"), 4, 5,

@@ -97,6 +97,17 @@ def test_call_options_are_tight_and_parameter_defaults_spaced():
     assert out == "network n(a = 1) { input 1x8x8; conv3-8/2(padding=1, bias=false) x a }\n"
 
 
+def test_defaults_and_allow_are_laid_out_like_calls():
+    out = format_text("network n(e=1){input 1x8x8;freeze a;default  bn ( eps = e*2 , momentum=0.1 ) ;\n"
+                      "default conv(bias=false);a:(conv3-8;bn)x 2 if true allow ( bias-before-bn ,dropout-all ) ;"
+                      "relu allow(pool-drops-input,)}")
+    assert out == ("network n(e = 1) { input 1x8x8; freeze a; default bn(eps=e * 2, momentum=0.1);\n"
+                   "    default conv(bias=false); a: (conv3-8; bn) x2 if true allow(bias-before-bn, dropout-all); "
+                   "relu allow(pool-drops-input,) }\n")
+    assert format_text(out) == out
+    assert _without_spans(parse(out)) != _without_spans(parse(out.replace("dropout-all", "dropout-last")))
+
+
 def test_arithmetic_is_spaced_but_negation_and_dashes_are_not():
     out = format_text("network n(a = - 1) { input 1x8x8; fc-(a*2-(-a)//3) }")
     assert out == "network n(a = -1) { input 1x8x8; fc-(a * 2 - (-a) // 3) }\n"

@@ -43,6 +43,7 @@ import lark
 
 from archdsl.analysis.costs import analyse
 from archdsl.analysis.summary import table
+from archdsl.codes import CODES
 from archdsl.drawing.render import drawing
 from archdsl.errors import ArchError
 from archdsl.frontend.formatter import format_text
@@ -73,11 +74,15 @@ ODD_TEXT = ["\x00", "\r", "\r\n", "\t", "\ufeff", "é", "🧠", "\u2028", "\\", 
 
 
 SMALL_INTS = ["1", "2", "3", "4", "8", "16"]
+WARNING_CODES = sorted(c for c, d in CODES.items() if d.severity == "warning")
+# Codes `allow` refuses: errors, misspellings, other spellings.
+ODD_CODES = ["shape-mismatch", "syntax", "bias_before_bn", "Bias-Before-BN", "pool-drops", "x", "allow", "default"]
 
 
 def _names(rng: random.Random, rule: str = "") -> str:
     """A name for the rule it appears in, mostly one that means something there, sometimes any."""
-    likely = {"call": LAYER_WORDS, "arg": OPTION_NAMES, "atom": ["c", "k", "n", "same", "valid", "num_classes"],
+    likely = {"call": LAYER_WORDS, "default_decl": LAYER_WORDS, "arg": OPTION_NAMES,
+              "atom": ["c", "k", "n", "same", "valid", "num_classes"],
               "stmt": PLAIN_NAMES, "freeze": PLAIN_NAMES}.get(rule, PLAIN_NAMES)
     if rng.random() < 0.85:
         return rng.choice(likely)
@@ -96,6 +101,7 @@ TERMINALS = {
     "FLOAT": lambda rng, rule: _number(rng, "FLOAT"),
     "SHAPE": lambda rng, rule: rng.choice(SHAPES[:3]) if rng.random() < 0.8 else rng.choice(SHAPES),
     "STRING": lambda rng, rule: rng.choice(PATHS),
+    "CODE": lambda rng, rule: rng.choice(WARNING_CODES) if rng.random() < 0.85 else rng.choice(ODD_CODES),
 }
 
 

@@ -139,14 +139,31 @@ Item = Call | Group | Residual | Inception | Side
 
 
 @node
+class Allowed(Node):
+    """One code of `allow(bias-before-bn, ...)`: a warning not reported inside the statement."""
+
+    code: str
+
+
+@node
 class Stmt(Node):
-    """`label: item x N if cond`: one element of a sequence."""
+    """`label: item x N if cond allow(code, ...)`: one element of a sequence."""
 
     label: str | None = None
     label_span: Span | None = None
     item: Item
     repeat: Expr | None = None
     cond: Expr | None = None
+    allow: list[Allowed] = field(default_factory=list)
+
+
+@node
+class Default(Node):
+    """`default bn(eps=0.001)`: options for the word's layers that do not give them."""
+
+    word: str
+    word_span: Span
+    args: list[Arg]
 
 
 @node
@@ -154,6 +171,8 @@ class Seq(Node):
     """Statements separated by `;`, each reading the previous one's output."""
 
     stmts: list[Stmt]
+    # Only the body of a network or block has any (the parser refuses them elsewhere).
+    defaults: list[Default] = field(default_factory=list)
 
 
 # -- declarations ---------------------------------------------------------------------------

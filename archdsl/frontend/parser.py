@@ -19,7 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from archdsl.errors import ArchError, Diagnostic, Note, Span
+from archdsl.codes import CODES
+from archdsl.errors import ArchError, Diagnostic, Note, Span, did_you_mean
 from archdsl.frontend import _lark_standalone as generated
 from archdsl.frontend import ast as A
 from archdsl.frontend._lark_standalone import (
@@ -56,7 +57,7 @@ _TERMINAL_WORDS = {
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
-    "SLASH": "'/'", "__ANON_0": "'//'", "$END": "end of file",
+    "SLASH": "'/'", "__ANON_0": "'//'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
 }
 
 
@@ -267,18 +268,18 @@ class _ToAst(Transformer):
         return A.Call(span=self._s(meta), name=str(name), dashes=dashes, slash=slash, args=args)
 
     def group(self, meta, c):
-        return A.Group(span=self._s(meta), body=c[0])
+        return A.Group(span=self._s(meta), body=_no_defaults(c[0], "( )"))
 
     def residual(self, meta, c):
         args = c[0] if isinstance(c[0], list) else []
-        seqs = [x for x in c if isinstance(x, A.Seq)]
+        seqs = [_no_defaults(x, "residual<...>") for x in c if isinstance(x, A.Seq)]
         return A.Residual(span=self._s(meta), args=args, body=seqs[0], shortcut=seqs[1] if len(seqs) > 1 else None)
 
     def inception(self, meta, c):
-        return A.Inception(span=self._s(meta), branches=list(c))
+        return A.Inception(span=self._s(meta), branches=[_no_defaults(x, "inception<...>") for x in c])
 
     def side(self, meta, c):
-        return A.Side(span=self._s(meta), body=c[0])
+        return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
     # sequences
     def repeat(self, meta, c):
@@ -287,7 +288,15 @@ class _ToAst(Transformer):
     def cond(self, meta, c):
         return ("cond", c[0])
 
+    def allow(self, meta, c):
+        return [A.Allowed(span=self._s(t), code=_warning_code(str(t), self._s(t))) for t in c if t is not None]
+
+    def default_decl(self, meta, c):
+        return A.Default(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1])
+
     def stmt(self, meta, c):
+        if isinstance(c[0], A.Default):
+            return c[0]
         label = next((x for x in c if isinstance(x, Token)), None)
         item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
@@ -298,11 +307,21 @@ class _ToAst(Transformer):
             item=item,
             repeat=extras.get("repeat"),
             cond=extras.get("cond"),
+            allow=next((x for x in c if isinstance(x, list)), []),
         )
 
     def seq(self, meta, c):
         span = self._s(meta) if not meta.empty else Span(self.file, 1, 1)
-        return A.Seq(span=span, stmts=[s for s in c if s is not None])
+        stmts: list[A.Stmt] = []
+        defaults: list[A.Default] = []
+        for s in c:
+            if isinstance(s, A.Default):
+                if stmts:
+                    raise ArchError(_misplaced(s, "after a statement"))
+                defaults.append(s)
+            elif s is not None:
+                stmts.append(s)
+        return A.Seq(span=span, stmts=stmts, defaults=defaults)
 
     # declarations
     def param(self, meta, c):
@@ -343,6 +362,31 @@ class _ToAst(Transformer):
             blocks=[d for d in c if isinstance(d, A.BlockDef)],
             networks=[d for d in c if isinstance(d, A.Network)],
         )
+
+
+def _misplaced(default: A.Default, where: str) -> Diagnostic:
+    return Diagnostic(f"`default` {where}", default.span,
+                      hint="defaults come first in a network body (after `input` and `freeze`) or a block body, "
+                           "before any other statement", code="misplaced-default")
+
+
+def _no_defaults(seq: A.Seq, where: str) -> A.Seq:
+    if seq.defaults:
+        raise ArchError(_misplaced(seq.defaults[0], f"inside {where}"))
+    return seq
+
+
+def _warning_code(code: str, span: Span) -> str:
+    """A code of `allow(...)`: it must name a warning (errors cannot be allowed)."""
+    declared = CODES.get(code)
+    if declared is None:
+        warnings = sorted(c for c, d in CODES.items() if d.severity == "warning")
+        hint = did_you_mean(code, sorted(CODES), f"the warnings: {', '.join(warnings)}")
+        raise ArchError(Diagnostic(f"unknown diagnostic code '{code}'", span, hint=hint, code="unknown-code"))
+    if declared.severity != "warning":
+        raise ArchError(Diagnostic(f"'{code}' is an error, and only warnings can be allowed", span,
+                                   hint="fix the error; `allow` silences warnings only", code="allow-error"))
+    return code
 
 
 def load_program(path: str | Path | None = None, text: str | None = None, file: str | None = None,

@@ -30,6 +30,13 @@ STATEMENT_EXAMPLES: dict[str, list[str]] = {
     "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": ["conv1: ;", "a: b: relu"],
     "a condition follows 'if', e.g. aux: side<...> if aux_logits": ["relu if;"],
     "inception<...> needs at least two branches separated by '|'": ["inception<relu>"],
+    "`allow` takes warning codes in parentheses, e.g. conv3-64 allow(bias-before-bn)": [
+        "relu allow", "relu allow bias-before-bn", "relu allow()", "relu allow(3)", "relu allow(a b)",
+        "relu allow(a;", "a: relu x2 if c allow",
+    ],
+    "`default` gives a layer word's options in parentheses, e.g. default bn(eps=0.001)": [
+        "default bn", "default bn eps=1", "default;", "default (eps=1)",
+    ],
 }
 _CONTEXTS = (  # `@` stands for the snippet
     _NET + "@ }", _NET + "relu; @ }", "block b { @ }", "block b { relu; @ }", _NET + "(@) }",
@@ -61,6 +68,9 @@ FILE_EXAMPLES: dict[str, list[str]] = {
         "network { input 1x8x8; }", "block { relu }", "block (c) { relu }",
     ],
     "missing '{' before the body?": ["network n input 1x8x8; }", "block b relu }"],
+    "`default` comes first in a network body (after `input ...;` and `freeze ...;`) or a block body": [
+        "network n { default bn(eps=1); input 1x8x8; }", "default bn(eps=1);",
+    ],
     "unclosed bracket: the file ends inside a '{', '(' or '<'": [
         _NET + "relu", _NET + "relu;", _NET + "(relu; bn", _NET + "residual<relu", "block b { relu",
         _NET + "conv3-8(", _NET + "conv3-8(bias=false",
@@ -87,6 +97,10 @@ CODE_OF: dict[str, str] = {
     "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": "bad-label",
     "a condition follows 'if', e.g. aux: side<...> if aux_logits": "bad-condition",
     "inception<...> needs at least two branches separated by '|'": "one-branch",
+    "`allow` takes warning codes in parentheses, e.g. conv3-64 allow(bias-before-bn)": "bad-allow",
+    "`default` gives a layer word's options in parentheses, e.g. default bn(eps=0.001)": "bad-default",
+    "`default` comes first in a network body (after `input ...;` and `freeze ...;`) or a block body":
+        "misplaced-default",
     "two ';' in a row: there is no empty statement": "empty-statement",
     "a network body starts with its input declaration, e.g. `input 3x224x224;`": "missing-input",
     "missing ';' after the input declaration?": "missing-input-semicolon",

@@ -15,6 +15,7 @@ from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
+from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
 from archdsl.ir.naming import name_container
 from archdsl.ir.nodes import (
     IR,
@@ -58,6 +59,7 @@ class _Ctx(NamedTuple):
     env: dict[str, Value]
     enabled: bool
     stack: tuple[str, ...]
+    defaults: Defaults  # for the layers of this body (see ir/defaults.py)
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
@@ -71,9 +73,15 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
         reporter.error(f"input shape {'x'.join(map(str, input_shape))} has a dimension below 1", net.input.span,
                        code="zero-input")
     _check_block_params(program, reporter)
+    net_defaults = read_defaults(net.body, program.blocks, reporter)
+    block_defaults = {name: read_defaults(block.body, program.blocks, reporter)
+                      for name, block in program.blocks.items()}
+    in_blocks = as_literals(net_defaults, params, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
-    return _Expander(program, net, params, structural, input_shape, reporter, budget).run()
+    expander = _Expander(program, net, params, structural, input_shape, reporter, budget)
+    expander.defaults = net_defaults, in_blocks, block_defaults
+    return expander.run()
 
 
 def _check_block_params(program: Program, reporter: Reporter) -> None:
@@ -169,6 +177,8 @@ class _Expander:
         self.depth = 0
         self.exhausted = False  # the layer budget ran out: stop, rather than report it at every later layer
         self.ir = IR(program, net, params, structural, input_shape, [], [])
+        # the network body's defaults as written, the same as literals for blocks, each block's own
+        self.defaults: tuple[Defaults, Defaults, dict[str, Defaults]] = ({}, {}, {})
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -196,7 +206,7 @@ class _Expander:
         root = Container(ContainerKind.CLASS, 0, None)
         net_inst = Instance(0, None, dict(self.ir.params), root, None, None, None)
         self.ir.instances.append(net_inst)
-        ctx = _Ctx(net_inst, root, net_inst.steps, dict(self.ir.params), True, ())
+        ctx = _Ctx(net_inst, root, net_inst.steps, dict(self.ir.params), True, (), self.defaults[0])
         inp = self.node(Join.INPUT, self.net.input.span, ctx, [], {"shape": self.ir.input_shape})
         self.ir.input = net_inst.in_node = inp.id
         try:
@@ -398,7 +408,7 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
-        bound = L.bind(call, spec, kernel, ctx.env)
+        bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
         m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
@@ -424,14 +434,19 @@ class _Expander:
         container = Container(ContainerKind.CLASS, inst_id, m)
         inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
         self.ir.instances.append(inst)
-        inner = _Ctx(inst, container, inst.steps, dict(args), ctx.enabled, ctx.stack + (call.name,))
+        defaults = merged(self.defaults[1], self.defaults[2].get(block.name, {}))
+        inner = _Ctx(inst, container, inst.steps, dict(args), ctx.enabled, ctx.stack + (call.name,), defaults)
         start = len(self.reporter.diagnostics)
         inst.out_node = self.seq(block.body, x, inner, Site())
         if len(self.reporter.diagnostics) > start:
-            # Report a block's errors once, not once per use.
+            # Report a block's errors once, not once per use (nor once per layer a bad default reaches).
             seen = {(d.message, d.span) for d in self.reporter.diagnostics[:start]}
-            self.reporter.diagnostics[start:] = [d for d in self.reporter.diagnostics[start:]
-                                                 if (d.message, d.span) not in seen]
+            fresh = []
+            for d in self.reporter.diagnostics[start:]:
+                if (d.message, d.span) not in seen:
+                    seen.add((d.message, d.span))
+                    fresh.append(d)
+            self.reporter.diagnostics[start:] = fresh
         if not block.body.stmts:
             raise ArchError(Diagnostic(f"block '{block.name}' is empty", block.span, code="empty-block"))
         self._apply(ctx, m, site, call.span, x, inst.out_node)

@@ -18,7 +18,7 @@ values (for shape inference) and the option expressions the user wrote (for code
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -212,8 +212,11 @@ class Bound:
     exprs: dict[str, A.Expr]  # what the user wrote, for code generation
 
 
-def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dict[str, Value]) -> Bound:
-    """Concrete options of one layer call; raises ArchError naming the offending argument."""
+def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dict[str, Value],
+         defaults: Mapping[str, A.Arg] | None = None) -> Bound:
+    """Concrete options of one layer call; raises ArchError naming the offending argument.
+
+    `defaults` (ir/defaults.py) give the options the call leaves out, checked as if written there."""
     given: dict[str, A.Expr] = {}
     spans: dict[str, A.Node] = {}
 
@@ -251,15 +254,18 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
     if kernel is not None and "kernel" in given:
         raise ArchError(Diagnostic(f"kernel given twice: in '{call.name}' and as an option", spans["kernel"].span,
                                    code="duplicate-option"))
+    for name, arg in (defaults or {}).items():
+        if name not in given and not (name == "kernel" and kernel):
+            give(name, arg.value, arg)
     attrs: dict[str, Any] = {}
     for option in spec.options:
         if option.name in given:
             expr = given[option.name]
-            value = _value(expr, option, env)
-            attrs[option.name] = _check(option, value, spans[option.name], call)
+            value = option_value(expr, option, env)
+            attrs[option.name] = check_option(option, value, spans[option.name], call.name)
         elif option.name == "kernel" and kernel is not None:
             for size in kernel:  # `maxpool0`, `conv3x0`: the word's kernel obeys the option's rule
-                _check(option, size, call, call)
+                check_option(option, size, call, call.name)
             attrs["kernel"] = kernel
         else:
             attrs[option.name] = option.default
@@ -274,7 +280,7 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
     return Bound(spec, attrs, given)
 
 
-def _value(expr: A.Expr, option: Option, env: dict[str, Value]) -> Value:
+def option_value(expr: A.Expr, option: Option, env: dict[str, Value]) -> Value:
     if option.kind == "pad" and isinstance(expr, A.Name) and expr.id in PADDING_WORDS and expr.id not in env:
         return expr.id
     if option.kind == "choice" and isinstance(expr, A.Name) and expr.id not in env:
@@ -286,13 +292,13 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check(option: Option, value: Any, node: A.Node, call: A.Call) -> Any:
+def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
     if option.kind == "choice":
         ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
     else:
         ok, want = _CHECKS[option.kind](value)
     if not ok:
-        raise ArchError(Diagnostic(f"'{call.name}': {option.name} must be {want}, got {value!r}", node.span,
+        raise ArchError(Diagnostic(f"'{word}': {option.name} must be {want}, got {value!r}", node.span,
                                    code="bad-option-value"))
     return float(value) if option.kind in ("float", "prob") else value
 

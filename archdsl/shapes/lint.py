@@ -2,7 +2,8 @@
 
 Each rule looks at the shape-checked IR and returns warnings at the source of the layer in
 question. `archdsl check --strict` and `archdsl compile --strict` turn them into errors.
-A block used many times warns once, at its definition.
+A block used many times warns once, at its definition. Warnings inside a statement that
+`allow`s their code are left out (allowed.py), so `--strict` does not fail on them either.
 """
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.nodes import IR, Layer
+from archdsl.ir.nodes import IR, Join, Layer
+from archdsl.shapes.allowed import allowed, regions
 from archdsl.shapes.inference import fmt
 
 
 def lint(ir: IR) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     seen: set[tuple[str, object]] = set()
+    where = regions(ir.program)
     for rule in RULES:
         for d in rule(ir):
-            if (d.message, d.span) not in seen:
+            if (d.message, d.span) not in seen and not allowed(d, where):
                 seen.add((d.message, d.span))
                 found.append(d)
     return found
@@ -90,9 +93,28 @@ def _dropout_of_everything(ir: IR) -> list[Diagnostic]:
             for layer in ir.enabled_layers() if layer.op == "dropout" and layer.attrs["p"] == 1]
 
 
+def _lossy_shortcut(ir: IR) -> list[Diagnostic]:
+    """An automatic shortcut striding by more than 2 keeps a small fraction of its input: rarely meant."""
+    out = []
+    for layer in ir.enabled_layers():
+        if layer.op != Join.SHORTCUT or layer.derived.get("decision") not in ("projection", "pad"):
+            continue
+        sh, sw = layer.derived["stride"]
+        if max(sh, sw) <= 2:
+            continue
+        assert layer.in_shape is not None and layer.out_shape is not None  # inferred for every enabled layer
+        out.append(Diagnostic(
+            f"the residual's automatic shortcut strides by {sh}x{sw} to turn its {fmt(layer.in_shape)} input into "
+            f"the body's {fmt(layer.out_shape)}: it keeps 1 of every {sh * sw} input positions", layer.span,
+            "warning", hint="a residual adds body(x) + shortcut(x), so a gate x * f(x) (squeeze-and-excitation) is no "
+                            "residual; if a downsampling shortcut is meant, pool in the body, or write the shortcut: "
+                            "residual<body | shortcut>", code="lossy-shortcut"))
+    return out
+
+
 def _producer(ir: IR, layer: Layer) -> Layer | None:
     return ir.layers[layer.inputs[0]] if layer.inputs else None
 
 
 RULES: list[Callable[[IR], list[Diagnostic]]] = [_pool_drops_input, _dropout_at_the_end, _bias_before_batch_norm,
-                                                 _dropout_of_everything]
+                                                 _dropout_of_everything, _lossy_shortcut]

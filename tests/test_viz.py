@@ -354,3 +354,20 @@ def test_html_page_data_survives_comments_that_look_like_markup(tmp_path):
     data = text[start:text.index("</script>", start)]
     assert json.loads(data) == d.info
     assert "<!--<script>" not in text and "alert(1)</script>" not in text
+
+
+@needs_dot
+def test_a_drawing_too_large_for_graphviz_is_refused_before_it_runs(tmp_path, capsys):
+    # 700 parallel branches: dot took minutes for 5,000 of them. Refused in well under a second;
+    # the .dot text (no layout) is still written.
+    from archdsl.cli.main import main
+
+    branches = " | ".join(["conv1-1"] * 700)
+    source = tmp_path / "wide.arch"
+    source.write_text(f"block wide() {{ inception< {branches} > }}\nnetwork n {{ input 1x8x8; wide() }}\n")
+    assert main(["viz", str(source), "-o", str(tmp_path / "wide.svg")]) == 1
+    err = capsys.readouterr().err
+    assert "error[drawing-too-large]: the drawing has 703 nodes" in err and "--depth" in err
+    assert not (tmp_path / "wide.svg").exists()
+    assert main(["viz", str(source), "-o", str(tmp_path / "wide.dot")]) == 0
+    assert main(["viz", str(source), "--depth", "1", "-o", str(tmp_path / "wide1.svg")]) == 0

@@ -140,7 +140,7 @@ CODES: dict[str, Code] = {
         "bad-drawing-option": "a drawing depth or direction out of range",
         "unknown-format": "a drawing output with an unknown suffix",
         "no-graphviz": "Graphviz's `dot` program is missing",
-        "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (use --depth, --fold-repeats or .dot)",
+        "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
     }),
 }

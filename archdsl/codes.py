@@ -142,6 +142,7 @@ CODES: dict[str, Code] = {
         "no-graphviz": "Graphviz's `dot` program is missing",
         "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
+        "out-of-memory": "a network whose weights or activations would not fit in the free memory",
     }),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,9 @@ def _overrides(params: dict[str, Any]) -> tuple[dict[str, A.Expr], tuple[int, in
         elif isinstance(value, bool):
             exprs[name] = A.Boolean(span=where, value=value)
         elif isinstance(value, int | float):
+            if isinstance(value, int) and abs(value) >= 10**18 or isinstance(value, float) and not math.isfinite(value):
+                raise ArchError(Diagnostic(f"parameter '{name}' is too large: numbers have at most 18 digits, "
+                                           "as in files", code="number-too-large"))
             exprs[name] = A.Number(span=where, value=value)
         elif isinstance(value, str):
             exprs[name] = parse_expression(value, f"<--set {name}>")

@@ -42,12 +42,15 @@ def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--batch", "1,x"], "expected batch sizes like 1,8,32"),
+    (["--batch", "1,x"], "batch sizes must be positive integers (at most 9 digits), like 1,8,32"),
     (["--batch", "0"], "batch sizes must be positive"),
-    (["--runs", "0"], "at least 1"),
+    (["--batch", "99999999999999999999"], "at most 9 digits"),
+    (["--runs", "0"], "expected an integer from 1 to 1,000,000"),
+    (["--threads", "99999999999999999999"], "expected an integer from 1 to 4,096"),
     (["--plot", "out.jpg"], "--plot writes a PNG"),
 ])
 def test_bench_usage_errors(args, message, capsys):
+    # Each was a traceback for a huge number (int overflow in torch) before it was a usage error.
     with pytest.raises(SystemExit) as info:
         main(["bench", LENET, "--runs", "1", *args])
     assert info.value.code == 2
@@ -87,3 +90,10 @@ def test_compile_channels_last_writes_it_in_the_module(tmp_path, capsys):
     assert "        self.to(memory_format=torch.channels_last)" in text
     assert "        x = x.contiguous(memory_format=torch.channels_last)" in text
     assert "run `archdsl compile lenet5.arch --channels-last` again" in text
+
+
+def test_bench_refuses_a_batch_that_would_not_fit_in_memory(capsys):
+    # --batch 1000000 of VGG-16 tried to allocate terabytes.
+    assert main(["bench", str(ROOT / "architectures" / "vgg16.arch"), "--batch", "1000000", "--runs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "error[out-of-memory]: cannot benchmark network VGG16" in err and "for a batch of 1000000" in err

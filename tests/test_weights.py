@@ -210,3 +210,40 @@ def test_torchvision_state_dict_files_load_into_the_bundled_networks(name, tmp_p
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         assert torch.allclose(model(x), reference(x), atol=1e-5, rtol=0)
+
+
+def test_a_weights_file_declaring_far_more_bytes_than_the_model_is_refused_before_reading(tmp_path):
+    # A small .pth whose zip entry declares gigabytes (deflated zeros) raised peak memory by the declared
+    # size before the shape check could refuse it. Here: 200 MB of zeros deflate to ~200 KB.
+    import zipfile
+
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb/data/0", "w", force_zip64=True) as entry:
+            chunk = bytes(1 << 20)
+            for _ in range(200):
+                entry.write(chunk)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(archdsl.ArchError, match="declares 209,715,200 bytes of tensors"):
+        archdsl.load(LENET5, weights=path)
+
+
+@pytest.mark.parametrize("kind", ["meta", "sparse"])
+def test_a_state_dict_with_a_tensor_that_holds_no_plain_data_loads_nothing(kind):
+    model = archdsl.load(LENET5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = {k: torch.randn_like(v) for k, v in before.items()}
+    state["fc3.bias"] = torch.empty(10, device="meta") if kind == "meta" else torch.zeros(10).to_sparse()
+    with pytest.raises(archdsl.ArchError, match="not plain dense tensors with data"):
+        load_weights(model, state)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # all or nothing
+
+
+def test_load_refuses_a_network_that_would_not_fit_in_memory(monkeypatch):
+    from archdsl.pytorch import runtime
+
+    monkeypatch.setattr(runtime, "available_memory", lambda: 100_000)  # 100 kB free; LeNet-5's weights take 247 kB
+    with pytest.raises(archdsl.ArchError, match="cannot load network LeNet5: it needs 246,824 bytes of weights"):
+        archdsl.load(LENET5)
+    with pytest.raises(archdsl.ArchError, match="too large: numbers have at most 18 digits"):
+        archdsl.load(LENET5, num_classes=10**5000)

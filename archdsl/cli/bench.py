@@ -13,19 +13,17 @@ from archdsl.pytorch.bench import configure, plot, run, table
 
 
 def batch_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected batch sizes like 1,8,32, got {text!r}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"batch sizes must be positive integers, got {text!r}")
-    return sizes
+    sizes = [part.strip() for part in text.split(",") if part.strip()]
+    if not sizes or not all(s.isdigit() and len(s) <= 9 and int(s) >= 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"batch sizes must be positive integers (at most 9 digits), like 1,8,32; "
+                                         f"got {text[:60]!r}")
+    return [int(s) for s in sizes]
 
 
-def count(least: int) -> Callable[[str], int]:
+def count(least: int, most: int = 10**6) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not text.isdigit() or int(text) < least:
-            raise argparse.ArgumentTypeError(f"expected an integer of at least {least}, got {text!r}")
+        if not text.isdigit() or len(text) > 9 or not least <= int(text) <= most:
+            raise argparse.ArgumentTypeError(f"expected an integer from {least} to {most:,}, got {text[:60]!r}")
         return int(text)
     return parse
 
@@ -57,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--runs", type=count(1), default=10, help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=count(0), default=2, help="untimed runs first (default 2)")
     p.add_argument("--channels-last", action="store_true", help="the model in channels_last memory format (see archdsl.load)")
-    p.add_argument("--threads", type=count(1), help="torch's CPU threads (default: one per core); on a machine "
+    p.add_argument("--threads", type=count(1, 4096), help="torch's CPU threads (default: one per core); on a machine "
                                                     "busy with other work, 1 is often faster")
     p.add_argument("--plot", metavar="OUT.png", help="draw time per image against batch size")
     add_set_option(p)

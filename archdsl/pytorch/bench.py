@@ -125,7 +125,7 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
     import torch
 
     from archdsl.pipeline import build
-    from archdsl.pytorch.runtime import load
+    from archdsl.pytorch.runtime import load, require_memory
 
     _require_device(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -133,7 +133,10 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
     progress = Progress(len(files) * len(batches) * len(modes))
     results = []
     for file in files:
-        shape = build(file, params=params).input_shape
+        ir = build(file, params=params)
+        if device == "cpu":
+            require_memory(ir, "benchmark", batch=max(batches))
+        shape = ir.input_shape
         model = load(file, device=device, channels_last=channels_last, **params)
         for batch in batches:
             x = torch.randn(batch, *shape, device=device)  # NCHW, as users pass it: the module converts it

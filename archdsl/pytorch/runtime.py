@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from archdsl.errors import ArchError
+from archdsl.errors import ArchError, Diagnostic
+from archdsl.ir.nodes import IR
 from archdsl.pipeline import Freezing, build, compile_source
 from archdsl.pytorch.codegen import Emitted
 
@@ -25,8 +26,10 @@ def load(path: str | Path | None = None, *, source: str | None = None, device: A
     `freeze`: see build(). `features`: names of layers whose outputs the returned module gives as
     an OrderedDict, in that order (archdsl.pytorch.features.FeatureExtractor). `channels_last`: see compile_source().
     """
-    model = _instantiate(compile_source(path, source=source, params=params, freeze=freeze,
-                                        channels_last=channels_last), path)
+    emitted = compile_source(path, source=source, params=params, freeze=freeze, channels_last=channels_last)
+    if device is None or str(device).startswith("cpu"):
+        require_memory(build(path, source=source, params=params), "load")
+    model = _instantiate(emitted, path)
     if weights is not None:
         from archdsl.pytorch.weights import load_weights
 
@@ -37,6 +40,36 @@ def load(path: str | Path | None = None, *, source: str | None = None, device: A
 
         model = FeatureExtractor.from_ir(model, build(path, source=source, params=params), features)
     return model.to(device) if device is not None else model
+
+
+def require_memory(ir: IR, what: str, batch: int = 0) -> None:
+    """Refuse, with the figures, to build a network whose weights (and, for `batch` samples, activations)
+    would not fit in the memory this machine has free: allocating them would fail halfway or swap."""
+    from archdsl.analysis.costs import FLOAT_BYTES, analyse
+
+    analysis = analyse(ir)
+    weights = (analysis.params + analysis.buffers) * FLOAT_BYTES
+    need = weights + batch * analysis.activation_bytes
+    free = available_memory()
+    if free is not None and need > free:
+        detail = f"{weights:,} bytes of weights" + (f" and {batch * analysis.activation_bytes:,} bytes of "
+                                                   f"activations for a batch of {batch}" if batch else "")
+        raise ArchError(Diagnostic(f"cannot {what} network {ir.network.name}: it needs {detail}, and this machine "
+                                   f"has {free:,} bytes of memory free", code="out-of-memory",
+                                   hint="check its channel and feature counts" + (", or use a smaller batch"
+                                                                                  if batch else "")))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for a new allocation (Linux: MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _instantiate(emitted: Emitted, path: str | Path | None):

@@ -86,8 +86,12 @@ def _listing(names: list[str]) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------------
-def read_state_dict(path: str | Path) -> dict[str, Any]:
-    """A weights file as {name: tensor}; never unpickles code (torch.load with weights_only=True)."""
+def read_state_dict(path: str | Path, max_bytes: int | None = None) -> dict[str, Any]:
+    """A weights file as {name: tensor}; never unpickles code (torch.load with weights_only=True).
+
+    `max_bytes`: refuse, before reading any tensor, a file whose tensors would take more (a .pth is a
+    zip archive whose entries declare their uncompressed sizes: 20 MB of deflated zeros can declare 20 GB).
+    """
     import torch
 
     path = Path(path)
@@ -95,6 +99,8 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
         reason = "no such file" if not path.exists() else "it is a directory" if path.is_dir() else \
             "not a regular file (weights are read from a file, not a stream or device)"
         raise ArchError(Diagnostic(f"cannot read weights file {path}: {reason}", code="cannot-read-weights"))
+    if max_bytes is not None:
+        _check_declared_size(path, max_bytes)
     if path.suffix == ".safetensors":
         data = _read_safetensors(path)
     else:
@@ -104,6 +110,23 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             raise ArchError(Diagnostic(f"cannot read weights file {path}: {_first_line(exc)}",
                                        hint=_unreadable_hint(exc), code="cannot-read-weights")) from None
     return _as_state_dict(data, path)
+
+
+def _check_declared_size(path: Path, max_bytes: int) -> None:
+    import zipfile
+
+    declared = path.stat().st_size
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                declared = sum(entry.file_size for entry in archive.infolist())
+        except (zipfile.BadZipFile, OSError):
+            return  # torch.load reports what is wrong with it
+    if declared > max_bytes:
+        raise ArchError(Diagnostic(f"weights file {path} declares {declared:,} bytes of tensors; the model's take "
+                                   f"{max_bytes:,} at most, so it cannot be its weights; nothing was read",
+                                   hint="check that the file holds this network's state_dict",
+                                   code="cannot-read-weights"))
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
@@ -149,6 +172,14 @@ def _as_state_dict(data: Any, path: Path) -> dict[str, Any]:
         raise ArchError(Diagnostic(f"{path} is not a state_dict: these entries are not named tensors: "
                                    f"{_listing(bad)}", hint="save weights with torch.save(model.state_dict(), path)",
                                    code="not-a-state-dict"))
+    # Only plain dense tensors with data: load_state_dict fails on meta, sparse or nested ones only after
+    # it has copied others, and loading must be all or nothing.
+    odd = [k for k, v in data.items() if v.layout != torch.strided or v.is_meta or v.is_nested]
+    if odd:
+        raise ArchError(Diagnostic(f"{path}: these tensors are not plain dense tensors with data (meta, sparse or "
+                                   f"nested): {_listing(odd)}; nothing was loaded",
+                                   hint="save the weights of a model that was run or loaded on a real device",
+                                   code="not-a-state-dict"))
     return dict(data)
 
 
@@ -188,11 +219,14 @@ def load_weights(model, weights: str | Path | Mapping[str, Any], *, strict: bool
     """
     import torch
 
+    own = model.state_dict()
     if isinstance(weights, Mapping):
         state, file = _as_state_dict(weights, Path("<state_dict>")), "<state_dict>"
     else:
-        state, file = read_state_dict(weights), str(weights)
-    own = model.state_dict()
+        # Allowance: the model's own tensors as float64, plus a checkpoint's extras (optimizer state
+        # is another copy or two) and the archive's overhead.
+        own_bytes = sum(t.numel() for t in own.values()) * 8
+        state, file = read_state_dict(weights, max_bytes=3 * own_bytes + (64 << 20)), str(weights)
     report = match({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()},
                    file, default_shapes, strict)
     if strict and report.problems:

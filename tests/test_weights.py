@@ -218,11 +218,10 @@ def test_a_weights_file_declaring_far_more_bytes_than_the_model_is_refused_befor
     import zipfile
 
     path = tmp_path / "bomb.pth"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("bomb/data/0", "w", force_zip64=True) as entry:
-            chunk = bytes(1 << 20)
-            for _ in range(200):
-                entry.write(chunk)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("bomb/data/0", "w", force_zip64=True) as entry:
+        for _ in range(200):
+            entry.write(bytes(1 << 20))
     assert path.stat().st_size < 2_000_000
     with pytest.raises(archdsl.ArchError, match="declares 209,715,200 bytes of tensors"):
         archdsl.load(LENET5, weights=path)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from archdsl.errors import Diagnostic
+from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
-from archdsl.ir.nodes import IR, Instance, Layer, Member, Step
+from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.layers import OPS
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
@@ -74,7 +75,7 @@ class _Generator:
         self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
         self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
         # A helper's name is fixed text: no block class may take it.
-        taken = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
+        taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -133,7 +134,7 @@ class _Generator:
     def block_class(self, block: A.BlockDef) -> str:
         instances = self.ir.instances_of(block)
         n = len(instances)
-        names = {"in_channels": Sym.name("in_channels", tuple(self.ir.layers[i.in_node].out_shape[0]
+        names = {"in_channels": Sym.name("in_channels", tuple(_out_shape(self.ir.layers[i.in_node])[0]
                                                               for i in instances))}
         for p in block.params:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
@@ -161,7 +162,7 @@ class _Generator:
                                "Tensor")
 
     def input_state(self, inst: Instance, channels: Sym, n: int) -> _T:
-        shape = self.ir.layers[inst.in_node].out_shape
+        shape = _out_shape(self.ir.layers[inst.in_node])
         one = Sym.lit(1, n)
         if len(shape) == 3:
             return _T(channels, None, one, one)
@@ -201,7 +202,9 @@ class _Generator:
                         + "in eval mode, the output alone."]
         if baked:
             doc += ["", f"Compiled with {baked}; these set the number of layers, so recompile to change them."]
-        head, methods, init = [], [], list(writer.init)
+        head: list[str] = []
+        methods: list[str] = []
+        init = list(writer.init)
         if ir.channels_last:
             self.imports.add("torch")
             init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
@@ -209,11 +212,11 @@ class _Generator:
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
             head, methods, init = _frozen_parts(ir.frozen, init)
-        doc = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
-        return self.class_text(self.net_class, doc, sig, init, fwd, returns, head, methods)
+        docstring = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
+        return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
     def class_text(self, name: str, doc: str, sig: list[str], init: list[str], fwd: list[str], returns: str,
-                   head: list[str] = (), methods: list[str] = ()) -> str:
+                   head: Sequence[str] = (), methods: Sequence[str] = ()) -> str:
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
@@ -273,12 +276,16 @@ class _Writer:
     def members(self, m: Member) -> list[Member]:
         return [inst.members_by_site[m.site] for inst in self.instances]
 
-    def layers_of(self, m: Member):
-        return [self.ir.layers[c.node] for c in self.members(m)]
+    def layer(self, m: Member) -> Layer:
+        """The layer of a LAYER or SHORTCUT member."""
+        return self.ir.layers[known(m.node, m, "node")]
+
+    def layers_of(self, m: Member) -> list[Layer]:
+        return [self.layer(c) for c in self.members(m)]
 
     def opt(self, m: Member, name: str) -> Sym:
         """An option as written (rendered in this class's names) or, if not written, its value."""
-        layer = self.ir.layers[m.node]
+        layer = self.layer(m)
         if name in layer.exprs and not _is_enum(layer.exprs[name]):
             return render(layer.exprs[name], self.names, self.n)
         values = [layer.attrs[name] for layer in self.layers_of(m)]
@@ -317,16 +324,16 @@ class _Writer:
         return Sym.name(self.extras[key][0], tuple(values))
 
     def comment(self, step: Step, t: _T) -> str:
-        shapes = [self.ir.layers[s.out_node].out_shape for s in self.counterparts(step)]
+        shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         return "  # " + self.shape_text(shapes, t)
 
-    def shape_text(self, shapes, t: _T) -> str:
+    def shape_text(self, shapes: list[tuple[int, ...]], t: _T) -> str:
         if len(shapes[0]) == 1:
             return f"(B, {t.feat if t.feat is not None else shapes[0][0]})"
         channels = t.ch if t.ch is not None else shapes[0][0]
         if all(s[1:] == shapes[0][1:] for s in shapes):
             return f"(B, {channels}, {shapes[0][1]}, {shapes[0][2]})"
-        ins = [self.ir.layers[i.in_node].out_shape for i in self.instances]
+        ins = [_out_shape(self.ir.layers[i.in_node]) for i in self.instances]
         if t.scale is not None and all(len(i) == 3 and s[1] == -(-i[1] // k) and s[2] == -(-i[2] // k)
                                        for s, i, k in zip(shapes, ins, t.scale.vals)):
             if t.scale.const and t.scale.vals[0] == 1:
@@ -354,25 +361,26 @@ class _Writer:
         return t
 
     def step_apply(self, step: Step, t: _T) -> _T:
-        m = step.member
-        if m.kind == "layer" and self.ir.layers[m.node].attrs.get("folded"):
+        m = known(step.member, step, "member")
+        if m.kind == "layer" and self.layer(m).attrs.get("folded"):
             return t  # a batch norm folded into the layer before it (compile --fuse): nothing left to write
         ctor, out = self.ctor(m, t)
         cond = self.cond_text(step)
-        self.declare(m.name, ctor, cond)
+        name = _name(m)
+        self.declare(name, ctor, cond)
         if cond:
-            self.fwd += [f"if self.{m.name} is not None:", f"{_INDENT}x = self.{m.name}(x){self.comment(step, out)}"]
+            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = self.{name}(x){self.comment(step, out)}"]
             return t  # a conditional statement keeps the shape (shapes.py checks it)
-        self.fwd.append(f"x = self.{m.name}(x){self.comment(step, out)}")
+        self.fwd.append(f"x = self.{name}(x){self.comment(step, out)}")
         return out
 
     def step_concat(self, step: Step, t: _T) -> _T:
         calls, channels, scale = [], None, t.scale
         for branch in step.branches:
             ctor, out = self.ctor(branch, t)
-            self.declare(branch.name, ctor, None)
-            calls.append(f"self.{branch.name}(x)")
-            channels = out.ch if channels is None else channels.binop("+", out.ch)
+            self.declare(_name(branch), ctor, None)
+            calls.append(f"self.{_name(branch)}(x)")
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
         out = _T(channels, None, scale, rel)
@@ -380,14 +388,17 @@ class _Writer:
         return out
 
     def step_side(self, step: Step, t: _T) -> _T:
-        ctor, out = self.ctor(step.member, t)
+        m = known(step.member, step, "member")
+        ctor, out = self.ctor(m, t)
         cond = self.cond_text(step)
-        self.declare(step.member.name, ctor, cond)
-        call = f"self.{step.member.name}(x)"
-        check = f"self.training and self.{step.member.name} is not None" if cond else "self.training"
-        shapes = [self.ir.layers[s.out_node].out_shape for s in self.counterparts(step)]
-        self.fwd.append(f"{step.name} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
-        self.sides.append((step.name, cond is not None))
+        name = _name(m)
+        self.declare(name, ctor, cond)
+        call = f"self.{name}(x)"
+        check = f"self.training and self.{name} is not None" if cond else "self.training"
+        shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
+        side = known(step.name, step, "name")
+        self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
+        self.sides.append((side, cond is not None))
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
@@ -399,9 +410,10 @@ class _Writer:
         body_lines, self.fwd = self.fwd, outer_fwd
         if step.shortcut_steps:
             sc_step = step.shortcut_steps[-1]
-            ctor, _ = self.ctor(sc_step.member, t)
-            self.declare(sc_step.member.name, ctor, None)
-            self.fwd.append(f"{var} = self.{sc_step.member.name}(x)")
+            sc = known(sc_step.member, sc_step, "member")
+            ctor, _ = self.ctor(sc, t)
+            self.declare(_name(sc), ctor, None)
+            self.fwd.append(f"{var} = self.{_name(sc)}(x)")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
@@ -415,16 +427,19 @@ class _Writer:
         """Whether the body's result is a new tensor that autograd does not keep: then the residual add
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
         last = body[-1] if body else None
-        return (last is not None and last.kind == "apply" and last.cond is None and last.member.kind == "layer"
-                and OPS[self.ir.layers[last.member.node].op].fresh_output)
+        if last is None or last.kind != "apply" or last.cond is not None:
+            return False
+        m = known(last.member, last, "member")
+        return m.kind == "layer" and OPS[self.layer(m).op].fresh_output
 
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
-        m = step.shortcut
-        layers = [self.ir.layers[s.shortcut.node] for s in self.counterparts(step)]
+        m = known(step.shortcut, step, "shortcut")
+        layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
         decisions = [layer.derived["decision"] for layer in layers]
         if set(decisions) == {"identity"}:
             return [f"{var} = x"]
-        cin, cout = t.ch, body.ch
+        # Not an identity: the shape check allows that only between feature maps, which have channels.
+        cin, cout = known(t.ch, step, "input channels"), known(body.ch, step, "output channels")
         wanted = [layer.derived.get("stride", (1, 1)) for layer in layers]
         # One stride for every use: write it as a number; otherwise as the body's stride expression,
         # or failing that as a constructor argument.
@@ -452,14 +467,15 @@ class _Writer:
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")
         if self.ir.folded:  # the batch norm folded into the conv (compile --fuse); the conv keeps its name
             ctor = f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}),\n)"
+        name = _name(m)
         if set(decisions) == {"projection"}:
-            self.declare(m.name, ctor, None)
-            return [f"{var} = self.{m.name}(x)"]
+            self.declare(name, ctor, None)
+            return [f"{var} = self.{name}(x)"]
         needed = stride.binop("!=", self.lit(1)).binop("or", cin.binop("!=", cout))
         if any(v != (d == "projection") for v, d in zip(needed.vals, decisions)):
             needed = self.size(f"{step.site}:projection", "projection", [d == "projection" for d in decisions])
-        self.declare(m.name, ctor, needed.text)
-        return [f"{var} = x if self.{m.name} is None else self.{m.name}(x)"]
+        self.declare(name, ctor, needed.text)
+        return [f"{var} = x if self.{name} is None else self.{name}(x)"]
 
     # -- constructors ------------------------------------------------------------------------
     def ctor(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -467,11 +483,12 @@ class _Writer:
             return self.ctor_seq(m, t)
         if m.kind == "instance":
             return self.ctor_instance(m, t)
-        return OPS[self.ir.layers[m.node].op].emit(_Emit(self, m, t))
+        layer = self.layer(m)
+        return known(OPS[layer.op].emit, layer, "emitter")(_Emit(self, m, t))
 
     def ctor_seq(self, m: Member, t: _T) -> tuple[str, _T]:
         parts = []
-        for child in m.children.members:
+        for child in known(m.children, m, "children").members:
             text, t = self.ctor(child, t)
             parts.append((child, text))
         if any(child.label for child, _ in parts):
@@ -482,13 +499,13 @@ class _Writer:
         return "nn.Sequential(\n" + "\n".join(_INDENT + i for i in items) + "\n)", t
 
     def ctor_instance(self, m: Member, t: _T) -> tuple[str, _T]:
-        children = [self.ir.instances[c.instance] for c in self.members(m)]
+        children = [self.ir.instances[known(c.instance, c, "instance")] for c in self.members(m)]
         first = children[0]
-        block, call = first.block, first.call
-        cin = t.ch if t.ch is not None else t.feat
+        block, call = known(first.block, first, "block"), known(first.call, first, "call")
+        cin = known(t.ch if t.ch is not None else t.feat, m, "input size")
         args = [str(cin)]
         child_names: dict[str, Sym] = {"in_channels": cin}
-        given = {}
+        given: dict[str, A.Expr] = {}
         positional = [a for a in call.args if a.name is None]
         for p, a in zip(block.params, positional):
             given[p.name] = a.value
@@ -498,8 +515,12 @@ class _Writer:
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:
             expr = given.get(p.name)
-            child_names[p.name] = (render(expr, self.names, self.n) if expr is not None
-                                   else render(p.default, child_names, self.n))
+            if expr is not None:
+                child_names[p.name] = render(expr, self.names, self.n)
+            elif p.default is not None:
+                child_names[p.name] = render(p.default, child_names, self.n)
+            else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
+                raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
         follower.given = {}
         for key, (arg, by_id) in self.gen.extras[block.name].items():
@@ -519,7 +540,7 @@ class _Writer:
 
     def padding(self, m: Member, kernel: Sym, dilation: Sym) -> Sym:
         """The padding argument: as written, or the 'same' padding as a number or a formula."""
-        layer = self.ir.layers[m.node]
+        layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
             return render(layer.exprs["padding"], self.names, self.n)
         values = [lay.derived["padding"] for lay in self.layers_of(m)]
@@ -546,7 +567,7 @@ class _Emit:
 
     @property
     def layer(self) -> Layer:
-        return self.writer.ir.layers[self.member.node]
+        return self.writer.layer(self.member)
 
     @property
     def uses(self) -> list[Layer]:
@@ -621,6 +642,14 @@ def _normalized(values: list) -> list:
 
 def _size_type(values: list) -> str:
     return "tuple[int, int]" if isinstance(values[0], tuple) else _type_name(values)
+
+
+def _out_shape(layer: Layer) -> tuple[int, ...]:
+    return known(layer.out_shape, layer, "out_shape")  # set for every layer once the shape check has passed
+
+
+def _name(m: Member) -> str:
+    return known(m.name, m, "name")  # naming.py names every member
 
 
 def _is_enum(expr: A.Expr) -> bool:

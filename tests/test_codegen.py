@@ -101,3 +101,13 @@ def test_a_conditional_stateless_layer_is_not_shared_with_an_unconditional_one(c
     x = torch.linspace(-2, 2, 4).reshape(1, 1, 2, 2)
     expected = torch.relu(torch.tanh(torch.tanh(x) if c else x))
     assert torch.equal(model(x), expected)
+
+
+def test_a_sum_of_names_stays_short_so_the_source_grows_linearly():
+    # 600 concatenations in one block: channels `in_channels + k + k + ...` made every shape comment
+    # as long as the chain (1.6 MB of Python from 18 KB); a repeated name is now counted instead.
+    body = "; ".join(["inception< (relu) | conv1-k >"] * 600)
+    source = f"block d(k) {{ {body} }}\nnetwork n {{ input 4x8x8; d(2); d(3) }}\n"
+    emitted = archdsl.compile_source("t.arch", source=source)
+    assert "# (B, in_channels + 600 * k, 8, 8)" in emitted.source
+    assert len(emitted.source) < 20 * len(source) and max(map(len, emitted.source.splitlines())) < 120

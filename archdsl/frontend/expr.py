@@ -81,11 +81,14 @@ def _is_number(v: object) -> TypeGuard[int | float]:
 class Sym:
     """Python source for a value, its precedence, and its value in each instance (`vals`)."""
 
-    __slots__ = ("const", "prec", "text", "vals")
+    __slots__ = ("const", "prec", "terms", "text", "vals")
 
-    def __init__(self, text: str, prec: int, vals: tuple, const: bool = False):
+    def __init__(self, text: str, prec: int, vals: tuple, const: bool = False,
+                 terms: tuple[tuple[str, int], ...] | None = None):
         # const: the source is a literal (not merely an expression whose values agree)
         self.text, self.prec, self.vals, self.const = text, prec, vals, const
+        # terms: a sum of names, as (name, coefficient) pairs in order of first use, when it is one
+        self.terms = terms if terms is not None else ((text, 1),) if prec == 9 and not const else None
 
     @staticmethod
     def lit(value: Value, n: int) -> Sym:
@@ -119,7 +122,34 @@ class Sym:
         prec = _PRECEDENCE[op]
         left = self.text if self.prec >= prec else f"({self.text})"
         right = other.text if other.prec > prec else f"({other.text})"
-        return Sym(f"{left} {op} {right}", prec, vals)
+        text = f"{left} {op} {right}"
+        if op in ("+", "-") and self.terms is not None and other.terms is not None:
+            # A sum of names stays one: `in_channels + k + k + k` (DenseNet's channels after three
+            # concatenations) is written `in_channels + 3 * k`, so a chain of N of them does not make
+            # shape comments N terms long (quadratic source for a linear input).
+            sign = 1 if op == "+" else -1
+            terms = dict(self.terms)
+            for name, coefficient in other.terms:
+                terms[name] = terms.get(name, 0) + sign * coefficient
+            combined = tuple((name, c) for name, c in terms.items() if c)
+            if len(combined) < len(self.terms) + len(other.terms):
+                return _sum(combined, vals) if combined else Sym.lit(vals[0], len(vals))
+            return Sym(text, prec, vals, terms=combined)
+        return Sym(text, prec, vals)
+
+
+def _sum(terms: tuple[tuple[str, int], ...], vals: tuple) -> Sym:
+    """A sum of names with coefficients as source: `in_channels + 3 * k - c`."""
+    parts = []
+    for i, (name, c) in enumerate(terms):
+        size = abs(c)
+        term = name if size == 1 else f"{size} * {name}"
+        parts.append((("-" if c < 0 else "") if i == 0 else (" - " if c < 0 else " + ")) + term)
+    if len(terms) > 1:
+        prec = _PRECEDENCE["+"]
+    else:
+        prec = {1: 9, -1: 4}.get(terms[0][1], _PRECEDENCE["*"])  # `k`, `-k`, `3 * k`
+    return Sym("".join(parts), prec, vals, terms=terms)
 
 
 def render(expr: A.Expr, names: dict[str, Sym], n: int) -> Sym:

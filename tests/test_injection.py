@@ -219,3 +219,50 @@ def test_a_long_chain_of_use_files_is_followed_without_recursion(tmp_path):
     main.write_text('use "f0.arch";\n' + _net("b1099(); b0()"))
     ir = archdsl.build(main)
     assert len(ir.program.blocks) == 1100 and len(ir.program.sources) == 1101
+
+
+COLLISIONS = {
+    # a side output named like the residual's local variable: its value was the residual's input
+    "side output named identity": "network n { input 3x8x8; identity: side<gap; flatten; fc-10>; "
+                                  "residual<conv3-3>; gap; flatten; fc-10 }",
+    "labels named like the pad shortcut's attributes": "network n { input 3x8x8; shortcut_stride: conv3-3; "
+                                                       "residual(shortcut=pad)<conv3-6/2>; shortcut_channels: relu; "
+                                                       "gap; flatten; fc-10 }",
+    "block parameter named like a block class": "block a(c) { conv3-c }\nblock bb(A) { a(A) }\n"
+                                                "network n { input 3x8x8; bb(4); gap; flatten; fc-10 }",
+    "side output named like the outputs class": "network n { input 3x8x8; nOutputs: side<gap; flatten; fc-10>; "
+                                                "gap; flatten; fc-10 }",
+    "network named like an import": "network Path { input 3x8x8; conv3-4; gap; flatten; fc-10 }",
+}
+
+
+@pytest.mark.parametrize("source", COLLISIONS.values(), ids=COLLISIONS.keys())
+def test_generated_names_never_collide_with_user_names(source, tmp_path):
+    import torch
+
+    path = tmp_path / "n.arch"
+    path.write_text(source)
+    model = archdsl.load(path)
+    x = torch.randn(2, 3, 8, 8)
+    out = model.train()(x)
+    main = out[0] if isinstance(out, tuple) else out
+    assert main.shape == (2, 10)
+    if "identity:" in source:
+        assert out.identity.shape == (2, 10)  # the side output, not the residual's input
+    assert model.eval()(x).shape == (2, 10)
+    # with weights written next to it, the module's pretrained() still finds pathlib's Path
+    from archdsl.cli.main import main as cli
+
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    assert cli(["compile", str(path), "--weights", str(tmp_path / "w.pth"), "-o", str(tmp_path / "m.py")]) == 0
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", "import m; m.pretrained()"], cwd=tmp_path, capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_parameters_may_not_hide_the_emitted_module_s_imports():
+    with pytest.raises(ArchError, match="'OrderedDict' cannot be used as a parameter name"):
+        compile_source("t.arch", source=_net("conv3-OrderedDict", "(OrderedDict = 4)"))

@@ -161,8 +161,14 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
     return []
 
 
+# Module-level names of the emitted code that a constructor's code may use: a parameter of that
+# name would hide them inside __init__ (`OrderedDict = 4` broke every labelled group).
+_MODULE_NAMES = {"OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math", "pretrained", "read_safetensors"}
+
+
 def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> bool:
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED or name.startswith("_"):
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED or name.startswith("_") \
+            or (what == "parameter" and name in _MODULE_NAMES):
         reporter.error(f"'{name}' cannot be used as a {what} name: it is reserved in the generated Python",
                        span, hint=f"rename it, e.g. '{name.strip('_')}_'" if name.strip("_") else "rename it",
                        code="reserved-name")

@@ -74,8 +74,11 @@ class _Generator:
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
         self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
         self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
-        # A helper's name is fixed text: no block class may take it.
+        # A helper's name is fixed text, the imports and the weights loader's functions are module-level
+        # names, and a parameter would hide a class inside a constructor: no class may take any of them.
         taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
+        taken |= _MODULE_NAMES | {p.name for block in ir.blocks_used() for p in block.params} | \
+            {p.name for p in ir.network.params}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -261,12 +264,29 @@ class _Writer:
         self.init: list[str] = []
         self.fwd: list[str] = []
         self.emitted: set[str] = set()
-        self.identities = 0
+        # Names the user gave in this class (attributes, side outputs): generated names go around them,
+        # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
+        first = instances[0]
+        self.user_names = {m.name for m in first.container.members if m.name} | \
+            {s.name for s in first.steps if s.kind == "side" and s.name}
+        self.made: set[str] = set()  # generated names taken so far (see generated())
         self.sides: list[tuple[str, bool]] = []
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
 
     # -- helpers ---------------------------------------------------------------------------
+    def generated(self, base: str, also: str | None = None) -> str:
+        """A new generated name made of `base` (`identity`, then `identity2`, ...) that is neither a name
+        the user gave in this class nor one made before (with `also`: a twin with the same suffix)."""
+        k = 1
+        while True:
+            suffix = "" if k == 1 else str(k)
+            names = {base + suffix} | ({also + suffix} if also else set())
+            if not names & (self.user_names | self.made):
+                self.made |= names
+                return base + suffix
+            k += 1
+
     def lit(self, value) -> Sym:
         return Sym.lit(value, self.n)
 
@@ -402,8 +422,7 @@ class _Writer:
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
-        self.identities += 1
-        var = "identity" if self.identities == 1 else f"identity{self.identities}"
+        var = self.generated("identity")
         one = self.lit(1)
         outer_fwd, self.fwd = self.fwd, []
         body = self.walk(step.body, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
@@ -454,14 +473,15 @@ class _Writer:
             channels = self.lit(counts[0]) if len(set(counts)) == 1 else cout.binop("-", cin)
             if any(c != v for c, v in zip(counts, channels.vals)):
                 channels = self.size(f"{step.site}:channels", "shortcut_channels", counts)
-            # Numbered as the identity variable: one pair of attributes per zero-padding shortcut of the class.
-            n = var[len("identity"):]
+            # One pair of attributes per zero-padding shortcut of the class.
+            s_attr = self.generated("shortcut_stride", also="shortcut_channels")
+            c_attr = "shortcut_channels" + s_attr[len("shortcut_stride"):]
             if self.emit:
-                self.init += [f"self.shortcut_stride{n} = {stride}", f"self.shortcut_channels{n} = {channels}"]
-            rows, cols = (f"self.shortcut_stride{n}[0]", f"self.shortcut_stride{n}[1]") if any(
-                isinstance(v, tuple) for v in stride.vals) else (f"self.shortcut_stride{n}",) * 2
+                self.init += [f"self.{s_attr} = {stride}", f"self.{c_attr} = {channels}"]
+            rows, cols = (f"self.{s_attr}[0]", f"self.{s_attr}[1]") if any(
+                isinstance(v, tuple) for v in stride.vals) else (f"self.{s_attr}",) * 2
             return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.shortcut_channels{n}))"]
+                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")
@@ -666,6 +686,10 @@ def _type_name(values: list) -> str:
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return "int"
     return "float"
+
+
+_MODULE_NAMES = {"torch", "nn", "Tensor", "OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math",
+                 "annotations", "pretrained", "read_safetensors"}
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -22,6 +22,10 @@ MODELS = {
     "resnet101": {},
     "resnet152": {},
     "googlenet": {"aux_logits": True, "init_weights": False},
+    "vgg11_bn": {},
+    "vgg13_bn": {},
+    "vgg16_bn": {},
+    "vgg19_bn": {},
 }
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def heavy(*names: str) -> list[Path]:
 
 # Bigger sizes of a family whose smallest bundled member is built of the same constructs: the per-file
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
-LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn"}
+LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0"}
 
 
 def runnable() -> list[Path]:
@@ -54,6 +54,8 @@ EXPECTED_PARAMS = {
     "vgg13_bn": 133_053_736,
     "vgg16_bn": 138_365_992,
     "vgg19_bn": 143_678_248,
+    "squeezenet1_0": 1_248_424,
+    "squeezenet1_1": 1_235_496,
 }
 
 

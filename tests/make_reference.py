@@ -26,6 +26,8 @@ MODELS = {
     "vgg13_bn": {},
     "vgg16_bn": {},
     "vgg19_bn": {},
+    "squeezenet1_0": {},
+    "squeezenet1_1": {},
 }
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import archdsl
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).parent / "reference" / "torchinfo.json"
 TORCHVISION = {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
-               "resnet152", "googlenet", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"}
+               "resnet152", "googlenet", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0",
+               "squeezenet1_1"}
 
 
 def model_for(path: Path) -> tuple[torch.nn.Module, str]:

@@ -26,7 +26,8 @@ def heavy(*names: str) -> list[Path]:
 
 # Bigger sizes of a family whose smallest bundled member is built of the same constructs: the per-file
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
-LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0"}
+LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
+                "wide_resnet50_2", "wide_resnet101_2"}
 
 
 def runnable() -> list[Path]:
@@ -56,6 +57,11 @@ EXPECTED_PARAMS = {
     "vgg19_bn": 143_678_248,
     "squeezenet1_0": 1_248_424,
     "squeezenet1_1": 1_235_496,
+    "resnext50_32x4d": 25_028_904,
+    "resnext101_32x8d": 88_791_336,
+    "resnext101_64x4d": 83_455_272,
+    "wide_resnet50_2": 68_883_240,
+    "wide_resnet101_2": 126_886_696,
 }
 
 

@@ -17,7 +17,8 @@ import archdsl
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
           "resnet152", "googlenet"]
 # Checked at a small input with random batch-norm statistics (test_family_outputs_agree_...).
-FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1"]
+FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1", "resnext50_32x4d",
+            "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
 
 
 def shapes(model) -> dict[str, list[int]]:

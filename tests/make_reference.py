@@ -22,6 +22,17 @@ MODELS = {
     "resnet101": {},
     "resnet152": {},
     "googlenet": {"aux_logits": True, "init_weights": False},
+    "vgg11_bn": {},
+    "vgg13_bn": {},
+    "vgg16_bn": {},
+    "vgg19_bn": {},
+    "squeezenet1_0": {},
+    "squeezenet1_1": {},
+    "resnext50_32x4d": {},
+    "resnext101_32x8d": {},
+    "resnext101_64x4d": {},
+    "wide_resnet50_2": {},
+    "wide_resnet101_2": {},
 }
 
 if __name__ == "__main__":

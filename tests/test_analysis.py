@@ -25,7 +25,9 @@ TORCHINFO = json.loads((ROOT / "tests" / "reference" / "torchinfo.json").read_te
 # Weighted layers on the longest path: the number in each network's name.
 DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn": 11, "vgg13": 13, "vgg16": 16,
           "vgg16_conv1": 16, "vgg19": 19, "resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101,
-          "resnet152": 152, "googlenet": 22}
+          "resnet152": 152, "googlenet": 22, "vgg11_bn": 11, "vgg13_bn": 13, "vgg16_bn": 16, "vgg19_bn": 19,
+          "squeezenet1_0": 18, "squeezenet1_1": 18, "resnext50_32x4d": 50, "resnext101_32x8d": 101,
+          "resnext101_64x4d": 101, "wide_resnet50_2": 50, "wide_resnet101_2": 101}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -44,11 +46,24 @@ def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
     assert a.depth == DEPTHS[path.stem]
 
 
-@pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19", "alexnet", "lenet5"])
+@pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19", "alexnet", "lenet5", "squeezenet1_0",
+                                  "squeezenet1_1"])
 def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
     # torchinfo counts (weights + biases) x output positions for conv and fc: so do we. The two
     # differ only where we count what torchinfo does not (batch norm per element, LRN).
     assert analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch")).macs == TORCHINFO[name]["total_mult_adds"]
+
+
+@pytest.mark.parametrize("name", ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet50", "resnext50_32x4d",
+                                  "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"])
+def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
+    # torchinfo counts a batch norm as its two parameters per channel, archdsl as a multiply-add per element;
+    # a projection shortcut holds one batch norm on its output.
+    a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
+    norms = [r.layer.out_shape for r in a.rows
+             if r.eval and (r.layer.op == "bn" or r.layer.derived.get("decision") == "projection")]
+    assert norms
+    assert a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) == TORCHINFO[name]["total_mult_adds"]
 
 
 def test_googlenet_macs_are_the_eval_path_without_the_aux_heads():

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ARCHITECTURES, EXPECTED_PARAMS
+from helpers import EXPECTED_PARAMS, runnable
 
 import archdsl
 
@@ -15,7 +15,10 @@ import archdsl
 SMALL_INPUT = {"alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", "googlenet": "3x64x64",
                "vgg11": "3x32x32", "vgg11_lrn": "3x32x32", "vgg13": "3x32x32", "vgg16_conv1": "3x32x32",
                "vgg19": "3x32x32", "resnet18": "3x64x64", "resnet50": "3x64x64", "resnet101": "3x64x64",
-               "resnet152": "3x64x64"}
+               "resnet152": "3x64x64", "vgg11_bn": "3x32x32", "vgg13_bn": "3x32x32", "vgg16_bn": "3x32x32",
+               "vgg19_bn": "3x32x32", "squeezenet1_0": "3x64x64", "squeezenet1_1": "3x64x64",
+               "resnext50_32x4d": "3x64x64", "resnext101_32x8d": "3x64x64", "resnext101_64x4d": "3x64x64",
+               "wide_resnet50_2": "3x64x64", "wide_resnet101_2": "3x64x64"}
 
 RUNNER = """
 import importlib.util, json, sys
@@ -38,7 +41,7 @@ print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "eval": 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ARCHITECTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", runnable(), ids=lambda p: p.stem)
 def test_emitted_module_runs_standalone(path, tmp_path):
     small = SMALL_INPUT.get(path.stem)
     params = {"input": small} if small else {}

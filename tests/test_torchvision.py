@@ -10,22 +10,26 @@ import json
 
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ALL_ARCHITECTURES, LARGER_SIZES, ROOT
 
 import archdsl
 
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
           "resnet152", "googlenet"]
+# Checked at a small input with random batch-norm statistics (test_family_outputs_agree_...).
+FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1", "resnext50_32x4d",
+            "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
 
 
 def shapes(model) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODELS + FAMILIES)
 def test_state_dict_matches_committed_reference(name):
     reference = json.loads((ROOT / "tests" / "reference" / f"{name}.json").read_text())
-    model = archdsl.load(ROOT / "architectures" / f"{name}.arch")
+    with torch.device("meta"):  # keys and shapes only: no storage to allocate, no weights to initialise
+        model = archdsl.load(ROOT / "architectures" / f"{name}.arch")
     # Every key with its shape, as a dict: the order differs where GoogLeNet's aux heads are declared
     # where they branch off (torchvision registers them last), and load_state_dict goes by key.
     assert shapes(model) == reference["state_dict"]
@@ -73,3 +77,32 @@ def test_googlenet_train_mode_returns_the_aux_outputs_like_torchvision():
     model.eval()
     with torch.no_grad():
         assert isinstance(model(x), torch.Tensor)
+
+
+def _randomise_batch_norms(model: torch.nn.Module) -> None:
+    # Fresh batch norms are the identity in eval mode (mean 0, variance 1, scale 1, shift 0), so a wrong eps,
+    # a missing norm or a swapped statistic would go unnoticed; random ones expose each of them.
+    generator = torch.Generator().manual_seed(2)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            with torch.no_grad():
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in FAMILIES if ALL_ARCHITECTURES or n not in LARGER_SIZES])
+def test_family_outputs_agree_with_torchvision_under_random_batch_norms(name):
+    reference = _torchvision_model(name).eval()
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64").eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ours, theirs = model(x), reference(x)
+    assert ours.shape == theirs.shape == (2, 1000)
+    assert (ours - theirs).abs().max().item() <= 1e-5 * max(1.0, theirs.abs().max().item())

@@ -164,8 +164,10 @@ def test_every_resnet_draws_its_stage_table(name):
     dot, _ = dot_of(name)
     titles = clusters(dot)
     assert [t for t in titles if t.startswith("layer")] == ["layer1", "layer2", "layer3", "layer4"]
+    # every argument of each block is in its title: a bottleneck's groups, width_per_group and width too
+    rest = {"basic": "", "bottleneck": ", 1, 64, {c}"}[kind]
     assert [t.split(": ")[1] for t in titles if f": {kind}(" in t] == [
-        f"{kind}({64 * 2 ** stage}, {2 if i == 0 and stage else 1})"
+        f"{kind}({64 * 2 ** stage}, {2 if i == 0 and stage else 1}{rest.format(c=64 * 2 ** stage)})"
         for stage, n in enumerate(blocks) for i in range(n)]
     assert titles.count("residual") == len(joins(dot, "add")) == sum(blocks)
     assert len(titles) == 4 + 2 * sum(blocks)

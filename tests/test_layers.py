@@ -6,8 +6,6 @@ describe, naming); a new word without a sample fails here, so its rules are exer
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from helpers import net
 
@@ -44,13 +42,13 @@ def test_every_registered_op_has_every_rule():
 def test_registration_refuses_an_entry_without_a_rule():
     relu = OPS["relu"]
     for rule in ("shape", "params", "cost", "emit", "stateless", "inplace_after", "fold"):
-        lacking = dataclasses.replace(relu, word="newword", op="newword", **{rule: MISSING})
+        lacking = relu._replace(word="newword", op="newword", **{rule: MISSING})
         with pytest.raises(RegistryError, match=f"'newword' has no {rule} rule"):
             register(lacking)
     with pytest.raises(RegistryError, match="no emitter"):
-        register(dataclasses.replace(relu, word="newword", op="newword", emit=None))
+        register(relu._replace(word="newword", op="newword", emit=None))
     with pytest.raises(RegistryError, match="registered twice"):
-        register(dataclasses.replace(relu, op="relu_again"))
+        register(relu._replace(op="relu_again"))
     assert "newword" not in OPS and "relu_again" not in OPS
 
 

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from archdsl.codes import CODES
 from archdsl.errors import ArchError, Diagnostic, Note, Span, did_you_mean
 from archdsl.frontend import _lark_standalone as generated
 from archdsl.frontend import ast as A
@@ -378,6 +377,8 @@ def _no_defaults(seq: A.Seq, where: str) -> A.Seq:
 
 def _warning_code(code: str, span: Span) -> str:
     """A code of `allow(...)`: it must name a warning (errors cannot be allowed)."""
+    from archdsl.codes import CODES  # here: only `allow(...)` needs the table, and start-up is shared by all
+
     declared = CODES.get(code)
     if declared is None:
         warnings = sorted(c for c, d in CODES.items() if d.severity == "warning")

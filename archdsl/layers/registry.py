@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
@@ -84,9 +84,12 @@ class _ByWord:
 BY_WORD: Any = _ByWord()  # an optional rule left out: register() puts in one that gives the word
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class LayerSpec:
-    """One op: how it is written (for a layer word), and every rule a stage of the compiler asks for."""
+class LayerSpec(NamedTuple):
+    """One op: how it is written (for a layer word), and every rule a stage of the compiler asks for.
+
+    A NamedTuple, like the other immutable values here: every command builds the whole registry at
+    start-up, and a frozen dataclass of this many fields took several times as long to create.
+    """
 
     word: str  # the word in the language; an internal join: its op
     op: str  # the op of the graph IR
@@ -128,7 +131,7 @@ class LayerSpec:
         return tuple(o.name for o in self.options)
 
 
-RULES = tuple(f.name for f in fields(LayerSpec) if f.default is MISSING)
+RULES = tuple(name for name, default in LayerSpec._field_defaults.items() if default is MISSING)
 
 
 class RegistryError(Exception):
@@ -139,7 +142,7 @@ SPECS: dict[str, LayerSpec] = {}  # word or alias -> entry (the language's words
 OPS: dict[str, LayerSpec] = {}  # op -> entry (every op the IR can hold, joins included)
 HELPERS: dict[str, Helper] = {}  # class name -> the one helper of that name
 # At most 9 digits: a longer number in a word is no kernel size, and int() of thousands of digits raises.
-_KERNEL_WORD = re.compile(r"^$")
+_KERNEL_WORD: re.Pattern[str] | None = None  # see _kernel_word()
 PADDING_WORDS = ("same", "valid")
 
 
@@ -164,16 +167,24 @@ def register(spec: LayerSpec) -> LayerSpec:
     taken = [word for word in spellings if word in SPECS]
     if taken or len(set(spellings)) < len(spellings):
         raise RegistryError(f"layer word '{(taken or spellings)[0]}' registered twice")
-    spec = replace(spec, describe=_plain(spec.word) if spec.describe is BY_WORD else spec.describe,
-                   naming=_plain(spec.word) if spec.naming is BY_WORD else spec.naming)
+    spec = spec._replace(describe=_plain(spec.word) if spec.describe is BY_WORD else spec.describe,
+                         naming=_plain(spec.word) if spec.naming is BY_WORD else spec.naming)
     OPS[spec.op] = spec
     if spec.internal:
         return spec
     for word in spellings:
         SPECS[word] = spec
-    kernel_words = "|".join(re.escape(s.word) for s in OPS.values() if s.kernel_in_word)
-    _KERNEL_WORD = re.compile(rf"^({kernel_words})([0-9]{{1,9}})(?:x([0-9]{{1,9}}))?$")
+    _KERNEL_WORD = None  # rebuilt on the next lookup: compiling it at every registration cost start-up 2 ms
     return spec
+
+
+def _kernel_word() -> re.Pattern[str]:
+    """`conv3`, `maxpool3x1`: the words whose entries take the kernel in the word, with a kernel."""
+    global _KERNEL_WORD
+    if _KERNEL_WORD is None:
+        kernel_words = "|".join(re.escape(s.word) for s in OPS.values() if s.kernel_in_word)
+        _KERNEL_WORD = re.compile(rf"^({kernel_words})([0-9]{{1,9}})(?:x([0-9]{{1,9}}))?$")
+    return _KERNEL_WORD
 
 
 def _plain(word: str) -> Callable[[Any], str]:
@@ -189,7 +200,7 @@ def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:
     """The spec for a layer word and the kernel written in it (`conv1x7` -> (1, 7))."""
     if word in SPECS:
         return SPECS[word], None
-    match = _KERNEL_WORD.match(word)
+    match = _kernel_word().match(word)
     if match:
         kh = int(match.group(2))
         kw = int(match.group(3)) if match.group(3) else kh
@@ -198,7 +209,7 @@ def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:
 
 
 def suggest(word: str, extra: list[str]) -> str | None:
-    base = _KERNEL_WORD.sub(r"\1", word)
+    base = _kernel_word().sub(r"\1", word)
     candidates = sorted(set(SPECS) | set(extra))
     return closest(base, candidates) or closest(word, candidates)
 

@@ -21,8 +21,8 @@ def markdown(analyses: list[Analysis]) -> str:
     lines = ["| network | file | depth | parameters | GMACs | activations (MB) | training step (MB) |",
              "|---|---|--:|--:|--:|--:|--:|"]
     for a in analyses:
-        lines.append(f"| {a.ir.network.name} | {Path(a.ir.file).name} | {a.depth} | {a.params:,} | {a.macs / 1e9:.3f} | "
-                     f"{a.activation_bytes / MB:.1f} | {a.train_bytes / MB:.0f} |")
+        lines.append(f"| {a.ir.network.name} | {Path(a.ir.file).name} | {a.depth} | {a.params:,} | "
+                     f"{a.macs / 1e9:.3f} | {a.activation_bytes / MB:.1f} | {a.train_bytes / MB:.0f} |")
     return "\n".join(lines) + "\n\nbatch 1, float32; MACs of one eval-mode forward pass; activations: every tensor " \
         "one forward pass creates; training step: parameters + gradients + tensors saved for backward " \
         "(docs/analysis.md).\n"

@@ -54,7 +54,8 @@ def register(sub) -> None:
     p.add_argument("--train", action="store_true", help="also time a training step (forward, backward, SGD)")
     p.add_argument("--runs", type=count(1), default=10, help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=count(0), default=2, help="untimed runs first (default 2)")
-    p.add_argument("--channels-last", action="store_true", help="the model in channels_last memory format (see archdsl.load)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="the model in channels_last memory format (see archdsl.load)")
     p.add_argument("--threads", type=count(1, 4096), help="torch's CPU threads (default: one per core); on a machine "
                                                     "busy with other work, 1 is often faster")
     p.add_argument("--plot", metavar="OUT.png", help="draw time per image against batch size")

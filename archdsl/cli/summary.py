@@ -12,8 +12,8 @@ from archdsl.pipeline import build
 
 
 def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    analysis = analyse(build(args.file, params=settings(args.set, parser), freeze=args.freeze), optimizer=args.optimizer,
-                       device=args.device)
+    ir = build(args.file, params=settings(args.set, parser), freeze=args.freeze)
+    analysis = analyse(ir, optimizer=args.optimizer, device=args.device)
     if args.json:
         print(json.dumps(as_json(analysis)))  # one line: json's C encoder only runs without indent
     else:

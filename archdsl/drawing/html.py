@@ -64,7 +64,9 @@ _SCRIPT = r"""
     apply();
   }, {passive: false});
   let drag = null, moved = false;
-  view.addEventListener("mousedown", function (ev) { drag = toSvg(ev); moved = false; view.classList.add("dragging"); });
+  view.addEventListener("mousedown", function (ev) {
+    drag = toSvg(ev); moved = false; view.classList.add("dragging");
+  });
   window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
   view.addEventListener("mousemove", function (ev) {
     if (!drag) return;

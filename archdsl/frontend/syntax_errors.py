@@ -2,8 +2,8 @@
 
 Each bad example below is parsed once; the parser state (and the token) it fails on is the key
 of its explanation. A user's syntax error that fails in the same state gets that explanation as
-the first part of the diagnostic's hint (Lark's `match_examples` idea, see explain()). To teach archdsl a new explanation, add an example here
-and a line to tests/test_diagnostics.py.
+the first part of the diagnostic's hint (Lark's `match_examples` idea, see explain()). To teach
+archdsl a new explanation, add an example here and a line to tests/test_diagnostics.py.
 """
 
 from __future__ import annotations

@@ -109,6 +109,7 @@ CODES: dict[str, Code] = {
         "even-kernel-same": "'same' padding with an even kernel",
         "input-too-small": "a window larger than its (padded) input",
         "bad-groups": "conv groups that do not divide the channels",
+        "bad-dim": "a dimension option out of range for the tensor it applies to (softmax(dim=7))",
         "bad-pool-padding": "pooling padding more than half the window",
         "residual-mismatch": "a residual whose body and shortcut give different shapes",
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",

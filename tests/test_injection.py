@@ -266,3 +266,27 @@ def test_generated_names_never_collide_with_user_names(source, tmp_path):
 def test_parameters_may_not_hide_the_emitted_module_s_imports():
     with pytest.raises(ArchError, match="'OrderedDict' cannot be used as a parameter name"):
         compile_source("t.arch", source=_net("conv3-OrderedDict", "(OrderedDict = 4)"))
+
+
+CHECK_ACCEPTED_THEN_CRASHED = {
+    # each passed `check`, then its forward raised
+    "side output in a residual body": (_net("residual< a: side<gap; flatten; fc-10>; conv3-3 >; gap; flatten; fc-10",
+                                            "3x8x8"), "misplaced-side"),
+    "side output in an inception branch": (_net("inception< (a: side<gap; flatten; fc-10>; conv3-4) | conv3-4 >",
+                                                "3x8x8"), "misplaced-side"),
+    "softmax over a dimension the tensor lacks": (_net("conv3-4; softmax(dim=7)", "3x8x8"), "bad-dim"),
+}
+
+
+@pytest.mark.parametrize("source, code", CHECK_ACCEPTED_THEN_CRASHED.values(), ids=CHECK_ACCEPTED_THEN_CRASHED.keys())
+def test_what_check_accepted_and_the_forward_refused_is_now_refused_by_check(source, code):
+    with pytest.raises(ArchError) as info:
+        archdsl.build("t.arch", source=source)
+    assert info.value.first.code == code
+
+
+def test_features_may_not_name_a_side_output():
+    # side outputs run in training mode only: in eval the feature's hook never fired (KeyError)
+    source = _net("conv3-4; aux: side<gap; flatten; fc-10>; gap; flatten; fc-10", "3x8x8")
+    with pytest.raises(ArchError, match="feature 'aux' is in the side output 'aux', which runs in training mode only"):
+        archdsl.load("t.arch", source=source, features=["aux"])

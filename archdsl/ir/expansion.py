@@ -517,7 +517,9 @@ class _Expander:
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
-        if ctx.scope.id != 0 or ctx.steps is None:
+        # Only a statement of the network's own body: not a block's, a group's, nor a residual body's or
+        # shortcut's, whose forward code would return the outputs tuple from the middle of the network.
+        if ctx.scope.id != 0 or ctx.steps is not ctx.scope.steps:
             raise ArchError(Diagnostic("side outputs belong in the network body", item.span,
                                        hint="move the side<...> from the block into the network",
                                        code="misplaced-side"))

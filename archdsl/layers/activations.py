@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, OUT, Context, Cost, Saved, numel, view
 from archdsl.layers.registry import BY_WORD, NO_FOLD, LayerSpec, Option, register
-from archdsl.shapes.geometry import no_params, same
+from archdsl.shapes.geometry import Problem, Shape, fmt, no_params, same
 
 # Ops whose output autograd does not keep, so an activation after them may overwrite it in place
 # (when nothing else reads it): conv, fc and the norms keep their input, max pooling its input and argmax.
@@ -18,7 +18,7 @@ OVERWRITABLE = frozenset({"conv", "linear", "bn", "ln", "gn", "add", "concat", "
 def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
               inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
               cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = (),
-              dashes: tuple[str, ...] = (), describe: Callable | None = None) -> LayerSpec:
+              dashes: tuple[str, ...] = (), describe: Callable | None = None, shape: Callable = same) -> LayerSpec:
     """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
 
     `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
@@ -32,7 +32,7 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
     return register(LayerSpec(
         word, word, torch, doc, options=options, example=example or word, aliases=aliases, dashes=dashes,
         describe=BY_WORD if describe is None else describe,
-        shape=same, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
+        shape=shape, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
         inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
         counts_in_depth=False,
     ))
@@ -41,7 +41,17 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
 pointwise("relu", "nn.ReLU", "rectified linear unit", inplace=True)
 pointwise("tanh", "nn.Tanh", "hyperbolic tangent")
 pointwise("sigmoid", "nn.Sigmoid", "logistic sigmoid")
-pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3,
+def _softmax_shape(layer, ins: list[Shape], ir) -> None:
+    rank = len(ins[0]) + 1  # with the batch
+    dim = layer.attrs["dim"]
+    if not -rank <= dim < rank:
+        raise Problem(f"softmax(dim={dim}) on {fmt(ins[0])} (with the batch, {rank} dimensions): dim must be from "
+                      f"{-rank} to {rank - 1}", hint="dim=1 normalises over channels or features",
+                      code="bad-dim")
+    same(layer, ins, ir)
+
+
+pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3, shape=_softmax_shape,
           options=(Option("dim", "int", 1, "dimension to normalise"),),
           emit=lambda e: (f"nn.Softmax(dim={e.opt('dim')})", e.same()))
 

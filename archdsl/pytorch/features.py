@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
-from archdsl.ir.nodes import IR, Member
+from archdsl.ir.nodes import IR, Member, StepKind
 
 
 class _Done(Exception):
@@ -51,6 +51,13 @@ class FeatureExtractor(nn.Module):
                                            uses[0].span, hint="label the use you want, e.g. `stem_out: relu`",
                                            code="bad-features"),
                                 ir.program.sources)
+            side = next((str(step.member.path) for step in ir.instances[0].steps if step.kind == StepKind.SIDE
+                         and step.member is not None and (name + ".").startswith(str(step.member.path) + ".")), None)
+            if side is not None:  # its hook would never fire in eval mode: the forward raised KeyError
+                raise ArchError(Diagnostic(f"feature '{name}' is in the side output '{side}', which runs in training "
+                                           "mode only", uses[0].span, code="bad-features",
+                                           hint="name a layer on the main path; the side output itself is "
+                                                "returned by the network in training mode"), ir.program.sources)
             node = _output_node(ir, uses[0])
             layer = ir.layers[node]
             if not layer.enabled or layer.out_shape is None:

@@ -52,6 +52,15 @@ def test_zero_padding_shortcut_has_no_parameters():
     assert shortcut.derived.decision == "pad" and shortcut.params == 0
 
 
+def test_a_misspelt_derived_value_is_an_error_not_a_silent_default():
+    shortcut = next(layer for layer in build(net("residual< conv3-16/2; bn >", "8x8x8")).layers
+                    if layer.op == "shortcut")
+    with pytest.raises(AttributeError):
+        shortcut.derived.desicion  # noqa: B018
+    with pytest.raises(AttributeError):
+        shortcut.derived.desicion = "pad"
+
+
 def test_spatial_size_reaching_zero_names_the_layer_and_what_would_work():
     d = error_of(net("conv5-8(padding=valid); maxpool; conv5-8(padding=valid)", "3x8x8")).first
     assert d.message == "the output height of 'conv' would be -2: its input height is only 2"

@@ -61,7 +61,7 @@ def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
     # a projection shortcut holds one batch norm on its output.
     a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
     norms = [r.layer.out_shape for r in a.rows
-             if r.eval and (r.layer.op == "bn" or r.layer.derived.get("decision") == "projection")]
+             if r.eval and (r.layer.op == "bn" or r.layer.derived.decision == "projection")]
     assert norms
     assert a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) == TORCHINFO[name]["total_mult_adds"]
 

@@ -6,6 +6,7 @@ import pytest
 from helpers import ARCHITECTURES, EXPECTED_PARAMS, build, error_of, net
 
 import archdsl
+from archdsl.ir.derived import Derived
 from archdsl.shapes.inference import total_params
 
 
@@ -41,14 +42,23 @@ def test_conv_and_pool_arithmetic():
 def test_projection_shortcut_counts_conv_and_bn():
     ir = build(net("residual< conv3-16/2(bias=false); bn >", "8x8x8"))
     shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
-    assert shortcut.derived == {"decision": "projection", "stride": (2, 2), "in_channels": 8}
+    assert shortcut.derived == Derived(decision="projection", stride=(2, 2), in_channels=8)
     assert shortcut.params == 8 * 16 + 2 * 16
 
 
 def test_zero_padding_shortcut_has_no_parameters():
     ir = build(net("residual(shortcut=pad)< conv3-16/2; bn >", "8x8x8"))
     shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
-    assert shortcut.derived["decision"] == "pad" and shortcut.params == 0
+    assert shortcut.derived.decision == "pad" and shortcut.params == 0
+
+
+def test_a_misspelt_derived_value_is_an_error_not_a_silent_default():
+    shortcut = next(layer for layer in build(net("residual< conv3-16/2; bn >", "8x8x8")).layers
+                    if layer.op == "shortcut")
+    with pytest.raises(AttributeError):
+        shortcut.derived.desicion  # noqa: B018
+    with pytest.raises(AttributeError):
+        shortcut.derived.desicion = "pad"
 
 
 def test_spatial_size_reaching_zero_names_the_layer_and_what_would_work():
@@ -94,4 +104,4 @@ def test_even_kernel_with_same_padding():
 def test_valid_body_whose_size_a_strided_projection_matches_is_accepted():
     ir = build(net("residual< conv5-16(padding=valid) >", "8x9x9"))
     shortcut = next(layer for layer in ir.layers if layer.op == "shortcut")
-    assert shortcut.derived["stride"] == (2, 2) and shortcut.out_shape == (16, 5, 5)
+    assert shortcut.derived.stride == (2, 2) and shortcut.out_shape == (16, 5, 5)

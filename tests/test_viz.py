@@ -53,7 +53,7 @@ def joins(dot: str, title: str) -> list[str]:
 
 
 def identity_shortcuts(ir) -> int:
-    return sum(1 for layer in ir.enabled_layers() if layer.derived.get("decision") == "identity")
+    return sum(1 for layer in ir.enabled_layers() if layer.derived.decision == "identity")
 
 
 def reachable(edges: list[tuple[str, str]], start: str) -> set[str]:
@@ -75,7 +75,7 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     dot = d.graph.source
     table = rows(dot)
     plain = [x for x in ir.enabled_layers() if x.op not in ("input", "output", "add", "concat", "side_output")
-             and x.derived.get("decision") != "identity"]
+             and x.derived.decision != "identity"]
     assert sorted(table) == sorted(x.id for x in plain)
     for layer in plain:
         assert f">{fmt(layer.out_shape)}<" in table[layer.id], layer.describe()

@@ -208,7 +208,7 @@ class _Drawer:
     def join(self, graph: graphviz.Digraph, layer_id: int) -> None:
         layer = self.ir.layers[layer_id]
         if layer.op == Join.SHORTCUT:
-            if layer.derived.get("decision") == "identity":
+            if layer.derived.decision == "identity":
                 self.identity.add(layer_id)
             else:
                 self.table(graph, [layer_id])
@@ -285,10 +285,10 @@ def _layer_text(layer: Layer) -> str:
     if layer.op != Join.SHORTCUT:
         return layer.describe()
     d = layer.derived
-    s = "x".join(str(v) for v in sorted(set(d["stride"]))) if "stride" in d else "1"
+    s = "x".join(str(v) for v in sorted(set(d.stride))) if d.stride is not None else "1"
     stride = "" if s == "1" else f"/{s}"
-    if d.get("decision") == "pad":
-        return f"shortcut: zero-pad +{d['pad_channels']} ch{stride}"
+    if d.decision == "pad":
+        return f"shortcut: zero-pad +{d.pad_channels} ch{stride}"
     channels = layer.out_shape[0] if layer.out_shape else "?"
     return f"shortcut: conv1-{channels}{stride} + bn"
 

@@ -19,6 +19,7 @@ from archdsl.errors import Diagnostic, InternalError, Span
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value
+from archdsl.ir.derived import Derived
 from archdsl.layers import OPS
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Layer:
     out_shape: tuple[int, ...] | None = None
     params: int = 0
     buffers: int = 0
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: Derived = field(default_factory=Derived)
 
     def __repr__(self) -> str:
         shape = f" -> {'x'.join(map(str, self.out_shape))}" if self.out_shape else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archdsl.analysis.accounting import IN, Context, Cost, numel
+from archdsl.ir.derived import Derived
 from archdsl.layers.registry import Fold, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, padding, spatial, window
 
@@ -21,19 +22,19 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     oh = window(layer, h, kh, sh, ph, dh, False, "height")
     ow = window(layer, w, kw, sw, pw, dw, False, "width")
     layer.out_shape = (out, oh, ow)
-    layer.derived = {"in_channels": c, "padding": (ph, pw)}
+    layer.derived = Derived(in_channels=c, padding=(ph, pw))
 
 
 def _params(layer) -> tuple[int, int]:
     a = layer.attrs
     kh, kw = a["kernel"]
     out = a["channels"]
-    return out * (layer.derived["in_channels"] // a["groups"]) * kh * kw + (out if a["bias"] else 0), 0
+    return out * (layer.derived.in_channels // a["groups"]) * kh * kw + (out if a["bias"] else 0), 0
 
 
 def _cost(layer, ctx: Context) -> Cost:
     kh, kw = layer.attrs["kernel"]
-    per_output = layer.derived["in_channels"] // layer.attrs["groups"] * kh * kw + (1 if layer.attrs["bias"] else 0)
+    per_output = layer.derived.in_channels // layer.attrs["groups"] * kh * kw + (1 if layer.attrs["bias"] else 0)
     return Cost(macs=numel(layer.out_shape) * per_output, saves=(IN,))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, new, numel, view
 from archdsl.errors import Note
+from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, LayerSpec, register
 from archdsl.shapes.geometry import Problem, Shape, fmt, no_params, same
 
@@ -27,7 +28,7 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
         return
     mode = layer.attrs["mode"]
     if source == target and mode != "project_all":
-        layer.out_shape, layer.derived = source, {"decision": "identity"}
+        layer.out_shape, layer.derived = source, Derived(decision="identity")
         return
     both = [Note(f"the residual's body gives {fmt(target)}", body.span)]
     if len(source) != 3 or len(target) != 3:
@@ -47,28 +48,28 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
         if c_out < c_in:
             raise Problem(f"zero-padding shortcut cannot reduce channels ({c_in} -> {c_out})", notes=both,
                           hint="use the projection shortcut: residual<...> (the default)", code="pad-shortcut-reduces")
-        layer.derived = {"decision": "pad", "stride": tuple(stride), "pad_channels": c_out - c_in}
+        layer.derived = Derived(decision="pad", stride=(stride[0], stride[1]), pad_channels=c_out - c_in)
     else:
-        layer.derived = {"decision": "projection", "stride": tuple(stride), "in_channels": c_in}
+        layer.derived = Derived(decision="projection", stride=(stride[0], stride[1]), in_channels=c_in)
     layer.out_shape = target
 
 
 def _shortcut_params(layer) -> tuple[int, int]:
-    if layer.derived.get("decision") != "projection":
+    if layer.derived.decision != "projection":
         return 0, 0
-    c_in, c_out = layer.derived["in_channels"], layer.out_shape[0]
+    c_in, c_out = layer.derived.in_channels, layer.out_shape[0]
     return c_in * c_out + 2 * c_out, 2 * c_out + 1  # 1x1 conv without bias, then batch norm
 
 
 def _shortcut_cost(layer, ctx: Context) -> Cost:
-    decision = layer.derived.get("decision")
+    decision = layer.derived.decision
     if decision == "identity":
         return Cost(alias=True)
     if decision == "pad":
         return Cost()  # a strided slice (a view) zero-padded into a new tensor; backward keeps nothing
     # projection: 1x1 conv (no bias) then batch norm; the conv's output is an intermediate tensor.
     n, c_out = numel(layer.out_shape), layer.out_shape[0]
-    return Cost(macs=n * layer.derived["in_channels"] + n, extra_bytes=n * FLOAT_BYTES,
+    return Cost(macs=n * layer.derived.in_channels + n, extra_bytes=n * FLOAT_BYTES,
                 saves=(IN, ("projection conv output", n * FLOAT_BYTES), ("batch statistics", 2 * c_out * FLOAT_BYTES)),
                 buffer_bytes=2 * c_out * FLOAT_BYTES + 8)
 
@@ -111,6 +112,6 @@ _join("side_output", "a side output (training mode only)", same, view,
       describe=lambda layer: f"side output {layer.attrs['name']}")
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
-      describe=lambda layer: f"shortcut({layer.derived.get('decision', layer.attrs['mode'])})")
+      describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")
 _join("add", "a residual's sum", _add_shape, lambda layer, ctx: Cost(ops=numel(layer.out_shape)))
 _join("concat", "the concatenation of inception branches", _concat_shape, new)

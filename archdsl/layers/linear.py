@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archdsl.analysis.accounting import IN, Context, Cost
+from archdsl.ir.derived import Derived
 from archdsl.layers.registry import Fold, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt
 
@@ -15,16 +16,16 @@ def _shape(layer, ins: list[Shape], ir) -> None:
                       code="shape-mismatch")
     (features,) = ins[0]
     layer.out_shape = (layer.attrs["features"],)
-    layer.derived = {"in_features": features}
+    layer.derived = Derived(in_features=features)
 
 
 def _params(layer) -> tuple[int, int]:
     out = layer.attrs["features"]
-    return layer.derived["in_features"] * out + (out if layer.attrs["bias"] else 0), 0
+    return layer.derived.in_features * out + (out if layer.attrs["bias"] else 0), 0
 
 
 def _cost(layer, ctx: Context) -> Cost:
-    per_output = layer.derived["in_features"] + (1 if layer.attrs["bias"] else 0)
+    per_output = layer.derived.in_features + (1 if layer.attrs["bias"] else 0)
     return Cost(macs=per_output * layer.out_shape[0], saves=(IN,))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
+from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, Fold, Helper, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
 
@@ -19,16 +20,16 @@ COLOR = "#fbf0d0"
 
 def _bn_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = ins[0]
-    layer.derived = {"num_features": ins[0][0], "dims": 2 if len(ins[0]) == 3 else 1}
+    layer.derived = Derived(num_features=ins[0][0], dims=2 if len(ins[0]) == 3 else 1)
 
 
 def _bn_params(layer) -> tuple[int, int]:
-    n = layer.derived["num_features"]
+    n = layer.derived.num_features
     return (2 * n if layer.attrs["affine"] else 0), 2 * n + 1
 
 
 def _bn_cost(layer, ctx: Context) -> Cost:
-    c = layer.derived["num_features"]
+    c = layer.derived.num_features
     # Training keeps the batch mean and inverse standard deviation, one float each per channel.
     return Cost(macs=numel(layer.out_shape), saves=(IN, ("batch statistics", 2 * c * FLOAT_BYTES)),
                 buffer_bytes=2 * c * FLOAT_BYTES + 8)  # running mean and variance; an int64 batch counter
@@ -97,11 +98,11 @@ LAYER_NORM_2D = Helper("LayerNorm2d", '''class LayerNorm2d(nn.LayerNorm):
 
 def _norm_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = ins[0]
-    layer.derived = {"num_features": ins[0][0], "positions": numel(ins[0][1:])}
+    layer.derived = Derived(num_features=ins[0][0], positions=numel(ins[0][1:]))
 
 
 def _norm_params(layer) -> tuple[int, int]:
-    return (2 * layer.derived["num_features"] if layer.attrs["affine"] else 0), 0
+    return (2 * layer.derived.num_features if layer.attrs["affine"] else 0), 0
 
 
 def _norm_cost(groups: Callable[[Layer], int]) -> CostRule:
@@ -112,6 +113,11 @@ def _norm_cost(groups: Callable[[Layer], int]) -> CostRule:
         n = numel(layer.out_shape)
         return Cost(macs=n, ops=2 * n, saves=(IN, ("mean and 1/std", 2 * groups(layer) * FLOAT_BYTES)))
     return cost
+
+
+def _positions(layer: Layer) -> int:
+    assert layer.derived.positions is not None  # _norm_shape sets it before any cost is asked
+    return layer.derived.positions
 
 
 def _ln_emit(e) -> tuple[str, object]:
@@ -129,7 +135,7 @@ register(LayerSpec(
         Option("affine", "bool", True, "learn a scale and shift per channel (feature)"),
     ),
     example="ln, ln(eps=1e-6)", helpers=(LAYER_NORM_2D,),
-    shape=_norm_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.derived["positions"]),
+    shape=_norm_shape, params=_norm_params, cost=_norm_cost(_positions),
     emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
     counts_in_depth=False, color=COLOR,
 ))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from archdsl.analysis.accounting import IN, INDEX_BYTES, Context, Cost, numel
+from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, padding, spatial, window
 
@@ -23,7 +24,7 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     a = layer.attrs
     if a.get("output"):
         layer.out_shape = (c, *a["output"])
-        layer.derived = {"adaptive": True}
+        layer.derived = Derived(adaptive=True)
         return
     kh, kw = a["kernel"] if isinstance(a["kernel"], tuple) else (a["kernel"], a["kernel"])
     sh, sw = a["stride"] or (kh, kw)
@@ -33,7 +34,7 @@ def _shape(layer, ins: list[Shape], ir) -> None:
     oh = window(layer, h, kh, sh, ph, 1, a["ceil_mode"], "height")
     ow = window(layer, w, kw, sw, pw, 1, a["ceil_mode"], "width")
     layer.out_shape = (c, oh, ow)
-    layer.derived = {"kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw), "adaptive": False}
+    layer.derived = Derived(kernel=(kh, kw), stride=(sh, sw), padding=(ph, pw), adaptive=False)
 
 
 def _windows(size: int, out: int) -> int:
@@ -44,10 +45,10 @@ def _windows(size: int, out: int) -> int:
 def _reads(layer) -> int:
     """Input elements read by a pooling layer over all its windows (padding included)."""
     c, h, w = layer.in_shape
-    if layer.derived.get("adaptive"):
+    if layer.derived.adaptive:
         oh, ow = layer.attrs["output"]
         return c * _windows(h, oh) * _windows(w, ow)
-    kh, kw = layer.derived["kernel"]
+    kh, kw = layer.derived.kernel
     return numel(layer.out_shape) * kh * kw
 
 
@@ -58,7 +59,7 @@ def _maxpool_cost(layer, ctx: Context) -> Cost:
 
 def _avgpool_cost(layer, ctx: Context) -> Cost:
     # Adaptive pooling to 1x1 is a mean, whose backward needs only the input's shape.
-    to_one = layer.derived.get("adaptive") and layer.out_shape[1:] == (1, 1)
+    to_one = layer.derived.adaptive and layer.out_shape[1:] == (1, 1)
     return Cost(ops=_reads(layer), saves=() if to_one else (IN,))
 
 

@@ -454,12 +454,12 @@ class _Writer:
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = known(step.shortcut, step, "shortcut")
         layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
-        decisions = [layer.derived["decision"] for layer in layers]
+        decisions = [known(layer.derived.decision, layer, "decision") for layer in layers]
         if set(decisions) == {"identity"}:
             return [f"{var} = x"]
         # Not an identity: the shape check allows that only between feature maps, which have channels.
         cin, cout = known(t.ch, step, "input channels"), known(body.ch, step, "output channels")
-        wanted = [layer.derived.get("stride", (1, 1)) for layer in layers]
+        wanted = [layer.derived.stride or (1, 1) for layer in layers]
         # One stride for every use: write it as a number; otherwise as the body's stride expression,
         # or failing that as a constructor argument.
         if len(set(wanted)) == 1:
@@ -469,7 +469,7 @@ class _Writer:
         else:
             stride = self.size(f"{step.site}:stride", "shortcut_stride", wanted)
         if "pad" in decisions:
-            counts = [layer.derived.get("pad_channels", 0) for layer in layers]
+            counts = [layer.derived.pad_channels or 0 for layer in layers]
             channels = self.lit(counts[0]) if len(set(counts)) == 1 else cout.binop("-", cin)
             if any(c != v for c, v in zip(counts, channels.vals)):
                 channels = self.size(f"{step.site}:channels", "shortcut_channels", counts)
@@ -563,7 +563,7 @@ class _Writer:
         layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
             return render(layer.exprs["padding"], self.names, self.n)
-        values = [lay.derived["padding"] for lay in self.layers_of(m)]
+        values = [known(lay.derived.padding, lay, "padding") for lay in self.layers_of(m)]
         if all(v == values[0] for v in values):
             return self.pair(values)
         # 'same' padding of a kernel that is a block argument: (k - 1) // 2 * d

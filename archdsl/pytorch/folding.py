@@ -59,9 +59,9 @@ def _pair(ir: IR, bn: Layer) -> tuple[Layer, Layer] | None:
             return None
         if not bn.enabled:
             return (producer, bn) if producer.enabled and producer.member is not None else None
-    if not (bn.enabled and producer.enabled and producer.member is not None and bn.derived):
+    if not (bn.enabled and producer.enabled and producer.member is not None and bn.derived.dims is not None):
         return None
-    if OPS[producer.op].fold.absorbs != bn.derived.get("dims"):
+    if OPS[producer.op].fold.absorbs != bn.derived.dims:
         return None
     if len(producer.outputs) != 1 or producer.member.container is not known(bn.member, bn, "member").container:
         return None
@@ -90,8 +90,8 @@ def fold_batchnorm(ir: IR) -> IR:
         producer.attrs["bias"] = True
         bn.params = bn.buffers = 0
     for layer in ir.layers:  # the projection shortcut's own conv + bn pair
-        if layer.op == "shortcut" and layer.derived.get("decision") == "projection":
-            layer.derived["folded"] = True
+        if layer.op == "shortcut" and layer.derived.decision == "projection":
+            layer.derived.folded = True
             # a bias of c_out instead of the batch norm's 2 * c_out
             layer.params -= known(layer.out_shape, layer, "out_shape")[0]
             layer.buffers = 0

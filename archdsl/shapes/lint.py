@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.nodes import IR, Join, Layer
+from archdsl.ir.nodes import IR, Join, Layer, known
 from archdsl.shapes.allowed import allowed, regions
 from archdsl.shapes.inference import fmt
 
@@ -38,9 +38,11 @@ def _pool_drops_input(ir: IR) -> list[Diagnostic]:
     """A fixed-window pooling whose windows stop short of the input's last rows or columns."""
     out = []
     for layer in ir.enabled_layers():
-        if layer.op not in ("maxpool", "avgpool") or layer.derived.get("adaptive", True) or layer.attrs["ceil_mode"]:
+        if layer.op not in ("maxpool", "avgpool") or layer.derived.adaptive is not False or layer.attrs["ceil_mode"]:
             continue
-        (kh, kw), (sh, sw), (ph, pw) = layer.derived["kernel"], layer.derived["stride"], layer.derived["padding"]
+        kh, kw = known(layer.derived.kernel, layer, "kernel")
+        sh, sw = known(layer.derived.stride, layer, "stride")
+        ph, pw = known(layer.derived.padding, layer, "padding")
         assert layer.in_shape is not None and layer.out_shape is not None  # inferred for every enabled layer
         _, h, w = layer.in_shape
         _, oh, ow = layer.out_shape
@@ -97,9 +99,9 @@ def _lossy_shortcut(ir: IR) -> list[Diagnostic]:
     """An automatic shortcut striding by more than 2 keeps a small fraction of its input: rarely meant."""
     out = []
     for layer in ir.enabled_layers():
-        if layer.op != Join.SHORTCUT or layer.derived.get("decision") not in ("projection", "pad"):
+        if layer.op != Join.SHORTCUT or layer.derived.decision not in ("projection", "pad"):
             continue
-        sh, sw = layer.derived["stride"]
+        sh, sw = known(layer.derived.stride, layer, "stride")
         if max(sh, sw) <= 2:
             continue
         assert layer.in_shape is not None and layer.out_shape is not None  # inferred for every enabled layer

@@ -114,7 +114,8 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
     names = {p.name for p in net.params}
     for name, expr in overrides.items():
         if name not in names:
-            hint = did_you_mean(name, sorted(names), f"parameters of '{net.name}': {', '.join(sorted(names)) or 'none'}")
+            listed = ", ".join(sorted(names)) or "none"
+            hint = did_you_mean(name, sorted(names), f"parameters of '{net.name}': {listed}")
             reporter.error(f"network '{net.name}' has no parameter '{name}'", expr.span, hint=hint,
                            code="unknown-parameter")
     env: dict[str, Value] = {}
@@ -571,7 +572,8 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
             continue
         if arg.name not in params:
             raise ArchError(Diagnostic(f"block '{block.name}' has no parameter '{arg.name}'", arg.span,
-                                       hint=did_you_mean(arg.name, params, f"signature: {block.name}({', '.join(params)})"),
+                                       hint=did_you_mean(arg.name, params,
+                                                         f"signature: {block.name}({', '.join(params)})"),
                                        code="unknown-parameter"))
         if arg.name in given:
             raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span, code="duplicate-argument"))

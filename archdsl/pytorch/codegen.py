@@ -109,8 +109,8 @@ class _Generator:
             '"""',
             "",
         ]
-        std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict", "from pathlib import Path",
-                               "from typing import NamedTuple")
+        std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict",
+                               "from pathlib import Path", "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:
             lines += std + [""]

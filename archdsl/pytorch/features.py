@@ -42,10 +42,9 @@ class FeatureExtractor(nn.Module):
         for name in names:
             uses = members.get(name)
             if not uses:
+                hint = did_you_mean(name, members, "`archdsl check FILE` lists the layer names")
                 raise ArchError(Diagnostic(f"feature '{name}': network '{ir.network.name}' has no layer or block "
-                                           f"of that name", hint=did_you_mean(name, members,
-                                                                              "`archdsl check FILE` lists the layer names"),
-                                           code="bad-features"))
+                                           "of that name", hint=hint, code="bad-features"))
             if len(uses) > 1:
                 raise ArchError(Diagnostic(f"feature '{name}': that attribute is one layer applied {len(uses)} times",
                                            uses[0].span, hint="label the use you want, e.g. `stem_out: relu`",

@@ -8,7 +8,6 @@ files live in tests/fixtures/diagnostics/ beside good.arch, which must compile.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -292,16 +291,12 @@ def test_warnings_for_a_bias_before_batch_norm_and_dropout_of_everything():
 
 # torchvision's VGG-BN keeps each convolution's bias before its batch norm, and its weights must load: that
 # warning, and no other, is expected on those files until a statement can suppress a warning.
-BIAS_KEPT_FOR_TORCHVISION = {"vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"}
 
 
 def test_bundled_architectures_have_no_warnings():
+    # The VGG-BN copies keep torchvision's conv biases and say so with `allow(bias-before-bn)`.
     for path in archdsl.bundled_architectures():
-        warnings = archdsl.build(path).warnings
-        if path.stem in BIAS_KEPT_FOR_TORCHVISION:
-            warnings = [w for w in warnings if not re.fullmatch(r"the bias of 'conv3-\d+' is cancelled by the "
-                                                                 r"batch norm after it", w.message)]
-        assert warnings == [], path
+        assert archdsl.build(path, strict=True).warnings == [], path
 
 
 def test_strict_turns_warnings_into_errors():

@@ -50,12 +50,17 @@ def corpus(folder: Path) -> dict[str, Path]:
     blocks = "".join(f"block b{i}() {{ relu }}\n" for i in range(3000))
     texts["misspelt-3000"] = blocks + HEAD + "".join(f"    bb{i}();\n" for i in range(3000)) + "}\n"
     texts["inception-5000"] = HEAD + "inception<" + " | ".join(["relu"] * 5000) + ">\n}\n"
-    texts["chain-20000"] = HEAD + "relu;\n" * 20000 + "}\n"
+    # The input counts as a layer: 19,999 more reach the 20,000-layer budget without crossing it.
+    texts["chain-20000"] = HEAD + "relu;\n" * 19999 + "}\n"
     texts["groups-1000-deep"] = HEAD + "(" * 1000 + "relu" + ")" * 1000 + "\n}\n"
     bad_line = "network n { input 3x8x8; " + "conv3-; fc-x; ?? ; relu(p=); " * 2100 + "}"
     texts["one-line-60KB-errors"] = bad_line[:60_000] + "\n"
     dense = "    inception<identity | conv3-4(padding=1)>;\n" * 600
     texts["densenet-600-concat"] = "block dense() {\n" + dense + "}\n" + HEAD + "    dense()\n}\n"
+    # A block's channel count is an expression of its input's; 2,000 concatenations in one block
+    # (92 KB) show whether that expression, repeated in every line emitted, grows with the block.
+    dense = "    inception<identity | conv3-4(padding=1)>;\n" * 2000
+    texts["densenet-2000-concat"] = "block dense() {\n" + dense + "}\n" + HEAD + "    dense()\n}\n"
     texts["conv-5000-digits"] = HEAD + "conv3-" + "9" * 5000 + "\n}\n"
     texts["float-1e999"] = HEAD + "dropout(p=1e999)\n}\n"
     texts["over-param-budget"] = "network n {\n    input 1x1x1; flatten; fc-99999; fc-50000\n}\n"

@@ -50,8 +50,8 @@ def corpus(folder: Path) -> dict[str, Path]:
     blocks = "".join(f"block b{i}() {{ relu }}\n" for i in range(3000))
     texts["misspelt-3000"] = blocks + HEAD + "".join(f"    bb{i}();\n" for i in range(3000)) + "}\n"
     texts["inception-5000"] = HEAD + "inception<" + " | ".join(["relu"] * 5000) + ">\n}\n"
-    # The input counts as a layer: 19,999 more reach the 20,000-layer budget without crossing it.
-    texts["chain-20000"] = HEAD + "relu;\n" * 19999 + "}\n"
+    # The longest chain the 20,000-layer budget accepts (19,999 relus are refused as over it).
+    texts["chain-20000"] = HEAD + "relu;\n" * 19998 + "}\n"
     texts["groups-1000-deep"] = HEAD + "(" * 1000 + "relu" + ")" * 1000 + "\n}\n"
     bad_line = "network n { input 3x8x8; " + "conv3-; fc-x; ?? ; relu(p=); " * 2100 + "}"
     texts["one-line-60KB-errors"] = bad_line[:60_000] + "\n"
@@ -64,8 +64,10 @@ def corpus(folder: Path) -> dict[str, Path]:
     texts["conv-5000-digits"] = HEAD + "conv3-" + "9" * 5000 + "\n}\n"
     texts["float-1e999"] = HEAD + "dropout(p=1e999)\n}\n"
     texts["over-param-budget"] = "network n {\n    input 1x1x1; flatten; fc-99999; fc-50000\n}\n"
-    controls = "".join(chr(c) for c in range(32) if chr(c) not in "\n\r") + "\x7f\u202e\ufeff"
+    # NUL apart: a file holding one is refused whole (not a text file), before the parser sees the rest.
+    controls = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\n\r") + "\x7f\u202e\ufeff"
     texts["control-chars"] = f"# {controls}\n" + HEAD + f"    relu;  # {controls}\n}}\n"
+    texts["nul-in-comment"] = "# \x00\n" + HEAD + "    relu\n}\n"
     texts["comments-1MB"] = _fill("# " + "c" * 76 + "\n", head="", tail=HEAD + "relu\n}\n")
     paths = {name: folder / f"{name}.arch" for name in texts}
     for name, text in texts.items():

@@ -53,7 +53,8 @@ def corpus(folder: Path) -> dict[str, Path]:
     # The longest chain the 20,000-layer budget accepts (19,999 relus are refused as over it).
     texts["chain-20000"] = HEAD + "relu;\n" * 19998 + "}\n"
     # The same chain with comments bringing it to 1 MB: work per layer that reads the whole file shows.
-    texts["chain-20000-commented"] = HEAD + ("relu;  # " + "c" * 39 + "\n") * 19998 + "}\n"
+    # A comment is a token: twenty long ones keep the chain under the token budget.
+    texts["chain-20000-commented"] = HEAD + "relu;\n" * 19998 + ("# " + "c" * 43000 + "\n") * 20 + "}\n"
     texts["groups-1000-deep"] = HEAD + "(" * 1000 + "relu" + ")" * 1000 + "\n}\n"
     bad_line = "network n { input 3x8x8; " + "conv3-; fc-x; ?? ; relu(p=); " * 2100 + "}"
     texts["one-line-60KB-errors"] = bad_line[:60_000] + "\n"

@@ -87,8 +87,13 @@ class Sym:
                  terms: tuple[tuple[str, int], ...] | None = None):
         # const: the source is a literal (not merely an expression whose values agree)
         self.text, self.prec, self.vals, self.const = text, prec, vals, const
-        # terms: a sum of names, as (name, coefficient) pairs in order of first use, when it is one
-        self.terms = terms if terms is not None else ((text, 1),) if prec == 9 and not const else None
+        # terms: a sum of names and an integer, as (name, coefficient) pairs in order of first use (the
+        # integer under the name ""), when it is one
+        if terms is None and prec == 9 and not const:
+            terms = ((text, 1),)
+        elif terms is None and const and vals and type(vals[0]) is int:
+            terms = (("", vals[0]),)
+        self.terms = terms
 
     @staticmethod
     def lit(value: Value, n: int) -> Sym:
@@ -135,18 +140,26 @@ class Sym:
             if len(combined) < len(self.terms) + len(other.terms):
                 return _sum(combined, vals) if combined else Sym.lit(vals[0], len(vals))
             return Sym(text, prec, vals, terms=combined)
+        if op == "*":  # `4 * k` counts as four k's in a sum
+            for a, b in ((self, other), (other, self)):
+                if a.terms is not None and len(a.terms) == 1 and a.terms[0][0] and b.const \
+                        and type(b.vals[0]) is int:
+                    return Sym(text, prec, vals, terms=((a.terms[0][0], a.terms[0][1] * b.vals[0]),))
         return Sym(text, prec, vals)
 
 
 def _sum(terms: tuple[tuple[str, int], ...], vals: tuple) -> Sym:
     """A sum of names with coefficients as source: `in_channels + 3 * k - c`."""
     parts = []
+    terms = tuple(t for t in terms if t[0]) + tuple(t for t in terms if not t[0])  # the integer last
     for i, (name, c) in enumerate(terms):
         size = abs(c)
-        term = name if size == 1 else f"{size} * {name}"
+        term = str(size) if not name else name if size == 1 else f"{size} * {name}"
         parts.append((("-" if c < 0 else "") if i == 0 else (" - " if c < 0 else " + ")) + term)
     if len(terms) > 1:
         prec = _PRECEDENCE["+"]
+    elif not terms[0][0]:
+        return Sym.lit(terms[0][1], len(vals))
     else:
         prec = {1: 9, -1: 4}.get(terms[0][1], _PRECEDENCE["*"])  # `k`, `-k`, `3 * k`
     return Sym("".join(parts), prec, vals, terms=terms)

@@ -38,7 +38,7 @@ def bundled_names() -> list[str]:
 
 def bundled(name: str) -> Path | None:
     """The bundled network called `name` (`resnet34` or `resnet34.arch`), or None."""
-    stem = name[:-len(".arch")] if name.endswith(".arch") else name
+    stem = name.removesuffix(".arch")
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         return None
     path = architectures_dir() / f"{stem}.arch"

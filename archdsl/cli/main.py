@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     "diff": "archdsl.cli.diff",
     "report": "archdsl.cli.report",
     "bench": "archdsl.cli.bench",
+    "lsp": "archdsl.cli.lsp",
 }
 
 

@@ -35,7 +35,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
-from archdsl.frontend.syntax_errors import explain
+from archdsl.frontend.syntax_errors import GREATER_IN_CONDITION, explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
 
@@ -196,6 +196,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
     code, why = explain(exc, _lark())
+    if why is None and isinstance(exc, UnexpectedToken) and exc.token.type == "MORETHAN" \
+            and exc.token.start_pos is not None and greater_in_condition(text, exc.token.start_pos):
+        code, why = "greater-in-condition", GREATER_IN_CONDITION
     if why:
         hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint, code=code)

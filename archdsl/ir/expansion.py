@@ -415,6 +415,12 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
+        if spec.parameter and ctx.steps is None:
+            raise ArchError(Diagnostic(f"'{call.name}' is a parameter of the enclosing block, not a module: it cannot "
+                                       "stand inside a labelled ( ) group, which becomes an nn.Sequential", call.span,
+                                       hint="put it in the block's body after the group, as ConvNeXt's "
+                                            "`block: (...); layer_scale: scale(init=1e-6)`",
+                                       code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)

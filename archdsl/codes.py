@@ -84,6 +84,7 @@ CODES: dict[str, Code] = {
     **_table("values", "error", {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
         "not-a-number": "a value that must be a number and is not",
+        "not-a-boolean": "an operand of `and`, `or` or `not` that is not true or false",
         "division-by-zero": "an expression that divides by zero",
         "zero-input": "an input shape with a dimension below 1",
         "bad-repeat": "a repetition count that is not a positive integer",
@@ -149,6 +150,7 @@ CODES: dict[str, Code] = {
         "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
         "out-of-memory": "a network whose weights or activations would not fit in the free memory",
+        "missing-dependency": "a command whose optional dependency is not installed (`archdsl lsp` needs pygls)",
     }),
 }
 

@@ -116,6 +116,10 @@ CODES: dict[str, Code] = {
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
         "conditional-shape": "a conditional statement that changes the shape",
         "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
+        "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
+                         "permute(0, 2, 3, 1))",
+        "bad-permute": "a permute other than permute(0, 2, 3, 1) of a channels-first map or permute(0, 3, 1, 2) "
+                       "of a channels-last one",
     }),
     **_table("budgets", "error", {
         "budget-layers": "more layers after unrolling than max_layers",

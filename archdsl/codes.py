@@ -149,6 +149,7 @@ CODES: dict[str, Code] = {
         "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
         "out-of-memory": "a network whose weights or activations would not fit in the free memory",
+        "missing-dependency": "a command whose optional dependency is not installed (`archdsl lsp` needs pygls)",
     }),
 }
 

@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "bench": "archdsl.cli.bench",
     "list": "archdsl.cli.listing",
     "words": "archdsl.cli.words",
+    "lsp": "archdsl.cli.lsp",
 }
 
 

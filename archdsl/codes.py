@@ -84,6 +84,7 @@ CODES: dict[str, Code] = {
     **_table("values", "error", {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
         "not-a-number": "a value that must be a number and is not",
+        "not-a-boolean": "an operand of `and`, `or` or `not` that is not true or false",
         "division-by-zero": "an expression that divides by zero",
         "zero-input": "an input shape with a dimension below 1",
         "bad-repeat": "a repetition count that is not a positive integer",

@@ -75,15 +75,25 @@ class Neg(Node):
 
 
 @node
-class BinOp(Node):
-    """`a + b`, `a - b`, `a * b`, `a // b`."""
+class Not(Node):
+    """`not x`."""
 
-    op: Literal["+", "-", "*", "//"]
+    operand: Expr
+
+
+Operator = Literal["+", "-", "*", "/", "//", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
+
+
+@node
+class BinOp(Node):
+    """`a + b`, `a / b`, `a // b`, `a == b`, `a < b`, `a and b`, ..."""
+
+    op: Operator
     left: Expr
     right: Expr
 
 
-Expr = Number | Boolean | Name | Neg | BinOp
+Expr = Number | Boolean | Name | Neg | Not | BinOp
 
 
 # -- layers, blocks and combinators ---------------------------------------------------------

@@ -60,6 +60,7 @@ class _Ctx(NamedTuple):
     enabled: bool
     stack: tuple[str, ...]
     defaults: Defaults  # for the layers of this body (see ir/defaults.py)
+    number: int | None = None  # inside `x N`: the repetition's number, from 1 (the name `i`)
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
@@ -203,7 +204,7 @@ class _Expander:
 
     def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span,
                **kw: Any) -> Member:
-        m = Member(kind, label, word, site, span, ctx.container, **kw)
+        m = Member(kind, label, word, site, span, ctx.container, index=ctx.number, **kw)
         ctx.container.members.append(m)
         ctx.scope.members_by_site[site] = m
         return m
@@ -287,7 +288,7 @@ class _Expander:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
-            step.cond = stmt.cond
+            step.cond, step.cond_index = stmt.cond, ctx.number
         if not isinstance(stmt.item, A.Side):
             self.ir.conditionals.append((x, y, stmt.span))
         return y if inner.enabled else x
@@ -320,7 +321,8 @@ class _Expander:
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
         before = self._made(ctx)
         for r in range(count):
-            x = self.item(stmt.item, x, ctx, site if count == 1 else site.then(SiteKind.REPEAT, r))
+            rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
+            x = self.item(stmt.item, x, _repetition(ctx, stmt, r), rsite)
             if r == 0 and not self._foresee(before, count, stmt, ctx):
                 break
         return x
@@ -361,7 +363,7 @@ class _Expander:
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
         if count == 1 and isinstance(item, A.Call):
-            return self.call(item, x, ctx, site, label, default_name)
+            return self.call(item, x, _repetition(ctx, stmt, 0), site, label, default_name)
         # A labelled group or repetition is an nn.Sequential of its items.
         m = self.member(ctx, MemberKind.SEQ, label, "seq", site, stmt.span, default_name=default_name)
         m.children = Container(ContainerKind.SEQ, ctx.scope.id, m)
@@ -370,7 +372,8 @@ class _Expander:
         before = self._made(inner)
         for r in range(count):
             rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
-            y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
+            rctx = _repetition(inner, stmt, r)
+            y = self.seq(item.body, y, rctx, rsite) if isinstance(item, A.Group) else self.item(item, y, rctx, rsite)
             if r == 0 and not self._foresee(before, count, stmt, inner):
                 break
         self._apply(ctx, m, site, stmt.span, x, y)
@@ -382,6 +385,7 @@ class _Expander:
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
         assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
+        step.index = ctx.number
         ctx.steps.append(step)
         ctx.scope.steps_by_site[step.site] = step
 
@@ -549,6 +553,14 @@ class _Expander:
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
+
+
+def _repetition(ctx: _Ctx, stmt: A.Stmt, r: int) -> _Ctx:
+    """The context of repetition `r` (from 0) of a statement: with `x N`, `i` names its number from 1,
+    hiding an `i` of the enclosing scope; without, the context unchanged."""
+    if stmt.repeat is None:
+        return ctx
+    return ctx._replace(env={**ctx.env, "i": r + 1}, number=r + 1)
 
 
 def _applied(steps: list[Step]) -> Member:

@@ -199,6 +199,7 @@ class Member:
     instance: int | None = None  # for INSTANCE
     children: Container | None = None  # for SEQ
     shareable: bool = False  # an unlabelled stateless layer: may share an attribute with its equals
+    index: int | None = None  # made inside `x N`: the `i` its expressions see (that repetition's number)
     name: str | None = None  # set by naming.py
 
     def __repr__(self) -> str:
@@ -220,6 +221,8 @@ class Step:
     out_node: int
     member: Member | None = None  # for APPLY and SIDE
     cond: A.Expr | None = None
+    index: int | None = None  # made inside `x N`: the `i` its expressions see
+    cond_index: int | None = None  # the `i` its condition sees (the statement's own scope, outside its `x N`)
     body: list[Step] = field(default_factory=list)
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)

@@ -285,6 +285,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def gate(self, meta, c):
+        return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -302,7 +305,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default):
             return c[0]
         label = next((x for x in c if isinstance(x, Token)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
+        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),

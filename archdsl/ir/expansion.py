@@ -160,6 +160,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return [item.body] + ([item.shortcut] if item.shortcut else [])
     if isinstance(item, A.Inception):
         return list(item.branches)
+    if isinstance(item, A.Gate):
+        return list(item.paths)
     return []
 
 
@@ -357,8 +359,8 @@ class _Expander:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception):
-            word = "residual" if isinstance(item, A.Residual) else "inception"
+        if isinstance(item, A.Residual | A.Inception | A.Gate):
+            word = {A.Residual: "residual", A.Inception: "inception", A.Gate: "gate"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
@@ -404,6 +406,8 @@ class _Expander:
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
+        if isinstance(item, A.Gate):
+            return self.gate(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -518,6 +522,21 @@ class _Expander:
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
+
+    def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
+        """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
+        belong to the enclosing class, as a residual body's do, so SqueezeExcitation's keys come out flat."""
+        step = Step(StepKind.GATE, site, item.span, x, -1)
+        outs = []
+        for k, path in enumerate(item.paths, start=1):
+            steps: list[Step] = []
+            step.factors.append(steps)
+            outs.append(self.seq(path, x, ctx._replace(steps=steps), site.then(SiteKind.FACTOR, k)))
+        factors = [x, outs[0]] if len(outs) == 1 else outs
+        mul = self.node(Join.MUL, item.span, ctx, factors, {"paths": len(outs)})
+        step.out_node = mul.id
+        self._step(ctx, step)
+        return mul.id
 
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label

@@ -455,6 +455,23 @@ class _Writer:
         self.fwd.append(f"{add}{self.comment(step, out)}")
         return out
 
+    def step_gate(self, step: Step, t: _T) -> _T:
+        """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
+        waits in a second variable while the second path runs on the input."""
+        var = self.generated("identity")
+        self.fwd.append(f"{var} = x")
+        outs = [t] if len(step.factors) == 1 else []
+        first = None
+        for k, path in enumerate(step.factors):
+            if k:
+                first = self.generated("gated")
+                self.fwd += [f"{first} = x", f"x = {var}"]
+            outs.append(self.walk(path, t))
+        mul = self.ir.layers[step.out_node]
+        out = outs[0] if mul.out_shape == self.ir.layers[mul.inputs[0]].out_shape else outs[1]
+        self.fwd.append(f"x = {first or var} * x{self.comment(step, out)}")
+        return out
+
     def fresh(self, body: list[Step]) -> bool:
         """Whether the body's result is a new tensor that autograd does not keep: then the residual add
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""

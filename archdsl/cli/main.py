@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "words": "archdsl.cli.words",
     "schema": "archdsl.cli.schema",
     "completion": "archdsl.cli.completion",
+    "lsp": "archdsl.cli.lsp",
 }
 NEEDS_EVERY_COMMAND = {"completion"}  # it describes the other commands' options
 

@@ -42,7 +42,7 @@ class DiagnosticRecord(_Model):
     column: int | None
     end: Position | None = Field(description="where the marked region ends, when it is known")
     severity: Literal["error", "warning"]
-    code: str = Field(description="the stable name of the kind of problem (docs/diagnostics.md in the repository)")
+    code: str = Field(description="the stable name of the kind of problem, as in error[CODE] of the text output")
     message: str
     hints: list[str]
     notes: list[NoteRecord]

@@ -80,6 +80,8 @@ class _Generator:
         taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         taken |= _MODULE_NAMES | {p.name for block in ir.blocks_used() for p in block.params} | \
             {p.name for p in ir.network.params}
+        # A side output is a local variable of forward(), which returns the outputs class by name.
+        taken |= set(ir.sides) | {s.name for inst in ir.instances for s in inst.steps if s.kind == "side" and s.name}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)

@@ -100,8 +100,9 @@ CODES: dict[str, Code] = {
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
         "side-named-out": "a side output named 'out'",
-        "label-on-container": "a label on a residual<...>, inception<...> or side<...> itself",
-        "container-in-group": "a residual<...> or inception<...> inside a labelled group",
+        "label-on-container": "a label on a residual<...>, inception<...>, gate<...> or side<...> itself",
+        "container-in-group": "a residual<...>, inception<...> or gate<...> inside a labelled group",
+        "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",
@@ -117,6 +118,7 @@ CODES: dict[str, Code] = {
         "residual-mismatch": "a residual whose body and shortcut give different shapes",
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
+        "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
         "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
                          "permute(0, 2, 3, 1))",
         "bad-permute": "a permute other than permute(0, 2, 3, 1) of a channels-first map or permute(0, 3, 1, 2) "

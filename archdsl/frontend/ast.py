@@ -145,7 +145,14 @@ class Side(Node):
     body: Seq
 
 
-Item = Call | Group | Residual | Inception | Side
+@node
+class Gate(Node):
+    """`gate<body>`: x * body(x); `gate<a | b>`: a(x) * b(x) (squeeze-and-excitation's elementwise gate)."""
+
+    paths: list[Seq]
+
+
+Item = Call | Group | Residual | Inception | Side | Gate
 
 
 @node

@@ -160,6 +160,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return [item.body] + ([item.shortcut] if item.shortcut else [])
     if isinstance(item, A.Inception):
         return list(item.branches)
+    if isinstance(item, A.Gate):
+        return list(item.paths)
     return []
 
 
@@ -193,7 +195,9 @@ class _Expander:
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
              exprs: dict[str, A.Expr] | None = None) -> Layer:
-        if len(self.ir.layers) >= self.budget.max_layers:
+        # The budget counts what the user wrote and what joins it (adds, concatenations), not the
+        # network's input and output markers: a chain of exactly max_layers layers fits.
+        if op is not Join.INPUT and op is not Join.OUTPUT and len(self.ir.layers) - 1 >= self.budget.max_layers:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
                                        hint="reduce the repetition counts, or raise the budget "
@@ -290,8 +294,8 @@ class _Expander:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
-            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT):
-                word = "residual" if step.kind == StepKind.RESIDUAL else "inception"
+            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE):
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception"}.get(step.kind, "gate")
                 raise ArchError(Diagnostic(f"a {word}<...> cannot be switched off with `if`", stmt.cond.span,
                                            hint=f"define a block holding the {word} and put the `if` on the "
                                                 "block's use", code="misplaced-if"))
@@ -332,11 +336,11 @@ class _Expander:
                 break
         return x
 
-    def _made(self, ctx: _Ctx) -> tuple[int, int, int]:
-        """What expansion has made so far: layers and block instances, members of this container, errors."""
-        return len(self.ir.layers) + len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
+    def _made(self, ctx: _Ctx) -> tuple[int, int, int, int]:
+        """What expansion has made so far: layers, block instances, members of this container, errors."""
+        return len(self.ir.layers), len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
 
-    def _foresee(self, before: tuple[int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
+    def _foresee(self, before: tuple[int, int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
         """After one repetition: refuse now if all `count` of them would exceed the layer budget.
 
         False when the other repetitions must not run: the first made nothing (`() x 3`; else
@@ -344,15 +348,19 @@ class _Expander:
         errors, which the others would only repeat.
         """
         made = self._made(ctx)
-        if made[:2] == before[:2] or made[2] > before[2]:
+        if made[:3] == before[:3] or made[3] > before[3]:
             return False
-        total = before[0] + count * (made[0] - before[0])
-        if total > self.budget.max_layers:
-            self.exhausted = True
-            raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
-                                       f"(this repetition alone makes {total - before[0]:,})", stmt.span,
-                                       hint="reduce the repetition counts, or raise the budget "
-                                            "(--budget max_layers=...)", code="budget-layers"), self.program.sources)
+        # Counted as node() counts (the input, layers[0], is not a layer; nor is the network, instances[0]),
+        # and block uses apart: a block that makes no layer, repeated, would make instances without limit.
+        for i, what, already in ((0, "layers", before[0] - 1), (1, "block uses", before[1] - 1)):
+            alone = count * (made[i] - before[i])
+            if already + alone > self.budget.max_layers:
+                self.exhausted = True
+                raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} {what} "
+                                           f"(this repetition alone makes {alone:,})", stmt.span,
+                                           hint="reduce the repetition counts, or raise the budget "
+                                                "(--budget max_layers=...)", code="budget-layers"),
+                                self.program.sources)
         return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
@@ -362,8 +370,8 @@ class _Expander:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception):
-            word = "residual" if isinstance(item, A.Residual) else "inception"
+        if isinstance(item, A.Residual | A.Inception | A.Gate):
+            word = {A.Residual: "residual", A.Inception: "inception", A.Gate: "gate"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
@@ -409,6 +417,8 @@ class _Expander:
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
+        if isinstance(item, A.Gate):
+            return self.gate(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -424,6 +434,12 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
+        if spec.parameter and ctx.steps is None:
+            raise ArchError(Diagnostic(f"'{call.name}' is a parameter of the enclosing block, not a module: it cannot "
+                                       "stand inside a labelled ( ) group, which becomes an nn.Sequential", call.span,
+                                       hint="put it in the block's body after the group, as ConvNeXt's "
+                                            "`block: (...); layer_scale: scale(init=1e-6)`",
+                                       code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
@@ -548,6 +564,21 @@ class _Expander:
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
+
+    def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
+        """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
+        belong to the enclosing class, as a residual body's do, so SqueezeExcitation's keys come out flat."""
+        step = Step(StepKind.GATE, site, item.span, x, -1)
+        outs = []
+        for k, path in enumerate(item.paths, start=1):
+            steps: list[Step] = []
+            step.factors.append(steps)
+            outs.append(self.seq(path, x, ctx._replace(steps=steps), site.then(SiteKind.FACTOR, k)))
+        factors = [x, outs[0]] if len(outs) == 1 else outs
+        mul = self.node(Join.MUL, item.span, ctx, factors, {"paths": len(outs)})
+        step.out_node = mul.id
+        self._step(ctx, step)
+        return mul.id
 
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label

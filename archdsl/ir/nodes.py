@@ -47,6 +47,7 @@ class Join(_Word):
     CONCAT = "concat"  # an inception's branches joined
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
+    MUL = "mul"  # a gate's elementwise product
 
 
 class ContainerKind(_Word):
@@ -66,6 +67,7 @@ class StepKind(_Word):
     RESIDUAL = "residual"
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
+    GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
 
 
 class ModulePath(tuple[str, ...]):
@@ -91,6 +93,7 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    FACTOR = "/f"  # a gate's path `number` (from 1)
 
 
 class SitePart(NamedTuple):
@@ -115,7 +118,7 @@ class Site(tuple[SitePart, ...]):
         return Site((*self, SitePart(kind, number)))
 
 
-_INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH})
+_INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH, SiteKind.FACTOR})
 
 _T = TypeVar("_T")
 
@@ -212,7 +215,7 @@ class Member:
 
 @dataclass(eq=False, repr=False)
 class Step:
-    """One statement of a class's forward: apply a member, a residual add, a concat, a side output."""
+    """One statement of a class's forward: apply a member, a residual add, a concat, a side output, a gate."""
 
     kind: StepKind
     site: Site
@@ -227,6 +230,7 @@ class Step:
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)
     branches: list[Member] = field(default_factory=list)
+    factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     name: str | None = None
 
     def __repr__(self) -> str:

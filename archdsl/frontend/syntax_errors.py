@@ -119,13 +119,15 @@ GREATER_IN_CONDITION = "in a condition after `if`, a bare '>' closes a residual<
     "or b < a"
 
 
-def greater_in_condition(text: str, position: int) -> bool:
-    """Whether the '>' at `position` stands in the condition of its statement (after `if`).
+def greater_in_condition(text: str, position: int) -> tuple[str, str] | None:
+    """The code and explanation when the '>' at `position` stands in the condition of its statement.
 
-    The parser cannot tell: it has already read the statement as complete, as the bracket may
+    The parser state cannot tell: it has already read the statement as complete, as the bracket may
     close there, so the state is the one a stray '>' after any statement gives."""
     start = max(text.rfind(mark, 0, position) for mark in ";{|<")
-    return re.search(r"\bif\b", text[start + 1:position]) is not None
+    if re.search(r"\bif\b", text[start + 1:position]) is None:
+        return None
+    return "greater-in-condition", GREATER_IN_CONDITION
 
 
 def explain(exc: UnexpectedInput, parser: Lark) -> tuple[str, str | None]:

@@ -35,8 +35,10 @@ _FLUSH_AFTER = {"LPAR", "LESSTHAN"}
 # (token type, rule) pairs written flush on the left / on the right.
 _RULE_FLUSH_BEFORE = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("LPAR", "arg_list"),
                       ("LPAR", "param_list"), ("LESSTHAN", "residual"), ("LESSTHAN", "inception"),
-                      ("LESSTHAN", "side"), ("LPAR", "allow")}
-_RULE_FLUSH_AFTER = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("MINUS", "neg")}
+                      ("LESSTHAN", "side"), ("LPAR", "allow"), ("LESSTHAN", "concat"), ("LBRACE", "label"),
+                      ("RBRACE", "label")}
+# `concat(flat)<`: the `<` after an option list belongs to the combinator's rule, the `(` to arg_list.
+_RULE_FLUSH_AFTER = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("MINUS", "neg"), ("LBRACE", "label")}
 _GAP = re.compile(r"#[^\n]*|\n")
 
 

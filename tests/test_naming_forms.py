@@ -114,6 +114,12 @@ def test_numbered_labels_in_a_class_body_and_quoted_with_an_expression():
     assert keys == ["block1-0.weight", "block1-1.weight", "stage10.weight", "stage20.weight"]
 
 
+def test_numbered_labels_see_the_repetition_index_in_the_repeated_item():
+    source = net("    layer{i}: conv3-(4 * i) x 3")
+    shapes = {k: tuple(v.shape) for k, v in _load(source).state_dict().items() if k.endswith("weight")}
+    assert shapes == {"layer1.weight": (4, 3, 3, 3), "layer2.weight": (8, 4, 3, 3), "layer3.weight": (12, 8, 3, 3)}
+
+
 def test_numbered_label_errors():
     assert error_of(net("    layer{true}: conv3-8")).first.code == "bad-label-value"
     assert error_of(net("    layer{i}: conv3-8 x 2; layer{i}: conv3-8 x 2")).first.code == "duplicate-label"

@@ -37,7 +37,7 @@ from archdsl.frontend._lark_standalone import (
 )
 from archdsl.frontend.syntax_errors import explain
 from archdsl.layers import lookup
-from archdsl.resources import grammar_text
+from archdsl.resources import grammar_text, use_candidates
 
 
 @lru_cache(maxsize=1)
@@ -52,16 +52,17 @@ def _lark() -> Lark:
 
 # What each terminal means to a person reading the error.
 _TERMINAL_WORDS = {
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": 'a quoted path ("...")',
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": 'a quoted path or label ("...")',
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
-    "SLASH": "'/'", "__ANON_0": "'//'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
+    "SLASH": "'/'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
 }
 
 
 def describe_expected(expected: set[str]) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected})
+    # What is described in words ("a name") before the keywords and punctuation, which a long list cuts off.
+    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected}, key=lambda w: (w.startswith("'"), w))
     if len(words) > 8:
         words = words[:8] + ["..."]
     return ", ".join(words)
@@ -236,14 +237,19 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return A.Neg(span=self._s(meta), operand=c[0])
 
+    def not_(self, meta, c):
+        return A.Not(span=self._s(meta), operand=c[0])
+
     @staticmethod
-    def _binop(op: Literal["+", "-", "*", "//"]) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
+    def _binop(op: A.Operator) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
         def method(self: _ToAst, meta: Meta, c: list[Any]) -> A.BinOp:
             return A.BinOp(span=self._s(meta), op=op, left=c[0], right=c[1])
 
         return method
 
-    add, sub, mul, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("//")
+    add, sub, mul, truediv, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("/"), _binop("//")
+    eq, ne, lt, le, gt, ge = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">"), _binop(">=")
+    and_, or_ = _binop("and"), _binop("or")
 
     # calls
     def arg(self, meta, c):
@@ -285,6 +291,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def gate(self, meta, c):
+        return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -313,7 +322,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default):
             return c[0]
         label = next((x for x in c if isinstance(x, _Label)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
+        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),
@@ -473,7 +482,7 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
     blocks: dict[str, A.BlockDef] = {}
     errors: list[Diagnostic] = []
 
-    def read(p: Path, at: A.Use | None) -> str | None:
+    def read(p: Path, at: A.Use | None, looked: tuple[Path, ...] = ()) -> str | None:
         try:
             # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
             if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
@@ -486,8 +495,11 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:
                 raise ArchError(Diagnostic(f"cannot read {p}: {reason}", code="cannot-read")) from None
-            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span,
-                                     hint="`use` paths are relative to the file that names them", code="cannot-read"))
+            hint = ("`use` paths are relative to the file that names them" if len(looked) < 2 else
+                    "looked in " + ", ".join(str(c) for c in looked) + " (beside the file, in the folders of "
+                    "ARCHDSL_PATH, then in archdsl's bundled library)")
+            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span, hint=hint,
+                                     code="cannot-read"))
             return None
 
     def parse_counted(content: str, shown: str) -> A.Module:
@@ -516,14 +528,15 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                                          hint="name a file of blocks, e.g. `use \"blocks/resnet.arch\";`",
                                          code="bad-use-path"))
                 continue
-            target = (base / use.path).resolve()
+            candidates = use_candidates(base, use.path)
+            target = next((c for c in candidates if c.exists()), candidates[0]).resolve()
             if target in stack:
                 chain = " -> ".join(p.name for p in stack[stack.index(target):] + (target,))
                 errors.append(Diagnostic(f"`use` cycle: {chain}", use.span, code="use-cycle"))
                 continue
             if str(target) in loaded:
                 continue
-            content = read(target, use)
+            content = read(target, use, tuple(candidates))
             if content is None:
                 continue
             shown = str(Path(os.path.relpath(target)) if not Path(use.path).is_absolute() else target)

@@ -240,3 +240,7 @@ def test_every_form_draws_and_the_emitted_module_is_ruff_clean(tmp_path):
     assert ruff.returncode == 0, ruff.stdout
     with torch.no_grad():
         assert _load(ALL_FORMS)(torch.randn(1, 3, 16, 16)).shape == (1, 3)
+
+
+def test_a_learned_scale_needs_an_identifier_label():
+    assert error_of(net('    conv3-8; "s-1": scale')).first.code == "bad-module-name"

@@ -80,6 +80,8 @@ class _Generator:
         taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         taken |= _MODULE_NAMES | {p.name for block in ir.blocks_used() for p in block.params} | \
             {p.name for p in ir.network.params}
+        # A side output is a local variable of forward(), which returns the outputs class by name.
+        taken |= set(ir.sides) | {s.name for inst in ir.instances for s in inst.steps if s.kind == "side" and s.name}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -443,11 +445,17 @@ class _Writer:
         name = _name(m)
         self.declare(name, ctor, cond)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
-            self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {_attr(name)}(x){self.comment(step, out)}"]
+            self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return t  # a conditional statement keeps the shape (shapes.py checks it)
         src = self.reads()
-        self.fwd.append(f"{self.var} = {_attr(name)}({src}){self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
+
+    def applied(self, m: Member, src: str = "x") -> str:
+        """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
+        if m.kind == "layer" and OPS[self.layer(m).op].parameter:
+            return f"{_attr(_name(m))} * {src}"
+        return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
         src = self.reads()
@@ -467,7 +475,7 @@ class _Writer:
         if member is not None:
             ctor, out = self.ctor(member, t)
             self.declare(_name(member), ctor, None)
-            return f"{_attr(_name(member))}({src})", out
+            return self.applied(member, src), out
         if not steps:
             return src, t  # the identity: the input itself
         first = steps[0]
@@ -475,7 +483,7 @@ class _Writer:
             m = known(first.member, first, "member")
             ctor, out = self.ctor(m, t)
             self.declare(_name(m), ctor, None)
-            return f"{_attr(_name(m))}({src})", out
+            return self.applied(m, src), out
         # concat(flat): the branch's statements, on a variable of its own.
         var = self.generated(f"branch{i}")
         outer = self.var
@@ -490,7 +498,7 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        call = f"{_attr(name)}(x)"
+        call = self.applied(m)
         check = f"self.training and {_attr(name)} is not None" if cond else "self.training"
         shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
@@ -509,7 +517,7 @@ class _Writer:
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
-            self.fwd.append(f"{var} = {_attr(_name(sc))}(x)")
+            self.fwd.append(f"{var} = {self.applied(sc)}")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
@@ -719,6 +727,11 @@ class _Emit:
         """A size of this layer that may differ between the block's uses: a literal when it does not,
         else a constructor argument named after `hint` (see _Writer.size)."""
         return self.writer.size(f"{self.member.site}:{name}", hint, values)
+
+    def module(self, name: str) -> str:
+        """A module the emitted file imports (`torch`), for an emitter that writes more than an nn class."""
+        self.writer.gen.imports.add(name)
+        return name
 
     def helper(self, name: str) -> str:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""

@@ -115,6 +115,10 @@ CODES: dict[str, Code] = {
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
         "conditional-shape": "a conditional statement that changes the shape",
+        "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
+                         "permute(0, 2, 3, 1))",
+        "bad-permute": "a permute other than permute(0, 2, 3, 1) of a channels-first map or permute(0, 3, 1, 2) "
+                       "of a channels-last one",
     }),
     **_table("budgets", "error", {
         "budget-layers": "more layers after unrolling than max_layers",
@@ -144,6 +148,7 @@ CODES: dict[str, Code] = {
         "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
         "out-of-memory": "a network whose weights or activations would not fit in the free memory",
+        "missing-dependency": "a command whose optional dependency is not installed (`archdsl lsp` needs pygls)",
     }),
 }
 

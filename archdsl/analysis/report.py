@@ -57,8 +57,7 @@ def markdown(analyses: list[Analysis]) -> str:
         lines.append(f"| {a.ir.network.name} | {Path(a.ir.file).name} | {a.depth} | {a.params:,} | "
                      f"{a.macs / 1e9:.3f} | {a.activation_bytes / MB:.1f} | {a.train_bytes / MB:.0f} |")
     return "\n".join(lines) + "\n\nbatch 1, float32; MACs of one eval-mode forward pass; activations: every tensor " \
-        "one forward pass creates; training step: parameters + gradients + tensors saved for backward " \
-        "(docs/analysis.md).\n"
+        "one forward pass creates; training step: parameters + gradients + tensors saved for backward.\n"
 
 
 def chart(analyses: list[Analysis], fmt: str) -> bytes:

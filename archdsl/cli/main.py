@@ -26,6 +26,9 @@ COMMAND_MODULES: dict[str, str] = {
     "diff": "archdsl.cli.diff",
     "report": "archdsl.cli.report",
     "bench": "archdsl.cli.bench",
+    "list": "archdsl.cli.listing",
+    "words": "archdsl.cli.words",
+    "lsp": "archdsl.cli.lsp",
 }
 
 

@@ -32,7 +32,7 @@ FORMATS: dict[str, Callable[[Drawing], str | bytes]] = {
 }
 INSTALL_HINT = ("install Graphviz, which provides `dot`: `sudo apt-get install graphviz` (Debian, Ubuntu), "
                 "`brew install graphviz` (macOS), `conda install graphviz`, or https://graphviz.org/download/; "
-                "`bash scripts/setup` installs it where it can")
+                "a .dot output needs nothing else")
 
 
 def write(d: Drawing, out: str | Path, inputs: Iterable[str] = ()) -> Path:

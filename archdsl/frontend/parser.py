@@ -37,7 +37,7 @@ from archdsl.frontend._lark_standalone import (
 )
 from archdsl.frontend.syntax_errors import explain
 from archdsl.layers import lookup
-from archdsl.resources import grammar_text
+from archdsl.resources import grammar_text, use_candidates
 
 
 @lru_cache(maxsize=1)
@@ -401,7 +401,7 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
     blocks: dict[str, A.BlockDef] = {}
     errors: list[Diagnostic] = []
 
-    def read(p: Path, at: A.Use | None) -> str | None:
+    def read(p: Path, at: A.Use | None, looked: tuple[Path, ...] = ()) -> str | None:
         try:
             # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
             if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
@@ -414,8 +414,11 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:
                 raise ArchError(Diagnostic(f"cannot read {p}: {reason}", code="cannot-read")) from None
-            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span,
-                                     hint="`use` paths are relative to the file that names them", code="cannot-read"))
+            hint = ("`use` paths are relative to the file that names them" if len(looked) < 2 else
+                    "looked in " + ", ".join(str(c) for c in looked) + " (beside the file, in the folders of "
+                    "ARCHDSL_PATH, then in archdsl's bundled library)")
+            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span, hint=hint,
+                                     code="cannot-read"))
             return None
 
     def parse_counted(content: str, shown: str) -> A.Module:
@@ -444,14 +447,15 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                                          hint="name a file of blocks, e.g. `use \"blocks/resnet.arch\";`",
                                          code="bad-use-path"))
                 continue
-            target = (base / use.path).resolve()
+            candidates = use_candidates(base, use.path)
+            target = next((c for c in candidates if c.exists()), candidates[0]).resolve()
             if target in stack:
                 chain = " -> ".join(p.name for p in stack[stack.index(target):] + (target,))
                 errors.append(Diagnostic(f"`use` cycle: {chain}", use.span, code="use-cycle"))
                 continue
             if str(target) in loaded:
                 continue
-            content = read(target, use)
+            content = read(target, use, tuple(candidates))
             if content is None:
                 continue
             shown = str(Path(os.path.relpath(target)) if not Path(use.path).is_absolute() else target)

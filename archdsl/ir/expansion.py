@@ -411,7 +411,7 @@ class _Expander:
         found = L.lookup(call.name)
         if found is None:
             close = L.suggest(call.name, list(self.program.blocks))
-            hint = f"did you mean '{close}'?" if close else "see docs/language.md for the layer words"
+            hint = f"did you mean '{close}'?" if close else "`archdsl words` lists the layer words"
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found

@@ -145,6 +145,7 @@ class Layer:
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
+    nhwc: bool = False  # the output is channels last, (H, W, C), as after permute(0, 2, 3, 1)
     params: int = 0
     buffers: int = 0
     derived: Derived = field(default_factory=Derived)

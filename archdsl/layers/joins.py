@@ -107,8 +107,9 @@ def _join(op: str, doc: str, shape, cost, **rules) -> None:
 
 
 _join("input", "the network's input", _input_shape, new)
-_join("output", "the network's output", same, view)
-_join("side_output", "a side output (training mode only)", same, view,
+# A network may end, or branch off a side output, channels last: its output is what it is.
+_join("output", "the network's output", same, view, last_dim=True)
+_join("side_output", "a side output (training mode only)", same, view, last_dim=True,
       describe=lambda layer: f"side output {layer.attrs['name']}")
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",

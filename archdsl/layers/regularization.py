@@ -19,5 +19,5 @@ register(LayerSpec(
     example="dropout, dropout(p=0.7), dropout-0.2",
     shape=same, params=no_params, cost=_cost, emit=lambda e: (f"nn.Dropout(p={e.opt('p')})", e.same()),
     stateless=True, inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False,
-    describe=lambda layer: f"dropout({layer.attrs['p']:g})",
+    describe=lambda layer: f"dropout({layer.attrs['p']:g})", last_dim=True,
 ))

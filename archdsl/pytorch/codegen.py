@@ -34,10 +34,11 @@ _INDENT = "    "
 class _T:
     """What the code generator knows about the tensor `x` at one point of a forward."""
 
-    ch: Sym | None  # channels of a (C, H, W) feature map
+    ch: Sym | None  # channels of a (C, H, W) feature map, or of an (H, W, C) one with `last`
     feat: Sym | None  # features of a flat tensor
     scale: Sym | None  # stride relative to the class's input, when known
     rel: Sym | None  # stride relative to the innermost enclosing residual's input
+    last: bool = False  # channels last, after permute(0, 2, 3, 1)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class _Generator:
     def block_class(self, block: A.BlockDef) -> str:
         instances = self.ir.instances_of(block)
         n = len(instances)
-        names = {"in_channels": Sym.name("in_channels", tuple(_out_shape(self.ir.layers[i.in_node])[0]
+        names = {"in_channels": Sym.name("in_channels", tuple(_channels(self.ir.layers[i.in_node])
                                                               for i in instances))}
         for p in block.params:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
@@ -165,10 +166,11 @@ class _Generator:
                                "Tensor")
 
     def input_state(self, inst: Instance, channels: Sym, n: int) -> _T:
-        shape = _out_shape(self.ir.layers[inst.in_node])
+        source = self.ir.layers[inst.in_node]
+        shape = _out_shape(source)
         one = Sym.lit(1, n)
         if len(shape) == 3:
-            return _T(channels, None, one, one)
+            return _T(channels, None, one, one, source.nhwc)
         return _T(None, channels, None, None)
 
     def network_class(self) -> str:
@@ -350,17 +352,23 @@ class _Writer:
     def shape_text(self, shapes: list[tuple[int, ...]], t: _T) -> str:
         if len(shapes[0]) == 1:
             return f"(B, {t.feat if t.feat is not None else shapes[0][0]})"
+        if t.last:  # (H, W, C): the same text, the channels moved to the end
+            shapes = [(s[2], s[0], s[1]) for s in shapes]
         channels = t.ch if t.ch is not None else shapes[0][0]
+
+        def text(h: object, w: object) -> str:
+            return f"(B, {h}, {w}, {channels})" if t.last else f"(B, {channels}, {h}, {w})"
+
         if all(s[1:] == shapes[0][1:] for s in shapes):
-            return f"(B, {channels}, {shapes[0][1]}, {shapes[0][2]})"
-        ins = [_out_shape(self.ir.layers[i.in_node]) for i in self.instances]
-        if t.scale is not None and all(len(i) == 3 and s[1] == -(-i[1] // k) and s[2] == -(-i[2] // k)
+            return text(shapes[0][1], shapes[0][2])
+        ins = [_spatial(self.ir.layers[i.in_node]) for i in self.instances]
+        if t.scale is not None and all(i is not None and s[1] == -(-i[0] // k) and s[2] == -(-i[1] // k)
                                        for s, i, k in zip(shapes, ins, t.scale.vals)):
             if t.scale.const and t.scale.vals[0] == 1:
-                return f"(B, {channels}, H, W)"
+                return text("H", "W")
             k = t.scale.text if t.scale.prec == 9 else f"({t.scale.text})"
-            return f"(B, {channels}, H/{k}, W/{k})"
-        return f"(B, {channels}, H', W')"
+            return text(f"H/{k}", f"W/{k}")
+        return text("H'", "W'")
 
     def cond_text(self, step: Step) -> str | None:
         return render(step.cond, self.names, self.n).text if step.cond is not None else None
@@ -550,7 +558,7 @@ class _Writer:
         inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
-        return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel)
+        return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel, inner.last)
 
     def _scaled(self, t: _T, stride: Sym, ch: Sym) -> _T:
         if isinstance(stride.vals[0], tuple):  # a rectangular stride: stop following the scale
@@ -603,6 +611,11 @@ class _Emit:
         """The incoming flat features (None for a feature map)."""
         return self.t.feat
 
+    @property
+    def channels_last(self) -> bool:
+        """Whether the incoming feature map is (H, W, C), after permute(0, 2, 3, 1)."""
+        return self.t.last
+
     def opt(self, name: str) -> Sym:
         return self.writer.opt(self.member, name)
 
@@ -641,6 +654,14 @@ class _Emit:
     def flat(self, features: Sym) -> _T:
         return _T(None, features, None, None)
 
+    def last(self, channels: Sym) -> _T:
+        """A channels-last map of the same height and width with `channels` channels (fc on the last dimension)."""
+        return _T(channels, None, self.t.scale, self.t.rel, True)
+
+    def permuted(self, to_last: bool) -> _T:
+        """The same map with its channels moved last (`to_last`) or back to the front."""
+        return _T(self.t.ch, None, self.t.scale, self.t.rel, to_last)
+
 
 def _keywords(options: list[tuple[str, Sym, object]]) -> list[str]:
     """`name=value` for options that are not at their PyTorch default."""
@@ -666,6 +687,20 @@ def _size_type(values: list) -> str:
 
 def _out_shape(layer: Layer) -> tuple[int, ...]:
     return known(layer.out_shape, layer, "out_shape")  # set for every layer once the shape check has passed
+
+
+def _channels(layer: Layer) -> int:
+    """The channels (features, when flat) of a layer's output, whichever end of a map they are at."""
+    shape = _out_shape(layer)
+    return shape[-1] if layer.nhwc else shape[0]
+
+
+def _spatial(layer: Layer) -> tuple[int, int] | None:
+    """A feature map's height and width, channels first or last; None for flat features."""
+    shape = _out_shape(layer)
+    if len(shape) != 3:
+        return None
+    return (shape[0], shape[1]) if layer.nhwc else (shape[1], shape[2])
 
 
 def _name(m: Member) -> str:

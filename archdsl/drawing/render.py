@@ -36,6 +36,7 @@ CLUSTER_STYLES = {
     "seq": {"fillcolor": "#fbfbfb", "color": "#b9b9b9"},
     "residual": {"fillcolor": "#fff8ec", "color": "#e0b673"},
     "inception": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
+    "gate": {"fillcolor": "#f6f0fb", "color": "#b39ad1"},
 }
 SIDE_STYLE = {"fillcolor": "#fdf1f1", "color": "#d98c8c", "style": "rounded,filled,dashed"}
 JOIN_STYLES: dict[str, dict[str, str]] = {
@@ -44,8 +45,10 @@ JOIN_STYLES: dict[str, dict[str, str]] = {
     Join.SIDE_OUTPUT: {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#fdf1f1"},
     Join.ADD: {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
     Join.CONCAT: {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
+    Join.MUL: {"shape": "ellipse", "style": "filled", "fillcolor": "#e6dcf3"},
 }
-JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat"}
+JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat",
+                               Join.MUL: "multiply"}
 _GRAPH = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3", "labeljust": "l",
           "newrank": "true"}
 _NODE = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03", "height": "0.3"}

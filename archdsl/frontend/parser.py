@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from archdsl.errors import ArchError, Diagnostic, Note, Span, did_you_mean
 from archdsl.frontend import _lark_standalone as generated
@@ -56,7 +56,7 @@ _TERMINAL_WORDS = {
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
-    "SLASH": "'/'", "__ANON_0": "'//'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
+    "SLASH": "'/'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
 }
 
 
@@ -236,14 +236,19 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return A.Neg(span=self._s(meta), operand=c[0])
 
+    def not_(self, meta, c):
+        return A.Not(span=self._s(meta), operand=c[0])
+
     @staticmethod
-    def _binop(op: Literal["+", "-", "*", "//"]) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
+    def _binop(op: A.Operator) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
         def method(self: _ToAst, meta: Meta, c: list[Any]) -> A.BinOp:
             return A.BinOp(span=self._s(meta), op=op, left=c[0], right=c[1])
 
         return method
 
-    add, sub, mul, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("//")
+    add, sub, mul, truediv, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("/"), _binop("//")
+    eq, ne, lt, le, gt, ge = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">"), _binop(">=")
+    and_, or_ = _binop("and"), _binop("or")
 
     # calls
     def arg(self, meta, c):
@@ -280,6 +285,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def gate(self, meta, c):
+        return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -297,7 +305,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default):
             return c[0]
         label = next((x for x in c if isinstance(x, Token)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
+        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),

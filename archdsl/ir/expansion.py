@@ -60,6 +60,7 @@ class _Ctx(NamedTuple):
     enabled: bool
     stack: tuple[str, ...]
     defaults: Defaults  # for the layers of this body (see ir/defaults.py)
+    number: int | None = None  # inside `x N`: the repetition's number, from 1 (the name `i`)
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
@@ -159,6 +160,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return [item.body] + ([item.shortcut] if item.shortcut else [])
     if isinstance(item, A.Inception):
         return list(item.branches)
+    if isinstance(item, A.Gate):
+        return list(item.paths)
     return []
 
 
@@ -203,7 +206,7 @@ class _Expander:
 
     def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span,
                **kw: Any) -> Member:
-        m = Member(kind, label, word, site, span, ctx.container, **kw)
+        m = Member(kind, label, word, site, span, ctx.container, index=ctx.number, **kw)
         ctx.container.members.append(m)
         ctx.scope.members_by_site[site] = m
         return m
@@ -287,7 +290,7 @@ class _Expander:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
-            step.cond = stmt.cond
+            step.cond, step.cond_index = stmt.cond, ctx.number
         if not isinstance(stmt.item, A.Side):
             self.ir.conditionals.append((x, y, stmt.span))
         return y if inner.enabled else x
@@ -320,7 +323,8 @@ class _Expander:
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
         before = self._made(ctx)
         for r in range(count):
-            x = self.item(stmt.item, x, ctx, site if count == 1 else site.then(SiteKind.REPEAT, r))
+            rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
+            x = self.item(stmt.item, x, _repetition(ctx, stmt, r), rsite)
             if r == 0 and not self._foresee(before, count, stmt, ctx):
                 break
         return x
@@ -355,13 +359,13 @@ class _Expander:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception):
-            word = "residual" if isinstance(item, A.Residual) else "inception"
+        if isinstance(item, A.Residual | A.Inception | A.Gate):
+            word = {A.Residual: "residual", A.Inception: "inception", A.Gate: "gate"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
         if count == 1 and isinstance(item, A.Call):
-            return self.call(item, x, ctx, site, label, default_name)
+            return self.call(item, x, _repetition(ctx, stmt, 0), site, label, default_name)
         # A labelled group or repetition is an nn.Sequential of its items.
         m = self.member(ctx, MemberKind.SEQ, label, "seq", site, stmt.span, default_name=default_name)
         m.children = Container(ContainerKind.SEQ, ctx.scope.id, m)
@@ -370,7 +374,8 @@ class _Expander:
         before = self._made(inner)
         for r in range(count):
             rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
-            y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
+            rctx = _repetition(inner, stmt, r)
+            y = self.seq(item.body, y, rctx, rsite) if isinstance(item, A.Group) else self.item(item, y, rctx, rsite)
             if r == 0 and not self._foresee(before, count, stmt, inner):
                 break
         self._apply(ctx, m, site, stmt.span, x, y)
@@ -382,6 +387,7 @@ class _Expander:
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
         assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
+        step.index = ctx.number
         ctx.steps.append(step)
         ctx.scope.steps_by_site[step.site] = step
 
@@ -400,6 +406,8 @@ class _Expander:
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
+        if isinstance(item, A.Gate):
+            return self.gate(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -515,6 +523,21 @@ class _Expander:
         self._step(ctx, step)
         return cat.id
 
+    def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
+        """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
+        belong to the enclosing class, as a residual body's do, so SqueezeExcitation's keys come out flat."""
+        step = Step(StepKind.GATE, site, item.span, x, -1)
+        outs = []
+        for k, path in enumerate(item.paths, start=1):
+            steps: list[Step] = []
+            step.factors.append(steps)
+            outs.append(self.seq(path, x, ctx._replace(steps=steps), site.then(SiteKind.FACTOR, k)))
+        factors = [x, outs[0]] if len(outs) == 1 else outs
+        mul = self.node(Join.MUL, item.span, ctx, factors, {"paths": len(outs)})
+        step.out_node = mul.id
+        self._step(ctx, step)
+        return mul.id
+
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
@@ -549,6 +572,14 @@ class _Expander:
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
+
+
+def _repetition(ctx: _Ctx, stmt: A.Stmt, r: int) -> _Ctx:
+    """The context of repetition `r` (from 0) of a statement: with `x N`, `i` names its number from 1,
+    hiding an `i` of the enclosing scope; without, the context unchanged."""
+    if stmt.repeat is None:
+        return ctx
+    return ctx._replace(env={**ctx.env, "i": r + 1}, number=r + 1)
 
 
 def _applied(steps: list[Step]) -> Member:

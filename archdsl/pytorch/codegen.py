@@ -305,11 +305,16 @@ class _Writer:
     def layers_of(self, m: Member) -> list[Layer]:
         return [self.layer(c) for c in self.members(m)]
 
+    def scope(self, index: int | None) -> dict[str, Sym]:
+        """The names an expression sees: inside `x N`, `i` is that repetition's number, written as a literal
+        (the repetition is unrolled)."""
+        return self.names if index is None else {**self.names, "i": self.lit(index)}
+
     def opt(self, m: Member, name: str) -> Sym:
         """An option as written (rendered in this class's names) or, if not written, its value."""
         layer = self.layer(m)
         if name in layer.exprs and not _is_enum(layer.exprs[name]):
-            return render(layer.exprs[name], self.names, self.n)
+            return render(layer.exprs[name], self.scope(m.index), self.n)
         values = [layer.attrs[name] for layer in self.layers_of(m)]
         return self.pair(values)
 
@@ -371,7 +376,7 @@ class _Writer:
         return text("H'", "W'")
 
     def cond_text(self, step: Step) -> str | None:
-        return render(step.cond, self.names, self.n).text if step.cond is not None else None
+        return render(step.cond, self.scope(step.cond_index), self.n).text if step.cond is not None else None
 
     def declare(self, name: str, ctor: str, cond: str | None) -> None:
         if not self.emit or name in self.emitted:
@@ -448,6 +453,23 @@ class _Writer:
                  body.rel is not None else None)
         add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
         self.fwd.append(f"{add}{self.comment(step, out)}")
+        return out
+
+    def step_gate(self, step: Step, t: _T) -> _T:
+        """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
+        waits in a second variable while the second path runs on the input."""
+        var = self.generated("identity")
+        self.fwd.append(f"{var} = x")
+        outs = [t] if len(step.factors) == 1 else []
+        first = None
+        for k, path in enumerate(step.factors):
+            if k:
+                first = self.generated("gated")
+                self.fwd += [f"{first} = x", f"x = {var}"]
+            outs.append(self.walk(path, t))
+        mul = self.ir.layers[step.out_node]
+        out = outs[0] if mul.out_shape == self.ir.layers[mul.inputs[0]].out_shape else outs[1]
+        self.fwd.append(f"x = {first or var} * x{self.comment(step, out)}")
         return out
 
     def fresh(self, body: list[Step]) -> bool:
@@ -538,13 +560,14 @@ class _Writer:
         for p, a in zip(block.params, positional):
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
+        names = self.scope(m.index)
         for a in call.args:
-            text = render(a.value, self.names, self.n).text
+            text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:
             expr = given.get(p.name)
             if expr is not None:
-                child_names[p.name] = render(expr, self.names, self.n)
+                child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
                 child_names[p.name] = render(p.default, child_names, self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
@@ -570,7 +593,7 @@ class _Writer:
         """The padding argument: as written, or the 'same' padding as a number or a formula."""
         layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
-            return render(layer.exprs["padding"], self.names, self.n)
+            return render(layer.exprs["padding"], self.scope(m.index), self.n)
         values = [known(lay.derived.padding, lay, "padding") for lay in self.layers_of(m)]
         if all(v == values[0] for v in values):
             return self.pair(values)

@@ -142,7 +142,7 @@ def test_a_concat_lists_the_shapes_it_joins(browser, tmp_path):
     page.fill("#search", "concat")  # the first is inception3a's
     assert page.locator("#count").inner_text() == "9 found"
     assert page.locator("#details h2").inner_text() == "concat"
-    assert page.locator("#details .inshape").inner_text() == "64x28x28 + 128x28x28 + 32x28x28 + 32x28x28"
+    assert page.locator("#details .inshape").inner_text() == "64x28x28, 128x28x28, 32x28x28, 32x28x28"
     assert page.locator("#details .shape").inner_text() == "256x28x28"
     page.close()
 

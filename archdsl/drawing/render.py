@@ -299,9 +299,9 @@ class _Drawer:
         }
 
     def inputs_text(self, where: Group | Layer) -> str:
-        """The shapes going in: one per input (a concat's branches are joined with +)."""
+        """The shapes going in, one per input (a concat or an add has several)."""
         inputs = where.inputs if isinstance(where, Layer) else [where.in_node] if where.in_node >= 0 else []
-        return " + ".join(fmt(self.ir.layers[self.source(n)].out_shape) for n in inputs)
+        return ", ".join(fmt(self.ir.layers[self.source(n)].out_shape) for n in inputs)
 
     def params_of(self, ids: list[int]) -> int:
         return sum(self.ir.layers[n].params for n in ids)

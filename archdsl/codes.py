@@ -95,7 +95,7 @@ CODES: dict[str, Code] = {
         "bad-condition-value": "an `if` condition that is not true or false",
         "misplaced-if": "a condition on a statement that cannot be switched off",
         "empty-block": "a block without statements",
-        "bad-residual-option": "a residual option other than shortcut=...",
+        "bad-residual-option": "a residual option other than shortcut=... and drop=...",
         "conditional-branch": "an inception branch with a condition",
         "bad-concat-option": "an option of concat<...> (or inception<...>) other than flat",
         "container-in-chain": "a residual, concat or side output in a sequential block, or a residual in a "

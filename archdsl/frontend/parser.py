@@ -61,7 +61,9 @@ _TERMINAL_WORDS = {
 
 
 def describe_expected(expected: set[str]) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected})
+    # What a token may be ("a name") before the quoted keywords, which the cut-off would drop first: every
+    # bracketed combinator is a keyword, and where a statement starts they alone outnumber the cut-off.
+    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected}, key=lambda w: (w.startswith("'"), w))
     if len(words) > 8:
         words = words[:8] + ["..."]
     return ", ".join(words)
@@ -288,6 +290,9 @@ class _ToAst(Transformer):
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 
+    def split(self, meta, c):
+        return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -305,7 +310,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default):
             return c[0]
         label = next((x for x in c if isinstance(x, Token)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
+        item = next(x for x in c if isinstance(x, A.Item))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),

@@ -420,6 +420,24 @@ class _Writer:
         self.fwd.append(f"x = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
         return out
 
+    def step_split(self, step: Step, t: _T) -> _T:
+        """`x1, x2 = x.chunk(2, 1)`, then the branches on their parts, concatenated (ShuffleNetV2's forward)."""
+        n = len(step.branches)
+        parts = [self.generated(f"x{k}") for k in range(1, n + 1)]
+        self.fwd.append(f"{', '.join(parts)} = x.chunk({n}, 1)")
+        part = _T(known(t.ch, step, "channels").binop("//", self.lit(n)), None, t.scale, t.rel)
+        calls, channels = [], None
+        for branch, var in zip(step.branches, parts):
+            ctor, out = self.ctor(branch, part)
+            self.declare(_name(branch), ctor, None)
+            calls.append(f"self.{_name(branch)}({var})")
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
+            scale, rel = out.scale, out.rel
+        self.gen.imports.add("torch")
+        out = _T(channels, None, scale, rel)
+        self.fwd.append(f"x = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        return out
+
     def step_side(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
         ctor, out = self.ctor(m, t)

@@ -101,6 +101,7 @@ CODES: dict[str, Code] = {
         "label-on-container": "a label on a residual<...>, inception<...>, gate<...>, split<...> or side<...> "
                               "itself",
         "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",
+        "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",

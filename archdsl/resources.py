@@ -3,7 +3,9 @@ how a name on the command line or in `use` finds its file."""
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 
 from archdsl.errors import ArchError, Diagnostic
@@ -11,6 +13,7 @@ from archdsl.errors import ArchError, Diagnostic
 _PACKAGE = Path(__file__).resolve().parent
 BUNDLED_PREFIX = "bundled:"  # `bundled:resnet34`: the bundled network even where ./resnet34 exists
 PATH_VARIABLE = "ARCHDSL_PATH"  # folders where `use` looks after the including file's own
+STDIN = "-"  # the name of standard input wherever a network is read
 
 
 def _data_dir(installed_name: str, checkout_name: str) -> Path:
@@ -72,3 +75,15 @@ def use_candidates(base: Path, used: str) -> list[Path]:
         return [Path(used)]
     folders = [Path(p) for p in os.environ.get(PATH_VARIABLE, "").split(os.pathsep) if p]
     return [base / used, *(folder / used for folder in folders), architectures_dir() / used]
+
+
+@functools.cache
+def standard_input() -> str:
+    """Standard input as UTF-8 whatever the locale, read once: a command may build the network twice."""
+    try:
+        if sys.stdin is None:  # descriptor 0 closed at start-up (`<&-`)
+            raise OSError(0, "standard input is closed")
+        return sys.stdin.buffer.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ArchError(Diagnostic(f"cannot read <stdin>: {reason}", code="cannot-read")) from None

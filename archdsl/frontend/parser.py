@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import re
+import stat
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -403,6 +404,30 @@ def _warning_code(code: str, span: Span) -> str:
     return code
 
 
+def read_source(path: Path) -> str:
+    """The text of an .arch file, with its line breaks made '\n' (raises OSError or UnicodeDecodeError).
+
+    Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(0, "not a regular file")
+    with path.open("rb") as f:
+        text = source_text(f.read(MAX_FILE_BYTES + 1))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def source_text(data: bytes) -> str:
+    """Bytes read as .arch text, from a file or a stream: UTF-8, at most MAX_FILE_BYTES, no NUL byte.
+
+    Every reader of user text goes through here, so a file and the same bytes on stdin get one answer.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(0, f"larger than {MAX_FILE_BYTES:,} bytes")
+    if b"\x00" in data:
+        raise OSError(0, "not a text file (it holds NUL bytes)")
+    return data.decode("utf-8")
+
+
 def load_program(path: str | Path | None = None, text: str | None = None, file: str | None = None,
                  max_tokens: int = MAX_TOKENS) -> A.Program:
     """Parse a file (or text) and every file it `use`s, collecting their block definitions.
@@ -416,13 +441,7 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
 
     def read(p: Path, at: A.Use | None, looked: tuple[Path, ...] = ()) -> str | None:
         try:
-            # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
-            if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
-                raise OSError(0, "not a regular file" if not p.is_file() else f"larger than {MAX_FILE_BYTES:,} bytes")
-            content = p.read_text(encoding="utf-8")
-            if "\x00" in content:
-                raise OSError(0, "not a text file (it holds NUL bytes)")
-            return content
+            return read_source(p)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:

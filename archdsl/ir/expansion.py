@@ -195,7 +195,9 @@ class _Expander:
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
              exprs: dict[str, A.Expr] | None = None) -> Layer:
-        if len(self.ir.layers) >= self.budget.max_layers:
+        # The budget counts what the user wrote and what joins it (adds, concatenations), not the
+        # network's input and output markers: a chain of exactly max_layers layers fits.
+        if op is not Join.INPUT and op is not Join.OUTPUT and len(self.ir.layers) - 1 >= self.budget.max_layers:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
                                        hint="reduce the repetition counts, or raise the budget "
@@ -331,11 +333,11 @@ class _Expander:
                 break
         return x
 
-    def _made(self, ctx: _Ctx) -> tuple[int, int, int]:
-        """What expansion has made so far: layers and block instances, members of this container, errors."""
-        return len(self.ir.layers) + len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
+    def _made(self, ctx: _Ctx) -> tuple[int, int, int, int]:
+        """What expansion has made so far: layers, block instances, members of this container, errors."""
+        return len(self.ir.layers), len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
 
-    def _foresee(self, before: tuple[int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
+    def _foresee(self, before: tuple[int, int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
         """After one repetition: refuse now if all `count` of them would exceed the layer budget.
 
         False when the other repetitions must not run: the first made nothing (`() x 3`; else
@@ -343,15 +345,19 @@ class _Expander:
         errors, which the others would only repeat.
         """
         made = self._made(ctx)
-        if made[:2] == before[:2] or made[2] > before[2]:
+        if made[:3] == before[:3] or made[3] > before[3]:
             return False
-        total = before[0] + count * (made[0] - before[0])
-        if total > self.budget.max_layers:
-            self.exhausted = True
-            raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
-                                       f"(this repetition alone makes {total - before[0]:,})", stmt.span,
-                                       hint="reduce the repetition counts, or raise the budget "
-                                            "(--budget max_layers=...)", code="budget-layers"), self.program.sources)
+        # Counted as node() counts (the input, layers[0], is not a layer; nor is the network, instances[0]),
+        # and block uses apart: a block that makes no layer, repeated, would make instances without limit.
+        for i, what, already in ((0, "layers", before[0] - 1), (1, "block uses", before[1] - 1)):
+            alone = count * (made[i] - before[i])
+            if already + alone > self.budget.max_layers:
+                self.exhausted = True
+                raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} {what} "
+                                           f"(this repetition alone makes {alone:,})", stmt.span,
+                                           hint="reduce the repetition counts, or raise the budget "
+                                                "(--budget max_layers=...)", code="budget-layers"),
+                                self.program.sources)
         return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
@@ -427,6 +433,12 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
+        if spec.parameter and ctx.steps is None:
+            raise ArchError(Diagnostic(f"'{call.name}' is a parameter of the enclosing block, not a module: it cannot "
+                                       "stand inside a labelled ( ) group, which becomes an nn.Sequential", call.span,
+                                       hint="put it in the block's body after the group, as ConvNeXt's "
+                                            "`block: (...); layer_scale: scale(init=1e-6)`",
+                                       code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)

@@ -80,6 +80,8 @@ class _Generator:
         taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         taken |= _MODULE_NAMES | {p.name for block in ir.blocks_used() for p in block.params} | \
             {p.name for p in ir.network.params}
+        # A side output is a local variable of forward(), which returns the outputs class by name.
+        taken |= set(ir.sides) | {s.name for inst in ir.instances for s in inst.steps if s.kind == "side" and s.name}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -402,17 +404,23 @@ class _Writer:
         name = _name(m)
         self.declare(name, ctor, cond)
         if cond:
-            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = self.{name}(x){self.comment(step, out)}"]
+            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return t  # a conditional statement keeps the shape (shapes.py checks it)
-        self.fwd.append(f"x = self.{name}(x){self.comment(step, out)}")
+        self.fwd.append(f"x = {self.applied(m)}{self.comment(step, out)}")
         return out
+
+    def applied(self, m: Member) -> str:
+        """The member applied to `x`: a call of a submodule, or a product with a parameter (`scale`)."""
+        if m.kind == "layer" and OPS[self.layer(m).op].parameter:
+            return f"self.{_name(m)} * x"
+        return f"self.{_name(m)}(x)"
 
     def step_concat(self, step: Step, t: _T) -> _T:
         calls, channels, scale = [], None, t.scale
         for branch in step.branches:
             ctor, out = self.ctor(branch, t)
             self.declare(_name(branch), ctor, None)
-            calls.append(f"self.{_name(branch)}(x)")
+            calls.append(self.applied(branch))
             channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
@@ -444,7 +452,7 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        call = f"self.{name}(x)"
+        call = self.applied(m)
         check = f"self.training and self.{name} is not None" if cond else "self.training"
         shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
@@ -463,7 +471,7 @@ class _Writer:
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
-            self.fwd.append(f"{var} = self.{_name(sc)}(x)")
+            self.fwd.append(f"{var} = {self.applied(sc)}")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
@@ -673,6 +681,11 @@ class _Emit:
         """A size of this layer that may differ between the block's uses: a literal when it does not,
         else a constructor argument named after `hint` (see _Writer.size)."""
         return self.writer.size(f"{self.member.site}:{name}", hint, values)
+
+    def module(self, name: str) -> str:
+        """A module the emitted file imports (`torch`), for an emitter that writes more than an nn class."""
+        self.writer.gen.imports.add(name)
+        return name
 
     def helper(self, name: str) -> str:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""

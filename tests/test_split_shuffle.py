@@ -62,8 +62,7 @@ def test_split_forward_chunks_and_concatenates():
     source = net("split< identity | conv1-4 | conv3-2 >", "6x5x5")
     emitted = archdsl.compile_source("s.arch", source=source).source
     assert "x1, x2, x3 = x.chunk(3, 1)" in emitted
-    assert "x = torch.cat([self.branch1(x1), self.branch2(x2), self.conv1(x3)], 1)" not in emitted
-    assert "x = torch.cat([self.branch1(x1), self.branch2(x2), self.branch3(x3)], 1)  # (B, 8, 5, 5)" in emitted
+    assert "x = torch.cat([x1, self.branch2(x2), self.branch3(x3)], 1)  # (B, 8, 5, 5)" in emitted
     model = archdsl.load("s.arch", source=source).eval()
     x = torch.randn(2, 6, 5, 5)
     with torch.no_grad():
@@ -78,7 +77,8 @@ def test_parts_and_shapes():
     assert [p.describe() for p in parts] == ["channels part 1/2", "channels part 2/2"]
     (cat,) = [layer for layer in ir.layers if layer.op == "concat"]
     assert cat.out_shape == (24, 10, 10)
-    assert [m.name for m in ir.instances[1].container.members] == ["branch1", "branch2", "shuffle"]
+    assert [m.name for m in ir.instances[1].container.members] == ["branch2", "shuffle"]  # identity: the part itself
+    assert cat.inputs[0] == parts[0].id
 
 
 @pytest.mark.parametrize(("body", "code", "words"), [
@@ -119,8 +119,10 @@ def test_drawing_shows_each_part_feeding_its_branch():
     parts = [layer for layer in d.ir.layers if layer.op == "chunk"]
     for part in parts:
         assert f'L{part.id} [label="channels part {part.attrs["index"] + 1}/2\\n12x10x10"' in dot
-    identity = next(layer for layer in d.ir.layers if layer.op == "identity")
-    assert f"L{parts[0].id} -> T{identity.id}" in dot
+    (cat,) = [layer for layer in d.ir.layers if layer.op == "concat"]
+    conv = next(layer for layer in d.ir.layers if layer.op == "conv")
+    assert f"L{parts[0].id} -> L{cat.id}" in dot  # the identity branch: the part itself
+    assert f"L{parts[1].id} -> T{conv.id}" in dot
 
 
 def test_fmt_and_fuse():

@@ -57,6 +57,8 @@ CATALOGUE = {
     "unclosed brace": Case("network n {\n    input 3x8x8;\n    relu", 3, 9, "unexpected end of file",
                            "unclosed bracket"),
     "inception with one branch": Case(net("    inception<relu>"), 3, 19, "unexpected '>'", "at least two branches"),
+    "bare '>' in a condition": Case(net("    relu if a > 1", params="a = 2"), 3, 15, "unexpected '>'",
+                                    "write (a > b) or b < a"),
     "stray character": Case(net("    conv3-8 @"), 3, 13, "unexpected character '@'", "expected"),
     "allow without parentheses": Case(net("    relu allow bias-before-bn"), 3, 16, "unexpected 'bias'",
                                       "`allow` takes warning codes in parentheses"),
@@ -135,9 +137,9 @@ CATALOGUE = {
     "fc on a feature map": Case(net("    conv3-8; fc-10"), 3, 14,
                                 "'fc' gets a feature map 8x32x32; it needs flat features",
                                 "insert `flatten` before it (8*32*32 = 8192 features)"),
-    "conditional layer changing the shape": Case(net("    conv3-16 if a", params="a = true"), 3, 5,
-                                                 "a conditional statement must keep the shape, but this one turns "
-                                                 "3x32x32 into 16x32x32"),
+    "conditional residual": Case(net("    residual< conv3-3 > if a", params="a = true"), 3, 28,
+                                 "a residual<...> cannot be switched off with `if`",
+                                 "define a block holding the residual and put the `if` on the block's use"),
     # -- resources -------------------------------------------------------------------------------
     "repetition over budget": Case(net("    relu x 1000000"), 3, 12,
                                    "repetition count 1,000,000 exceeds the limit of 20,000",
@@ -223,12 +225,30 @@ def test_budgets_are_configurable():
     source = net("    conv3-8; relu x 3")
     archdsl.build("test.arch", source=source)
     for budget, message in ((Budget(max_params=100), "the network has 224 parameters, more than the budget of 100"),
-                            (Budget(max_layers=4), "the network expands to more than 4 layers"),
+                            (Budget(max_layers=3), "the network expands to more than 3 layers"),
                             (Budget(max_repeat=2), "repetition count 3 exceeds the limit of 2"),
                             (Budget(max_activation=5000), "'conv' outputs 8x32x32 = 8,192 values per sample")):
         with pytest.raises(ArchError) as info:
             archdsl.build("test.arch", source=source, budget=budget)
         assert info.value.first.message.startswith(message)
+
+
+@pytest.mark.parametrize("body", ["relu; relu; relu; relu", "relu x 4", "(relu; relu) x 2", "b() x 2", "(b()) x 2"])
+def test_the_layer_budget_admits_exactly_max_layers(body):
+    # The input and output markers are not layers (the budget said "more than 4 layers" of four).
+    source = "block b() { relu; relu }\n" + net("    " + body)
+    archdsl.build("test.arch", source=source, budget=Budget(max_layers=4))
+    with pytest.raises(ArchError) as info:
+        archdsl.build("test.arch", source=source, budget=Budget(max_layers=3))
+    assert info.value.first.message.startswith("the network expands to more than 3 layers")
+
+
+def test_the_layer_budget_bounds_block_uses_that_make_no_layer():
+    source = "block e() { () }\n" + net("    (e() x 50) x 50")
+    with pytest.raises(ArchError) as info:
+        archdsl.build("test.arch", source=source, budget=Budget(max_layers=2000))
+    message = "the network expands to more than 2,000 block uses (this repetition alone makes 2,500)"
+    assert info.value.first.message == message
 
 
 # -- files: use cycles, missing and broken included files ----------------------------------------

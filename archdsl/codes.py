@@ -92,7 +92,7 @@ CODES: dict[str, Code] = {
         "bad-condition-value": "an `if` condition that is not true or false",
         "misplaced-if": "a condition on a statement that cannot be switched off",
         "empty-block": "a block without statements",
-        "bad-residual-option": "a residual option other than shortcut=...",
+        "bad-residual-option": "a residual option other than shortcut=... and drop=...",
         "conditional-branch": "an inception branch with a condition",
         "side-needs-label": "a side<...> without the label that names its output",
         "misplaced-side": "a side<...> inside a block",

@@ -31,6 +31,7 @@ from archdsl.ir.nodes import (
     Step,
     StepKind,
 )
+from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
 # Names an nn.Module attribute must not take.
@@ -481,15 +482,20 @@ class _Expander:
 
     # -- combinators ---------------------------------------------------------------------------
     def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: Site) -> int:
-        mode = "projection"
+        mode, drop = "projection", None
         for arg in item.args:
+            if arg.name == "drop":
+                drop = arg
+                continue
             if arg.name != "shortcut" or not isinstance(arg.value, A.Name) or arg.value.id not in SHORTCUT_MODES:
-                raise ArchError(Diagnostic("residual takes one option, shortcut=" + "|".join(SHORTCUT_MODES),
-                                           arg.span, code="bad-residual-option"))
+                raise ArchError(Diagnostic("residual takes the options shortcut=" + "|".join(SHORTCUT_MODES) +
+                                           " and drop=p", arg.span, code="bad-residual-option"))
             mode = arg.value.id
         step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
         body_out = self.seq(item.body, x, body_ctx, site.then(SiteKind.BODY))
+        if drop is not None:
+            body_out = self.stochastic_depth(drop, body_out, body_ctx, site.then(SiteKind.DROP))
         sc_site = site.then(SiteKind.SHORTCUT)
         if item.shortcut is not None:
             sc_ctx = ctx._replace(steps=step.shortcut_steps)
@@ -511,6 +517,17 @@ class _Expander:
         step.out_node = add.id
         self._step(ctx, step)
         return add.id
+
+    def stochastic_depth(self, drop: A.Arg, x: int, ctx: _Ctx, site: Site) -> int:
+        """`residual(drop=p)`: torchvision's StochasticDepth(p, "row") on the body's output, before the add; an
+        attribute `stochastic_depth` of the block, as in torchvision's CNBlock."""
+        p = check_option(DROP, evaluate(drop.value, ctx.env), drop, "residual")
+        layer = self.node("stochastic_depth", drop.span, ctx, [x], {"p": p}, {"p": drop.value})
+        m = self.member(ctx, MemberKind.LAYER, None, "stochastic_depth", site, drop.span, node=layer.id,
+                        default_name="stochastic_depth")
+        layer.member = m
+        self._apply(ctx, m, site, drop.span, x, layer.id)
+        return layer.id
 
     def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
         step = Step(StepKind.CONCAT, site, item.span, x, -1)
@@ -584,6 +601,7 @@ class _Expander:
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
+DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
 
 
 def _repetition(ctx: _Ctx, stmt: A.Stmt, r: int) -> _Ctx:

@@ -93,6 +93,7 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    DROP = "/drop"  # a residual's stochastic depth, after its body
     FACTOR = "/f"  # a gate's path `number` (from 1)
 
 

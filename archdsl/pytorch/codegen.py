@@ -483,6 +483,10 @@ class _Writer:
     def fresh(self, body: list[Step]) -> bool:
         """Whether the body's result is a new tensor that autograd does not keep: then the residual add
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
+        # Stochastic depth returns its input (eval mode) or a product nothing keeps: what it reads decides.
+        while body and body[-1].member is not None and body[-1].member.kind == "layer" and \
+                self.layer(body[-1].member).op == "stochastic_depth":
+            body = body[:-1]
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
             return False

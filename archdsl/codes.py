@@ -67,6 +67,9 @@ CODES: dict[str, Code] = {
         "missing-default": "a network parameter without a default value or --set",
         "reserved-name": "a label or parameter name that the generated Python reserves",
         "duplicate-label": "two members of one block or group with one label",
+        "bad-module-name": "a quoted or numbered label PyTorch cannot take as a module name ('', a '.'), "
+                           "or a side output's label that is no identifier",
+        "bad-label-value": "a label's braces (`denselayer{i}`) that do not give an integer",
         "recursive-block": "a block that uses itself, directly or through others",
         "unknown-option": "an option a layer does not have",
         "duplicate-option": "an option given twice",
@@ -94,6 +97,9 @@ CODES: dict[str, Code] = {
         "empty-block": "a block without statements",
         "bad-residual-option": "a residual option other than shortcut=... and drop=...",
         "conditional-branch": "an inception branch with a condition",
+        "bad-concat-option": "an option of concat<...> (or inception<...>) other than flat",
+        "container-in-chain": "a residual, concat or side output in a sequential block, or a residual in a "
+                              "concat(flat) branch",
         "side-needs-label": "a side<...> without the label that names its output",
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",

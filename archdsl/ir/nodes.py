@@ -230,7 +230,11 @@ class Step:
     body: list[Step] = field(default_factory=list)
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)
-    branches: list[Member] = field(default_factory=list)
+    # CONCAT: per branch, the member it applies (None for an identity branch, which reads the input,
+    # and for the branches of concat(flat)<...>), and the branch's own steps
+    branches: list[Member | None] = field(default_factory=list)
+    branch_steps: list[list[Step]] = field(default_factory=list)
+    flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     name: str | None = None
 

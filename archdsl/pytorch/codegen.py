@@ -157,15 +157,42 @@ class _Generator:
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = self.input_state(first, names["in_channels"], n)
-        writer.walk(first.steps, t_in)
+        items: list[tuple[Member, str]] = []
+        if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
+            for m in first.container.members:
+                text, t_in = writer.ctor(m, t_in)
+                items.append((m, text))
+        else:
+            writer.walk(first.steps, t_in)
         self.extras[block.name] = writer.extras
         if writer.extras:
             sig.append("*")
             sig += [f"{arg}: {_size_type(list(by_id.values()))}" for arg, by_id in writer.extras.values()]
         uses = f"used {n} time{'s' * (n != 1)}"
         doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}."""'
+        if block.sequential:
+            return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
                                "Tensor")
+
+    def sequential_class_text(self, name: str, doc: str, sig: list[str], prologue: list[str],
+                              items: list[tuple[Member, str]]) -> str:
+        """A `sequential block`: an nn.Sequential subclass whose constructor passes its items (torchvision's
+        Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
+        ind2 = _INDENT * 2
+        lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
+                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
+        lines += [ind2 + _indent(line, 2) for line in prologue]
+        if any(m.label for m, _ in items):
+            self.imports.add("OrderedDict")
+            lines.append(f"{ind2}super().__init__(OrderedDict([")
+            lines += [f'{ind2}{_INDENT}("{m.name}", {_indent(text, 3)}),' for m, text in items]
+            lines.append(f"{ind2}]))")
+        else:
+            lines.append(f"{ind2}super().__init__(")
+            lines += [f"{ind2}{_INDENT}{_indent(text, 3)}," for _, text in items]
+            lines.append(f"{ind2})")
+        return "\n".join(lines) + "\n"
 
     def input_state(self, inst: Instance, channels: Sym, n: int) -> _T:
         source = self.ir.layers[inst.in_node]
@@ -277,6 +304,11 @@ class _Writer:
         self.sides: list[tuple[str, bool]] = []
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
+        # The variable that holds the tensor a statement transforms: `x`, or a concat(flat) branch's own
+        # (`branch2 = self.conv1(x)`; `branch2 = self.conv2(branch2)`); `src`, when set, is what the next
+        # statement reads instead (a branch's first statement reads the concatenation's input).
+        self.var = "x"
+        self.src: str | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -384,10 +416,19 @@ class _Writer:
         if not self.emit or name in self.emitted:
             return
         self.emitted.add(name)
+
+        def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
+            return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
+
         if cond:
-            self.init += [f"self.{name} = None", f"if {cond}:", f"{_INDENT}self.{name} = {_indent(ctor, 1)}"]
+            self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
-            self.init.append(f"self.{name} = {ctor}")
+            self.init.append(assign(ctor))
+
+    def reads(self) -> str:
+        """The variable the next statement reads (see `var`)."""
+        src, self.src = self.src or self.var, None
+        return src
 
     # -- statements ---------------------------------------------------------------------------
     def walk(self, steps: list[Step], t: _T) -> _T:
@@ -403,30 +444,53 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        if cond:
-            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
+        if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
+            self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return t  # a conditional statement keeps the shape (shapes.py checks it)
-        self.fwd.append(f"x = {self.applied(m)}{self.comment(step, out)}")
+        src = self.reads()
+        self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
 
-    def applied(self, m: Member) -> str:
-        """The member applied to `x`: a call of a submodule, or a product with a parameter (`scale`)."""
+    def applied(self, m: Member, src: str = "x") -> str:
+        """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
         if m.kind == "layer" and OPS[self.layer(m).op].parameter:
-            return f"self.{_name(m)} * x"
-        return f"self.{_name(m)}(x)"
+            return f"{_attr(_name(m))} * {src}"
+        return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
-        calls, channels, scale = [], None, t.scale
-        for branch in step.branches:
-            ctor, out = self.ctor(branch, t)
-            self.declare(_name(branch), ctor, None)
-            calls.append(self.applied(branch))
-            channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
+        src = self.reads()
+        calls, channels, scale, rel = [], None, t.scale, t.rel
+        for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
+            call, out = self.branch(i, branch, steps, src, t)
+            calls.append(call)
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
         out = _T(channels, None, scale, rel)
-        self.fwd.append(f"x = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
         return out
+
+    def branch(self, i: int, member: Member | None, steps: list[Step], src: str, t: _T) -> tuple[str, _T]:
+        """One branch of a concatenation: the expression of its result, and that tensor."""
+        if member is not None:
+            ctor, out = self.ctor(member, t)
+            self.declare(_name(member), ctor, None)
+            return self.applied(member, src), out
+        if not steps:
+            return src, t  # the identity: the input itself
+        first = steps[0]
+        if len(steps) == 1 and first.kind == "apply":
+            m = known(first.member, first, "member")
+            ctor, out = self.ctor(m, t)
+            self.declare(_name(m), ctor, None)
+            return self.applied(m, src), out
+        # concat(flat): the branch's statements, on a variable of its own.
+        var = self.generated(f"branch{i}")
+        outer = self.var
+        self.var, self.src = var, src
+        out = self.walk(steps, t)
+        self.var, self.src = outer, None
+        return var, out
 
     def step_side(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
@@ -435,7 +499,7 @@ class _Writer:
         name = _name(m)
         self.declare(name, ctor, cond)
         call = self.applied(m)
-        check = f"self.training and self.{name} is not None" if cond else "self.training"
+        check = f"self.training and {_attr(name)} is not None" if cond else "self.training"
         shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
         self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
@@ -745,6 +809,11 @@ def _spatial(layer: Layer) -> tuple[int, int] | None:
 
 def _name(m: Member) -> str:
     return known(m.name, m, "name")  # naming.py names every member
+
+
+def _attr(name: str) -> str:
+    """A member read in the emitted code: `self.conv1`, or `getattr(self, "block1-0")` for a quoted label."""
+    return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
 
 
 def _is_enum(expr: A.Expr) -> bool:

@@ -33,6 +33,7 @@ CODES: dict[str, Code] = {
         "bad-repetition": "'x' without a repetition count after it",
         "bad-label": "a label without the layer it names",
         "bad-condition": "'if' without a condition after it",
+        "greater-in-condition": "a bare '>' in an `if` condition, where it would close a '<' bracket",
         "one-branch": "inception<...> with fewer than two branches",
         "empty-statement": "two ';' in a row",
         "missing-input": "a network body that does not start with its input declaration",
@@ -93,6 +94,7 @@ CODES: dict[str, Code] = {
         "bad-repeat": "a repetition count that is not a positive integer",
         "repeat-depends-on-argument": "a repetition count inside a block that depends on its arguments",
         "bad-condition-value": "an `if` condition that is not true or false",
+        "unknown-input-width": "`in_channels` of a block whose input shape is unknown after earlier errors",
         "misplaced-if": "a condition on a statement that cannot be switched off",
         "empty-block": "a block without statements",
         "bad-residual-option": "a residual option other than shortcut=... and drop=...",
@@ -122,7 +124,6 @@ CODES: dict[str, Code] = {
         "residual-mismatch": "a residual whose body and shortcut give different shapes",
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
-        "conditional-shape": "a conditional statement that changes the shape",
         "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
         "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
                          "permute(0, 2, 3, 1))",

@@ -36,7 +36,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
-from archdsl.frontend.syntax_errors import explain
+from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
 
@@ -198,6 +198,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
     code, why = explain(exc, _lark())
+    if why is None and isinstance(exc, UnexpectedToken) and exc.token.type == "MORETHAN" \
+            and exc.token.start_pos is not None:
+        code, why = greater_in_condition(text, exc.token.start_pos) or (code, why)
     if why:
         hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint, code=code)

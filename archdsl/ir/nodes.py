@@ -283,7 +283,6 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
-    conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)

@@ -432,9 +432,59 @@ class _Writer:
 
     # -- statements ---------------------------------------------------------------------------
     def walk(self, steps: list[Step], t: _T) -> _T:
-        for step in steps:
-            t = getattr(self, f"step_{step.kind}")(step, t)
+        k = 0
+        while k < len(steps):
+            step = steps[k]
+            if step.cond is None:
+                t = getattr(self, f"step_{step.kind}")(step, t)
+                k += 1
+                continue
+            # The steps of one conditional statement (`(conv1-h; bn) if t != 1` makes two): each runs on
+            # what the one before it made, and after them the tensor is either theirs or the one before.
+            end = k
+            while end < len(steps) and steps[end].cond is step.cond:
+                end += 1
+            t = self.conditional(steps[k:end], t)
+            k = end
         return t
+
+    def conditional(self, steps: list[Step], t: _T) -> _T:
+        """Write a conditional statement's steps; the tensor after them, in every instance."""
+        out = t
+        for step in steps:
+            out = getattr(self, f"step_{step.kind}")(step, out)
+        first, last = steps[0], steps[-1]
+        assert first.cond is not None  # walk() passes the steps of a conditional statement
+        holds = render(first.cond, self.scope(first.cond_index), self.n).vals
+        ins = [_out_shape(self.ir.layers[s.in_node]) for s in self.counterparts(first)]
+        outs = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(last)]
+        actual = [o if h else i for h, i, o in zip(holds, ins, outs)]
+
+        def agrees(size: Sym | None, where: list[tuple[int, ...]]) -> bool:
+            return size is not None and all(v == s[0] for v, s in zip(size.vals, where))
+
+        def merged(on: Sym | None, off: Sym | None) -> Sym | None:
+            """The size after the statement: one of the two where it agrees with every instance, else both."""
+            for size in (off, on):
+                if agrees(size, actual):
+                    return size
+            if on is None or off is None:
+                return None
+            cond = self.cond_text(first)
+            return Sym(f"{on} if {cond} else {off}", -2, tuple(s[0] for s in actual))
+
+        if all(a == i for a, i in zip(actual, ins)) and all(h is False for h in holds):
+            return t
+        if all(a == o for a, o in zip(actual, outs)) and all(h is True for h in holds):
+            return out
+        scale = out.scale if out.scale is not None and t.scale is not None and out.scale.vals == t.scale.vals \
+            else None
+        rel = out.rel if out.rel is not None and t.rel is not None and out.rel.vals == t.rel.vals else None
+        if any(len(a) != len(actual[0]) for a in actual):
+            return _T(None, None, None, None)
+        if len(actual[0]) == 3:
+            return _T(merged(out.ch, t.ch), None, scale, rel)
+        return _T(None, merged(out.feat, t.feat), None, None)
 
     def step_apply(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
@@ -446,7 +496,7 @@ class _Writer:
         self.declare(name, ctor, cond)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
             self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
-            return t  # a conditional statement keeps the shape (shapes.py checks it)
+            return out  # as if it held: walk() decides what follows the statement
         src = self.reads()
         self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out

@@ -29,7 +29,7 @@ def load(path: str | Path | None = None, *, source: str | None = None, device: A
     emitted = compile_source(path, source=source, params=params, freeze=freeze, channels_last=channels_last)
     if device is None or str(device).startswith("cpu"):
         require_memory(build(path, source=source, params=params), "load")
-    model = _instantiate(emitted, path)
+    model = _instantiate(emitted, path, meta=str(device) == "meta")
     if weights is not None:
         from archdsl.pytorch.weights import load_weights
 
@@ -72,8 +72,13 @@ def available_memory() -> int | None:
     return None
 
 
-def _instantiate(emitted: Emitted, path: str | Path | None):
+def _instantiate(emitted: Emitted, path: str | Path | None, meta: bool = False):
     module = module_from_source(emitted.source, str(path or "<string>"))
+    if meta:  # built where it is asked for: no storage to allocate on the CPU first, no values to draw
+        import torch
+
+        with torch.device("meta"):
+            return getattr(module, emitted.class_name)()
     return getattr(module, emitted.class_name)()
 
 

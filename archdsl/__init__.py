@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 _LAZY = {"draw": "archdsl.drawing.render", "fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime"}
 
 
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext archdsl` in IPython or Jupyter: the `%%arch` cell magic (archdsl/notebook.py)."""
+    from archdsl.notebook import load_ipython_extension as load_extension
+
+    load_extension(ipython)
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)

@@ -88,6 +88,7 @@ CODES: dict[str, Code] = {
     **_table("values", "error", {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
         "not-a-number": "a value that must be a number and is not",
+        "not-a-boolean": "an operand of `and`, `or` or `not` that is not true or false",
         "division-by-zero": "an expression that divides by zero",
         "zero-input": "an input shape with a dimension below 1",
         "bad-repeat": "a repetition count that is not a positive integer",
@@ -95,14 +96,15 @@ CODES: dict[str, Code] = {
         "bad-condition-value": "an `if` condition that is not true or false",
         "misplaced-if": "a condition on a statement that cannot be switched off",
         "empty-block": "a block without statements",
-        "bad-residual-option": "a residual option other than shortcut=...",
+        "bad-residual-option": "a residual option other than shortcut=... and drop=...",
         "conditional-branch": "an inception branch with a condition",
         "side-needs-label": "a side<...> without the label that names its output",
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
         "side-named-out": "a side output named 'out'",
-        "label-on-container": "a label on a residual<...>, inception<...> or side<...> itself",
-        "container-in-group": "a residual<...> or inception<...> inside a labelled group",
+        "label-on-container": "a label on a residual<...>, inception<...>, gate<...> or side<...> itself",
+        "container-in-group": "a residual<...>, inception<...> or gate<...> inside a labelled group",
+        "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",
@@ -119,6 +121,11 @@ CODES: dict[str, Code] = {
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
         "conditional-shape": "a conditional statement that changes the shape",
+        "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
+        "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
+                         "permute(0, 2, 3, 1))",
+        "bad-permute": "a permute other than permute(0, 2, 3, 1) of a channels-first map or permute(0, 3, 1, 2) "
+                       "of a channels-last one",
     }),
     **_table("budgets", "error", {
         "budget-layers": "more layers after unrolling than max_layers",
@@ -148,6 +155,7 @@ CODES: dict[str, Code] = {
         "drawing-too-large": "a drawing too large for Graphviz to lay out in seconds (--depth, --fold-repeats, .dot)",
         "no-cuda": "--device cuda without a CUDA device",
         "out-of-memory": "a network whose weights or activations would not fit in the free memory",
+        "missing-dependency": "a command whose optional dependency is not installed (`archdsl lsp` needs pygls)",
     }),
 }
 

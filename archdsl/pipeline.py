@@ -20,6 +20,7 @@ from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
 from archdsl.ir.expansion import expand
 from archdsl.ir.freeze import resolve_freeze
 from archdsl.ir.nodes import IR
+from archdsl.resources import STDIN, network_path, standard_input
 from archdsl.shapes.inference import infer, total_params
 from archdsl.shapes.limits import DEFAULT, Budget, check_budget
 from archdsl.shapes.lint import as_errors, lint
@@ -49,14 +50,23 @@ def gc_paused():
 
 @gc_paused()
 def build(path: str | Path | None = None, *, source: str | None = None, params: dict[str, Any] | None = None,
-          freeze: Freezing = None, budget: Budget = DEFAULT, strict: bool = False) -> IR:
+          freeze: Freezing = None, budget: Budget = DEFAULT, strict: bool = False,
+          program: A.Program | None = None) -> IR:
     """Parse, expand and shape-check a network; `params` override its parameters (and `input`).
 
     `freeze` overrides the file's `freeze` declaration: "up to layer3", ["conv1", "layer1"], or []
-    for nothing; None keeps the declaration.
+    for nothing; None keeps the declaration. `path` may name a bundled network (resources.network_path),
+    or be "-" for standard input (whose `use` paths are relative to the current folder).
+    `program`: the file already parsed with load_program() (the language server parses first, to
+    outline a file whose network does not check).
     """
-    program = load_program(path, text=source, file=None if source is None else str(path or "<string>"),
-                           max_tokens=budget.max_tokens)
+    if program is None:
+        if source is None and str(path) == STDIN:
+            path, source = "<stdin>", standard_input()
+        elif source is None and path is not None:
+            path = network_path(path)
+        program = load_program(path, text=source, file=None if source is None else str(path or "<string>"),
+                               max_tokens=budget.max_tokens)
     overrides, input_shape = _overrides(params or {})
     ir = infer(expand(program, overrides, input_shape, budget))
     check_budget(ir, budget, total_params(ir))

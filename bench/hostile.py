@@ -50,11 +50,11 @@ def corpus(folder: Path) -> dict[str, Path]:
     blocks = "".join(f"block b{i}() {{ relu }}\n" for i in range(3000))
     texts["misspelt-3000"] = blocks + HEAD + "".join(f"    bb{i}();\n" for i in range(3000)) + "}\n"
     texts["inception-5000"] = HEAD + "inception<" + " | ".join(["relu"] * 5000) + ">\n}\n"
-    # The longest chain the 20,000-layer budget accepts (19,999 relus are refused as over it).
-    texts["chain-20000"] = HEAD + "relu;\n" * 19998 + "}\n"
+    # The longest chain the 20,000-layer budget accepts (20,001 relus are refused as over it).
+    texts["chain-20000"] = HEAD + "relu;\n" * 20000 + "}\n"
     # The same chain with comments bringing it to 1 MB: work per layer that reads the whole file shows.
     # A comment is a token: twenty long ones keep the chain under the token budget.
-    texts["chain-20000-commented"] = HEAD + "relu;\n" * 19998 + ("# " + "c" * 43000 + "\n") * 20 + "}\n"
+    texts["chain-20000-commented"] = HEAD + "relu;\n" * 20000 + ("# " + "c" * 43000 + "\n") * 20 + "}\n"
     texts["groups-1000-deep"] = HEAD + "(" * 1000 + "relu" + ")" * 1000 + "\n}\n"
     bad_line = "network n { input 3x8x8; " + "conv3-; fc-x; ?? ; relu(p=); " * 2100 + "}"
     texts["one-line-60KB-errors"] = bad_line[:60_000] + "\n"

@@ -19,7 +19,8 @@ import diagnostic_codes  # tools/ is not a package: found through sys.path
 SOURCES = sorted(p for p in (ROOT / "archdsl").rglob("*.py") if p.name != "_lark_standalone.py")
 # The calls that make a diagnostic, and the few places that pass on a code decided elsewhere.
 MAKERS = {"Diagnostic", "Problem", "TooSmall"}
-PASSED_ON = {("errors.py", "code"), ("lint.py", "d.code"), ("inference.py", "problem.code"), ("parser.py", "code")}
+PASSED_ON = {("errors.py", "code"), ("lint.py", "d.code"), ("inference.py", "problem.code"), ("parser.py", "code"),
+             ("server.py", "d.code")}  # the language server passes on the compiler's diagnostics
 
 
 def _makers():

@@ -223,12 +223,30 @@ def test_budgets_are_configurable():
     source = net("    conv3-8; relu x 3")
     archdsl.build("test.arch", source=source)
     for budget, message in ((Budget(max_params=100), "the network has 224 parameters, more than the budget of 100"),
-                            (Budget(max_layers=4), "the network expands to more than 4 layers"),
+                            (Budget(max_layers=3), "the network expands to more than 3 layers"),
                             (Budget(max_repeat=2), "repetition count 3 exceeds the limit of 2"),
                             (Budget(max_activation=5000), "'conv' outputs 8x32x32 = 8,192 values per sample")):
         with pytest.raises(ArchError) as info:
             archdsl.build("test.arch", source=source, budget=budget)
         assert info.value.first.message.startswith(message)
+
+
+@pytest.mark.parametrize("body", ["relu; relu; relu; relu", "relu x 4", "(relu; relu) x 2", "b() x 2", "(b()) x 2"])
+def test_the_layer_budget_admits_exactly_max_layers(body):
+    # The input and output markers are not layers (the budget said "more than 4 layers" of four).
+    source = "block b() { relu; relu }\n" + net("    " + body)
+    archdsl.build("test.arch", source=source, budget=Budget(max_layers=4))
+    with pytest.raises(ArchError) as info:
+        archdsl.build("test.arch", source=source, budget=Budget(max_layers=3))
+    assert info.value.first.message.startswith("the network expands to more than 3 layers")
+
+
+def test_the_layer_budget_bounds_block_uses_that_make_no_layer():
+    source = "block e() { () }\n" + net("    (e() x 50) x 50")
+    with pytest.raises(ArchError) as info:
+        archdsl.build("test.arch", source=source, budget=Budget(max_layers=2000))
+    message = "the network expands to more than 2,000 block uses (this repetition alone makes 2,500)"
+    assert info.value.first.message == message
 
 
 # -- files: use cycles, missing and broken included files ----------------------------------------
@@ -253,7 +271,8 @@ def test_missing_used_file():
     assert d.message.startswith("cannot read 'blocks/missing.arch' (") and d.message.endswith(
         "No such file or directory")
     assert (d.span.line, d.span.column) == (2, 1)
-    assert d.hint == "`use` paths are relative to the file that names them"
+    assert d.hint.startswith("looked in ") and d.hint.endswith(
+        "(beside the file, in the folders of ARCHDSL_PATH, then in archdsl's bundled library)")
 
 
 def test_syntax_error_in_a_used_file_points_into_that_file():

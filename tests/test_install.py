@@ -1,4 +1,4 @@
-"""`pip install .` (not editable) ships the grammar and the bundled architectures."""
+"""`pip install .` (not editable) ships the grammar, the bundled architectures and the viewer's script."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def test_non_editable_install_finds_grammar_and_architectures(tmp_path):
     assert not (target / "archdsl" / "grammars").exists()
     code = ("import archdsl; p = archdsl.bundled_architectures(); "
             f"assert archdsl.__file__.startswith({str(target)!r}), archdsl.__file__; "
+            "from archdsl.drawing.html import _asset; assert 'archdsl-views' in _asset('viewer.js'); "  # package data
             "print(len(p), archdsl.compile_source(archdsl.architectures_dir() / 'resnet34.arch').class_name)")
     env = dict(os.environ, PYTHONPATH=str(target))
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path,

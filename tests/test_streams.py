@@ -53,3 +53,19 @@ def test_fmt_with_standard_input_closed_or_a_fifo_is_a_diagnostic(tmp_path):
     run = subprocess.run([sys.executable, "-m", "archdsl", "fmt", str(fifo)], capture_output=True, text=True,
                          timeout=60, check=False)  # it must not wait for a writer
     assert run.returncode == 1 and f"cannot read {fifo}: not a regular file" in run.stderr
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"# \x00\nnetwork n { input 1x8x8; relu }\n", "not a text file (it holds NUL bytes)"),
+    (b"# " + b"c" * 10_000_000 + b"\nnetwork n { input 1x8x8; relu }\n", "larger than 10,000,000 bytes"),
+], ids=["NUL byte", "over 10 MB"])
+def test_fmt_reads_standard_input_by_the_rules_files_are_read_by(data, reason, tmp_path):
+    # `fmt -` accepted a NUL byte and wrote it back, while every command refused the same file.
+    file = tmp_path / "n.arch"
+    file.write_bytes(data)
+    runs = [subprocess.run([sys.executable, "-m", "archdsl", "fmt", *argv], input=data, capture_output=True,
+                           timeout=60, check=False) for argv in (["-"], [str(file)])]
+    for run in runs:
+        assert run.returncode == 1 and b"error[cannot-read]: cannot read" in run.stderr, run.stderr
+        assert reason.encode() in run.stderr and run.stdout == b""
+    assert file.read_bytes() == data

@@ -17,10 +17,12 @@ INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward
 # multiplies by a float32 mask, which it keeps.
 MASK_BYTES = {"cuda": 1, "cpu": 4}
 
-# A saved tensor is the layer's input, its output, or one of its own (a name and a size in bytes).
+# A saved tensor is the layer's input (its second input, for a product), its output, or one of its own
+# (a name and a size in bytes).
 IN: Final = "in"
+IN2: Final = "in2"
 OUT: Final = "out"
-Saved = Literal["in", "out"] | tuple[str, int]
+Saved = Literal["in", "in2", "out"] | tuple[str, int]
 
 
 class Cost(NamedTuple):

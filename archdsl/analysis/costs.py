@@ -11,7 +11,8 @@ one, so nothing is silently counted as zero. The counting convention (docs/analy
   windowed sum of squares). FLOPs = 2 x MACs.
 - Everything else is counted apart, as `ops` (not multiply-adds): relu/tanh/sigmoid one per
   element, softmax three, max pooling one comparison per extra window element, average pooling
-  one add per window element, residual add one per element, concat and flatten none.
+  one add per window element, residual add one per element, concat and flatten none. A gate's
+  elementwise multiply is one MAC per output element (like batch norm's scale).
 - Memory is float32 (4 bytes an element). Activations: every tensor one forward pass creates,
   kept (the input image included; views, in-place ops and eval-mode dropout create none).
 - Training: parameters + gradients + the tensors autograd saves for backward (deduplicated by
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, MASK_BYTES, Context, Cost, numel
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, IN2, MASK_BYTES, Context, Cost, numel
 from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 
@@ -135,8 +136,9 @@ def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda") -> Analysi
             key: tuple[str, int] | tuple[int, str]
             if isinstance(item, tuple):  # one of the layer's own tensors: (name, bytes)
                 key, size = (layer.id, item[0]), item[1]
-            elif item == IN:
-                key, size = ("storage", train_store[layer.inputs[0]]), _bytes(layers[train_store[layer.inputs[0]]])
+            elif item in (IN, IN2):
+                source = train_store[layer.inputs[0 if item == IN else 1]]
+                key, size = ("storage", source), _bytes(layers[source])
             else:  # OUT
                 key, size = ("storage", train_store[layer.id]), _bytes(layers[train_store[layer.id]])
             if key not in kept:

@@ -8,7 +8,9 @@ matplotlib draws the chart and is imported only when a chart is asked for.
 
 from __future__ import annotations
 
+import colorsys
 import io
+import re
 from pathlib import Path
 
 from archdsl.analysis.costs import Analysis
@@ -17,15 +19,45 @@ FORMATS = {".png": "png", ".svg": "svg"}
 MB = 1e6
 
 
+def natural_key(text: str) -> tuple[object, ...]:
+    """Sort key that reads digits as numbers: ResNet18, ResNet34, ResNet101 (not ResNet101 first)."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
+
+
+def in_order(analyses: list[Analysis]) -> list[Analysis]:
+    """Networks by name in natural order, then by file (two files may name their network alike)."""
+    return sorted(analyses, key=lambda a: (natural_key(a.ir.network.name), natural_key(Path(a.ir.file).name)))
+
+
+def colours(n: int) -> list[tuple[float, float, float]]:
+    """`n` colours, no two alike: hues spread around the wheel, neighbours in the list far apart.
+
+    A fixed palette (tab20) repeats past 20 networks; 26 are bundled. Stepping by a hue distance
+    coprime with `n` visits every slot once, and alternating lightness keeps close hues apart.
+    """
+    step = next(s for s in range(max(n // 2 - 1, 1), 0, -1) if _coprime(s, n)) if n > 2 else 1
+    return [colorsys.hls_to_rgb(((i * step) % n) / n, 0.42 if i % 2 else 0.62, 0.7) for i in range(n)]
+
+
+def _coprime(a: int, b: int) -> bool:
+    while b:
+        a, b = b, a % b
+    return a == 1
+
+
+def networks_text(n: int) -> str:
+    return f"{n} network" + ("" if n == 1 else "s")
+
+
 def markdown(analyses: list[Analysis]) -> str:
+    analyses = in_order(analyses)
     lines = ["| network | file | depth | parameters | GMACs | activations (MB) | training step (MB) |",
              "|---|---|--:|--:|--:|--:|--:|"]
     for a in analyses:
         lines.append(f"| {a.ir.network.name} | {Path(a.ir.file).name} | {a.depth} | {a.params:,} | "
                      f"{a.macs / 1e9:.3f} | {a.activation_bytes / MB:.1f} | {a.train_bytes / MB:.0f} |")
     return "\n".join(lines) + "\n\nbatch 1, float32; MACs of one eval-mode forward pass; activations: every tensor " \
-        "one forward pass creates; training step: parameters + gradients + tensors saved for backward " \
-        "(docs/analysis.md).\n"
+        "one forward pass creates; training step: parameters + gradients + tensors saved for backward.\n"
 
 
 def chart(analyses: list[Analysis], fmt: str) -> bytes:
@@ -43,12 +75,12 @@ def chart(analyses: list[Analysis], fmt: str) -> bytes:
         # Linear axes, as in Canziani et al.: the ImageNet networks spread out; LeNet-5 sits at the origin.
         ax.set_xlim(-0.04 * max(xs), max(xs) * 1.12)
         ax.set_ylim(-0.06 * max(ys), max(ys) * 1.15)
-        colours = matplotlib.colormaps["tab20"]
+        palette = colours(len(points))
         # Keep labels off every bubble's centre, then off each other.
         placed = [_box(ax.transData.transform((x, y)), (-4, -4, 4, 4), fig.dpi / 72) for x, y in zip(xs, ys)]
         for i, ((gmacs, params), group) in enumerate(sorted(points.items())):
             area = 30 + 3000 * group[0].activation_bytes / biggest
-            ax.scatter([gmacs], [params / 1e6], s=area, alpha=0.55, color=colours(i % 20), edgecolors="black",
+            ax.scatter([gmacs], [params / 1e6], s=area, alpha=0.55, color=palette[i], edgecolors="black",
                        linewidths=0.6, zorder=2)
             label = " / ".join(a.ir.network.name for a in group) + f" ({group[0].depth})"
             offset, align = _free_spot(ax, fig, (gmacs, params / 1e6), label, area, placed)
@@ -104,6 +136,6 @@ def _box(centre, extent, scale: float) -> tuple[float, float, float, float]:
 def _points(analyses: list[Analysis]) -> dict[tuple[float, int], list[Analysis]]:
     """Networks with the same parameters and MACs to 2 digits (VGG-11 with and without LRN) share a bubble."""
     groups: dict[tuple[str, int], list[Analysis]] = {}
-    for a in analyses:
+    for a in in_order(analyses):
         groups.setdefault((f"{a.macs:.2g}", a.params), []).append(a)
     return {(group[0].macs / 1e9, group[0].params): group for group in groups.values()}

@@ -1,4 +1,7 @@
-"""`archdsl check`: parse and shape-check files; each layer's shape and parameters."""
+"""`archdsl check`: parse and shape-check files; each layer's shape and parameters.
+
+`--json`: instead, one JSON object a line for each diagnostic, warnings included (schemas.DiagnosticRecord).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import argparse
 import sys
 import time
 
+from archdsl.cli.colour import paint
 from archdsl.cli.common import add_set_option, add_strict_options, budget, print_warnings, settings
-from archdsl.errors import ArchError
+from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.nodes import Join
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt, total_params
@@ -21,10 +25,16 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         try:
             ir = build(file, params=params, budget=budget(args, parser), strict=args.strict)
         except ArchError as exc:
-            print(exc.render(), file=sys.stderr)
+            if args.json:
+                _print_json(exc.diagnostics)
+            else:
+                print(paint(exc.render(), sys.stderr), file=sys.stderr)
             failed += 1
             continue
         elapsed = time.perf_counter() - start
+        if args.json:
+            _print_json(ir.warnings)
+            continue
         print_warnings(ir.warnings, ir.program.sources)
         c, h, w = ir.input_shape
         print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
@@ -41,10 +51,21 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if failed else 0
 
 
+def _print_json(diagnostics: list[Diagnostic]) -> None:
+    from archdsl.schemas import DiagnosticRecord  # pydantic: only for --json
+
+    for d in diagnostics:
+        print(DiagnosticRecord.of(d).model_dump_json())
+
+
 def register(sub) -> None:
     p = sub.add_parser("check", help="parse and shape-check files; print each layer's shape and parameters")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="an .arch file, a bundled network's name, or - for standard input")
     p.add_argument("-q", "--quiet", action="store_true", help="totals only")
+    p.add_argument("--json", action="store_true",
+                   help="print each diagnostic (warnings too) as one JSON object a line, and nothing else "
+                        "(`archdsl schema diagnostic`)")
     add_set_option(p)
     add_strict_options(p)
     p.set_defaults(run=cmd_check)

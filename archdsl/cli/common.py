@@ -39,8 +39,10 @@ def budget(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Budget:
 
 
 def print_warnings(warnings, sources: dict[str, str]) -> None:
+    from archdsl.cli.colour import paint
+
     for warning in warnings:
-        print(warning.render(sources), file=sys.stderr)
+        print(paint(warning.render(sources), sys.stderr), file=sys.stderr)
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:

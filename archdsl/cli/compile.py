@@ -60,7 +60,8 @@ def register(sub) -> None:
     p.add_argument("--fuse", action="store_true",
                    help="fold batch norms into the layers before them, for inference (loads archdsl.fuse's weights)")
     p.add_argument("--channels-last", action="store_true",
-                   help="keep weights and input in NHWC memory order (see bench/README.md for when it pays)")
+                   help="keep weights and input in NHWC memory order (pays on CPU with --fuse; measure with "
+                        "`archdsl bench`)")
     p.add_argument("--weights", metavar="PATH",
                    help="a state_dict (.pth/.pt) or .safetensors file: print the load report and write the weights "
                         "next to the output (FILE.safetensors), loaded by the module's pretrained()")

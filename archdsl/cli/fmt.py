@@ -8,6 +8,7 @@ from pathlib import Path
 
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend.formatter import format_text
+from archdsl.frontend.parser import MAX_FILE_BYTES, read_source, source_text
 from archdsl.outputs import write_file
 
 
@@ -51,10 +52,8 @@ def _read(name: str) -> str:
         if name == "-":
             if sys.stdin is None:  # descriptor 0 closed at start-up (`<&-`)
                 raise OSError(0, "standard input is closed")
-            return sys.stdin.buffer.read().decode("utf-8")
-        if not Path(name).is_file() and Path(name).exists():  # a FIFO or device would block or never end
-            raise OSError(0, "not a regular file")
-        return Path(name).read_text(encoding="utf-8")
+            return source_text(sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
+        return read_source(Path(name))  # a FIFO or device would block or never end: refused
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ArchError(Diagnostic(f"cannot read {'<stdin>' if name == '-' else name}: {reason}",

@@ -11,6 +11,7 @@ import functools
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from archdsl import __version__
 from archdsl.errors import ArchError, Diagnostic
@@ -26,7 +27,13 @@ COMMAND_MODULES: dict[str, str] = {
     "diff": "archdsl.cli.diff",
     "report": "archdsl.cli.report",
     "bench": "archdsl.cli.bench",
+    "list": "archdsl.cli.listing",
+    "words": "archdsl.cli.words",
+    "schema": "archdsl.cli.schema",
+    "completion": "archdsl.cli.completion",
+    "lsp": "archdsl.cli.lsp",
 }
+NEEDS_EVERY_COMMAND = {"completion"}  # it describes the other commands' options
 
 
 def _modules_for(argv: list[str]) -> list[str]:
@@ -34,7 +41,7 @@ def _modules_for(argv: list[str]) -> list[str]:
     imports what viz, fmt or report need (Graphviz, Lark, matplotlib) nor builds their parsers; all
     of them when no known command is named, for the full help and the list of choices."""
     command = next((word for word in argv if not word.startswith("-")), None)
-    if command in COMMAND_MODULES:
+    if command in COMMAND_MODULES and command not in NEEDS_EVERY_COMMAND:
         return [COMMAND_MODULES[command]]
     return list(dict.fromkeys(COMMAND_MODULES.values()))
 
@@ -52,9 +59,24 @@ class _HelpFormatter(argparse.HelpFormatter):
         super().__init__(prog, width=columns - 2)
 
 
+class _TopParser(argparse.ArgumentParser):
+    """The top-level parser: a usage error (no command, an unknown one) lists every command."""
+
+    def error(self, message: str) -> NoReturn:
+        commands = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+        lines = [f"archdsl: error: {message}", "", "commands:"]
+        if commands is not None:
+            width = max(map(len, commands.choices))
+            helps = {a.dest: a.help for a in commands._choices_actions}
+            lines += [f"  {name:<{width}}  {helps.get(name) or ''}".rstrip() for name in commands.choices]
+        lines.append("\n`archdsl COMMAND --help` describes a command.")
+        self.print_usage(sys.stderr)
+        self.exit(2, "\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.",
-                                     formatter_class=_HelpFormatter)
+    parser = _TopParser(prog="archdsl", description="Compile .arch network descriptions to PyTorch.",
+                        formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     # A partial makes parsers as well as a class would; typeshed asks for a class.
     sub = parser.add_subparsers(dest="command", required=True,  # type: ignore[call-overload]
@@ -68,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except ArchError as exc:
-        print(exc.render(), file=sys.stderr)
+        from archdsl.cli.colour import paint
+
+        print(paint(exc.render(), sys.stderr), file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`archdsl summary ... | head`): not an error
         _discard_pending_output()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from archdsl.analysis.costs import analyse
-from archdsl.analysis.report import FORMATS, chart, markdown
+from archdsl.analysis.report import FORMATS, chart, markdown, networks_text
 from archdsl.cli.common import add_set_option, settings
 from archdsl.outputs import PathLike, write_files
 from archdsl.pipeline import build
@@ -25,7 +25,7 @@ def cmd_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.table:
         outputs[args.table] = markdown(analyses)
     write_files(outputs, inputs=[file for ir in irs for file in ir.program.sources])
-    print(f"wrote {out} ({len(analyses)} networks)", file=sys.stderr)
+    print(f"wrote {out} ({networks_text(len(analyses))})", file=sys.stderr)
     if args.table:
         print(f"wrote {args.table}", file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 """Diagram structure: the IR's block structure as a tree of groups, ready to draw at any depth.
 
 A `Group` is what a drawing shows as a cluster (or, below the depth limit, as one node): the
-network, a block use, a labelled sequence, a residual, an inception, a side output's head.
+network, a block use, a labelled sequence, a residual, an inception, a gate, a side output's head.
 Its children are groups and layer ids, in source order. Nothing here knows about Graphviz;
 viz.py turns the tree into a picture.
 """
@@ -30,7 +30,7 @@ from archdsl.ir.nodes import (
 # Layers drawn as their own small node rather than as a row of a layer table.
 JOINS: frozenset[str] = frozenset(Join)
 
-GroupKind = Literal["network", "block", "seq", "residual", "inception"]
+GroupKind = Literal["network", "block", "seq", "residual", "inception", "gate"]
 
 
 @dataclass(eq=False)
@@ -117,6 +117,8 @@ class _Builder:
             return self.step_residual(step, parent)
         if step.kind == StepKind.CONCAT:
             return self.step_concat(step, parent)
+        if step.kind == StepKind.GATE:
+            return self.step_gate(step, parent)
         assert step.member is not None  # APPLY and SIDE steps apply a member
         if step.kind == StepKind.SIDE:
             return self.step_side(step, step.member, parent)
@@ -137,6 +139,15 @@ class _Builder:
         g = Group("inception", "inception", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
                   out_node=step.out_node)
         g.children = [self.member(branch, g) for branch in step.branches] + [step.out_node]
+        return [g]
+
+    def step_gate(self, step: Step, parent: Group) -> list[Group | int]:
+        # The multiply node reads the gate's input too: that edge is drawn from the layer before it.
+        g = Group("gate", "gate", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
+                  out_node=step.out_node)
+        for path in step.factors:
+            g.children += self.steps(path, g)
+        g.children.append(step.out_node)
         return [g]
 
     def step_side(self, step: Step, member: Member, parent: Group) -> list[Group | int]:
@@ -193,12 +204,12 @@ class _Builder:
         return bool(kept)
 
     def absorb(self, g: Group) -> None:
-        """A block that is nothing but one residual or inception is drawn as one cluster, not two."""
+        """A block that is nothing but one residual, inception or gate is drawn as one cluster, not two."""
         for child in g.children:
             if isinstance(child, Group):
                 self.absorb(child)
         if g.kind == "block" and len(g.children) == 1 and isinstance(g.children[0], Group) \
-                and g.children[0].kind in ("residual", "inception"):
+                and g.children[0].kind in ("residual", "inception", "gate"):
             inner = g.children[0]
             g.kind, g.children = inner.kind, inner.children
 

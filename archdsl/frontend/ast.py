@@ -75,15 +75,25 @@ class Neg(Node):
 
 
 @node
-class BinOp(Node):
-    """`a + b`, `a - b`, `a * b`, `a // b`."""
+class Not(Node):
+    """`not x`."""
 
-    op: Literal["+", "-", "*", "//"]
+    operand: Expr
+
+
+Operator = Literal["+", "-", "*", "/", "//", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
+
+
+@node
+class BinOp(Node):
+    """`a + b`, `a / b`, `a // b`, `a == b`, `a < b`, `a and b`, ..."""
+
+    op: Operator
     left: Expr
     right: Expr
 
 
-Expr = Number | Boolean | Name | Neg | BinOp
+Expr = Number | Boolean | Name | Neg | Not | BinOp
 
 
 # -- layers, blocks and combinators ---------------------------------------------------------
@@ -135,7 +145,14 @@ class Side(Node):
     body: Seq
 
 
-Item = Call | Group | Residual | Inception | Side
+@node
+class Gate(Node):
+    """`gate<body>`: x * body(x); `gate<a | b>`: a(x) * b(x) (squeeze-and-excitation's elementwise gate)."""
+
+    paths: list[Seq]
+
+
+Item = Call | Group | Residual | Inception | Side | Gate
 
 
 @node

@@ -18,7 +18,12 @@ Value = int | float | bool | str
 # The largest magnitude an expression may reach (literals have at most 18 digits, see parser.py).
 LIMIT = 10**18
 
-_PRECEDENCE = {"or": 0, "!=": 1, "+": 2, "-": 2, "*": 3, "//": 3}
+# Python's own precedences, loosest first (`not` binds looser than a comparison); a negation is 7.
+_PRECEDENCE = {"or": 0, "and": 1, "not": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3,
+               "+": 4, "-": 4, "*": 5, "/": 5, "//": 5}
+_NEG = 7
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+_LOGIC = ("and", "or")
 
 
 def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
@@ -33,9 +38,19 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
         return env[expr.id]
     if isinstance(expr, A.Neg):
         return -_require_number(evaluate(expr.operand, env), expr)
+    if isinstance(expr, A.Not):
+        return not _require_bool(evaluate(expr.operand, env), expr.operand)
     left, right = evaluate(expr.left, env), evaluate(expr.right, env)
+    if expr.op in _LOGIC:
+        return _apply(expr.op, _require_bool(left, expr.left), _require_bool(right, expr.right))
+    if expr.op in ("==", "!="):
+        # Booleans equal only booleans (Python's True == 1 would let `flag == 1` pass by accident).
+        same = type(left) is type(right) or (_is_number(left) and _is_number(right))
+        return (same and left == right) == (expr.op == "==")
     a, b = _require_number(left, expr.left), _require_number(right, expr.right)
-    if expr.op == "//" and b == 0:
+    if expr.op in _COMPARISONS:
+        return _apply(expr.op, a, b)
+    if expr.op in ("//", "/") and b == 0:
         raise ArchError(Diagnostic("division by zero", expr.span, code="division-by-zero"))
     result = _apply(expr.op, a, b)
     if not -LIMIT < result < LIMIT:  # also false for NaN; keeps inf and 10^4000 out of the emitted code
@@ -44,18 +59,40 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     return result
 
 
-def _apply(op: str, a: float, b: float) -> int | float:
+def _apply(op: str, a, b):
+    """`a op b` as Python computes it (the emitted code does the same); no error on a zero divisor."""
     if op == "+":
         return a + b
     if op == "-":
         return a - b
     if op == "*":
         return a * b
+    if op == "/":
+        return a / b if b else 0
     if op == "//":
         return a // b if b else 0
+    if op == "==":
+        return a == b
     if op == "!=":
         return a != b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "and":
+        return a and b
     return a or b
+
+
+def _require_bool(value: Value, expr: A.Expr) -> bool:
+    if not isinstance(value, bool):
+        raise ArchError(Diagnostic(f"expected true or false, got {value!r}", expr.span, code="not-a-boolean",
+                                   hint="`and`, `or` and `not` take conditions, e.g. `s == 1 and in_channels == c`"))
+    return value
 
 
 def _require_number(value: Value, expr: A.Expr) -> int | float:
@@ -67,7 +104,7 @@ def _require_number(value: Value, expr: A.Expr) -> int | float:
 def free_names(expr: A.Expr) -> set[str]:
     if isinstance(expr, A.Name):
         return {expr.id}
-    if isinstance(expr, A.Neg):
+    if isinstance(expr, A.Neg | A.Not):
         return free_names(expr.operand)
     if isinstance(expr, A.BinOp):
         return free_names(expr.left) | free_names(expr.right)
@@ -125,7 +162,8 @@ class Sym:
         if op == "*" and self.const and self.vals[0] == 1 and _is_number(self.vals[0]):
             return other
         prec = _PRECEDENCE[op]
-        left = self.text if self.prec >= prec else f"({self.text})"
+        # Comparisons do not chain in the language; in Python `a < b < c` would, so parenthesise.
+        left = self.text if self.prec >= prec and not (prec == 3 and self.prec == 3) else f"({self.text})"
         right = other.text if other.prec > prec else f"({other.text})"
         text = f"{left} {op} {right}"
         if op in ("+", "-") and self.terms is not None and other.terms is not None:
@@ -161,7 +199,7 @@ def _sum(terms: tuple[tuple[str, int], ...], vals: tuple) -> Sym:
     elif not terms[0][0]:
         return Sym.lit(terms[0][1], len(vals))
     else:
-        prec = {1: 9, -1: 4}.get(terms[0][1], _PRECEDENCE["*"])  # `k`, `-k`, `3 * k`
+        prec = {1: 9, -1: _NEG}.get(terms[0][1], _PRECEDENCE["*"])  # `k`, `-k`, `3 * k`
     return Sym("".join(parts), prec, vals, terms=terms)
 
 
@@ -175,5 +213,12 @@ def render(expr: A.Expr, names: dict[str, Sym], n: int) -> Sym:
         inner = render(expr.operand, names, n)
         if inner.const:
             return Sym.lit(-inner.vals[0], n)
-        return Sym(f"-{inner.text}" if inner.prec >= 4 else f"-({inner.text})", 4, tuple(-v for v in inner.vals))
+        return Sym(f"-{inner.text}" if inner.prec >= _NEG else f"-({inner.text})", _NEG,
+                   tuple(-v for v in inner.vals))
+    if isinstance(expr, A.Not):
+        inner = render(expr.operand, names, n)
+        if inner.const:
+            return Sym.lit(not inner.vals[0], n)
+        text = f"not {inner.text}" if inner.prec >= _PRECEDENCE["not"] else f"not ({inner.text})"
+        return Sym(text, _PRECEDENCE["not"], tuple(not v for v in inner.vals))
     return render(expr.left, names, n).binop(expr.op, render(expr.right, names, n))

@@ -35,9 +35,19 @@ _FLUSH_AFTER = {"LPAR", "LESSTHAN"}
 # (token type, rule) pairs written flush on the left / on the right.
 _RULE_FLUSH_BEFORE = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("LPAR", "arg_list"),
                       ("LPAR", "param_list"), ("LESSTHAN", "residual"), ("LESSTHAN", "inception"),
-                      ("LESSTHAN", "side"), ("LPAR", "allow")}
+                      ("LESSTHAN", "side"), ("LESSTHAN", "gate"), ("LPAR", "allow")}
 _RULE_FLUSH_AFTER = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("MINUS", "neg")}
 _GAP = re.compile(r"#[^\n]*|\n")
+# `<` and `>` in these rules compare two numbers: spaced like `+`, and no brackets.
+_COMPARISONS = {"lt", "gt"}
+
+
+def _opener(token: Token, rule: str) -> bool:
+    return token.type in _OPENERS and rule not in _COMPARISONS
+
+
+def _closer(token: Token, rule: str) -> bool:
+    return token.type in _CLOSERS and rule not in _COMPARISONS
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +126,7 @@ def _lines(text: str, tokens: list[tuple[Token, str]]) -> list[_Line]:
             new_line()
         newlines = 0
         lines[-1].tokens.append((token, rule))
-        depth += (token.type in _OPENERS) - (token.type in _CLOSERS)
+        depth += _opener(token, rule) - _closer(token, rule)
         position = token.end_pos
     gap(len(text))
     return [line for line in lines if line.tokens or line.comment is not None]
@@ -143,8 +153,8 @@ def _render(lines: list[_Line]) -> list[str]:
 
 def _indent(line: _Line) -> str:
     leading = 0
-    for token, _ in line.tokens:
-        if token.type not in _CLOSERS:
+    for token, rule in line.tokens:
+        if not _closer(token, rule):
             break
         leading += 1
     depth = max(line.depth - leading, 0)
@@ -154,11 +164,11 @@ def _indent(line: _Line) -> str:
 
 
 def _opens(line: _Line | None) -> bool:
-    return bool(line and line.tokens and line.tokens[-1][0].type in _OPENERS)
+    return bool(line and line.tokens and _opener(*line.tokens[-1]))
 
 
 def _closes(line: _Line) -> bool:
-    return bool(line.tokens and line.tokens[0][0].type in _CLOSERS)
+    return bool(line.tokens and _closer(*line.tokens[0]))
 
 
 def _join(tokens: list[tuple[Token, str]]) -> str:
@@ -172,6 +182,9 @@ def _join(tokens: list[tuple[Token, str]]) -> str:
 
 def _space_between(left: tuple[Token, str], right: tuple[Token, str]) -> bool:
     (ltok, lrule), (rtok, rrule) = left, right
+    if lrule in _COMPARISONS and ltok.type in _OPENERS | _CLOSERS or \
+            rrule in _COMPARISONS and rtok.type in _OPENERS | _CLOSERS:
+        return True
     if ltok.type in _FLUSH_AFTER or (ltok.type, lrule) in _RULE_FLUSH_AFTER:
         return False
     if rtok.type in _FLUSH_BEFORE or (rtok.type, rrule) in _RULE_FLUSH_BEFORE:

@@ -14,10 +14,11 @@ import dataclasses
 import math
 import os
 import re
+import stat
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from archdsl.errors import ArchError, Diagnostic, Note, Span, did_you_mean
 from archdsl.frontend import _lark_standalone as generated
@@ -37,7 +38,7 @@ from archdsl.frontend._lark_standalone import (
 )
 from archdsl.frontend.syntax_errors import explain
 from archdsl.layers import lookup
-from archdsl.resources import grammar_text
+from archdsl.resources import grammar_text, use_candidates
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +57,7 @@ _TERMINAL_WORDS = {
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
-    "SLASH": "'/'", "__ANON_0": "'//'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
+    "SLASH": "'/'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
 }
 
 
@@ -236,14 +237,19 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return A.Neg(span=self._s(meta), operand=c[0])
 
+    def not_(self, meta, c):
+        return A.Not(span=self._s(meta), operand=c[0])
+
     @staticmethod
-    def _binop(op: Literal["+", "-", "*", "//"]) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
+    def _binop(op: A.Operator) -> Callable[[_ToAst, Meta, list[Any]], A.BinOp]:
         def method(self: _ToAst, meta: Meta, c: list[Any]) -> A.BinOp:
             return A.BinOp(span=self._s(meta), op=op, left=c[0], right=c[1])
 
         return method
 
-    add, sub, mul, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("//")
+    add, sub, mul, truediv, floordiv = _binop("+"), _binop("-"), _binop("*"), _binop("/"), _binop("//")
+    eq, ne, lt, le, gt, ge = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">"), _binop(">=")
+    and_, or_ = _binop("and"), _binop("or")
 
     # calls
     def arg(self, meta, c):
@@ -280,6 +286,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def gate(self, meta, c):
+        return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -304,7 +313,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default | A.Init):
             return c[0]
         label = next((x for x in c if isinstance(x, Token)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side))
+        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),
@@ -411,6 +420,30 @@ def _warning_code(code: str, span: Span) -> str:
     return code
 
 
+def read_source(path: Path) -> str:
+    """The text of an .arch file, with its line breaks made '\n' (raises OSError or UnicodeDecodeError).
+
+    Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(0, "not a regular file")
+    with path.open("rb") as f:
+        text = source_text(f.read(MAX_FILE_BYTES + 1))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def source_text(data: bytes) -> str:
+    """Bytes read as .arch text, from a file or a stream: UTF-8, at most MAX_FILE_BYTES, no NUL byte.
+
+    Every reader of user text goes through here, so a file and the same bytes on stdin get one answer.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(0, f"larger than {MAX_FILE_BYTES:,} bytes")
+    if b"\x00" in data:
+        raise OSError(0, "not a text file (it holds NUL bytes)")
+    return data.decode("utf-8")
+
+
 def load_program(path: str | Path | None = None, text: str | None = None, file: str | None = None,
                  max_tokens: int = MAX_TOKENS) -> A.Program:
     """Parse a file (or text) and every file it `use`s, collecting their block definitions.
@@ -422,21 +455,18 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
     blocks: dict[str, A.BlockDef] = {}
     errors: list[Diagnostic] = []
 
-    def read(p: Path, at: A.Use | None) -> str | None:
+    def read(p: Path, at: A.Use | None, looked: tuple[Path, ...] = ()) -> str | None:
         try:
-            # Only regular files of sane size: `use "/dev/zero"` must not hang or fill memory.
-            if p.stat().st_size > MAX_FILE_BYTES or not p.is_file():
-                raise OSError(0, "not a regular file" if not p.is_file() else f"larger than {MAX_FILE_BYTES:,} bytes")
-            content = p.read_text(encoding="utf-8")
-            if "\x00" in content:
-                raise OSError(0, "not a text file (it holds NUL bytes)")
-            return content
+            return read_source(p)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if at is None:
                 raise ArchError(Diagnostic(f"cannot read {p}: {reason}", code="cannot-read")) from None
-            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span,
-                                     hint="`use` paths are relative to the file that names them", code="cannot-read"))
+            hint = ("`use` paths are relative to the file that names them" if len(looked) < 2 else
+                    "looked in " + ", ".join(str(c) for c in looked) + " (beside the file, in the folders of "
+                    "ARCHDSL_PATH, then in archdsl's bundled library)")
+            errors.append(Diagnostic(f"cannot read '{at.path}' ({p}): {reason}", at.span, hint=hint,
+                                     code="cannot-read"))
             return None
 
     def parse_counted(content: str, shown: str) -> A.Module:
@@ -465,14 +495,15 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                                          hint="name a file of blocks, e.g. `use \"blocks/resnet.arch\";`",
                                          code="bad-use-path"))
                 continue
-            target = (base / use.path).resolve()
+            candidates = use_candidates(base, use.path)
+            target = next((c for c in candidates if c.exists()), candidates[0]).resolve()
             if target in stack:
                 chain = " -> ".join(p.name for p in stack[stack.index(target):] + (target,))
                 errors.append(Diagnostic(f"`use` cycle: {chain}", use.span, code="use-cycle"))
                 continue
             if str(target) in loaded:
                 continue
-            content = read(target, use)
+            content = read(target, use, tuple(candidates))
             if content is None:
                 continue
             shown = str(Path(os.path.relpath(target)) if not Path(use.path).is_absolute() else target)

@@ -61,7 +61,7 @@ def _word(default: A.Default, blocks: dict[str, A.BlockDef]) -> L.LayerSpec:
     found = L.lookup(default.word)
     if found is None:
         close = L.suggest(default.word, [])
-        hint = f"did you mean '{close}'?" if close else "see docs/language.md for the layer words"
+        hint = f"did you mean '{close}'?" if close else "`archdsl words` lists the layer words"
         raise ArchError(Diagnostic(f"unknown layer word '{default.word}'", default.word_span, hint=hint,
                                    code="unknown-word"))
     spec, kernel = found

@@ -32,6 +32,7 @@ from archdsl.ir.nodes import (
     Step,
     StepKind,
 )
+from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
 # Names an nn.Module attribute must not take.
@@ -61,6 +62,7 @@ class _Ctx(NamedTuple):
     enabled: bool
     stack: tuple[str, ...]
     defaults: Defaults  # for the layers of this body (see ir/defaults.py)
+    number: int | None = None  # inside `x N`: the repetition's number, from 1 (the name `i`)
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
@@ -162,6 +164,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return [item.body] + ([item.shortcut] if item.shortcut else [])
     if isinstance(item, A.Inception):
         return list(item.branches)
+    if isinstance(item, A.Gate):
+        return list(item.paths)
     return []
 
 
@@ -193,7 +197,9 @@ class _Expander:
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
              exprs: dict[str, A.Expr] | None = None) -> Layer:
-        if len(self.ir.layers) >= self.budget.max_layers:
+        # The budget counts what the user wrote and what joins it (adds, concatenations), not the
+        # network's input and output markers: a chain of exactly max_layers layers fits.
+        if op is not Join.INPUT and op is not Join.OUTPUT and len(self.ir.layers) - 1 >= self.budget.max_layers:
             self.exhausted = True
             raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers", span,
                                        hint="reduce the repetition counts, or raise the budget "
@@ -206,7 +212,7 @@ class _Expander:
 
     def member(self, ctx: _Ctx, kind: MemberKind, label: str | None, word: str, site: Site, span: Span,
                **kw: Any) -> Member:
-        m = Member(kind, label, word, site, span, ctx.container, **kw)
+        m = Member(kind, label, word, site, span, ctx.container, index=ctx.number, **kw)
         ctx.container.members.append(m)
         ctx.scope.members_by_site[site] = m
         return m
@@ -296,7 +302,7 @@ class _Expander:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
-            step.cond = stmt.cond
+            step.cond, step.cond_index = stmt.cond, ctx.number
         if not isinstance(stmt.item, A.Side):
             self.ir.conditionals.append((x, y, stmt.span))
         return y if inner.enabled else x
@@ -329,16 +335,17 @@ class _Expander:
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
         before = self._made(ctx)
         for r in range(count):
-            x = self.item(stmt.item, x, ctx, site if count == 1 else site.then(SiteKind.REPEAT, r))
+            rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
+            x = self.item(stmt.item, x, _repetition(ctx, stmt, r), rsite)
             if r == 0 and not self._foresee(before, count, stmt, ctx):
                 break
         return x
 
-    def _made(self, ctx: _Ctx) -> tuple[int, int, int]:
-        """What expansion has made so far: layers and block instances, members of this container, errors."""
-        return len(self.ir.layers) + len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
+    def _made(self, ctx: _Ctx) -> tuple[int, int, int, int]:
+        """What expansion has made so far: layers, block instances, members of this container, errors."""
+        return len(self.ir.layers), len(self.ir.instances), len(ctx.container.members), len(self.reporter.diagnostics)
 
-    def _foresee(self, before: tuple[int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
+    def _foresee(self, before: tuple[int, int, int, int], count: int, stmt: A.Stmt, ctx: _Ctx) -> bool:
         """After one repetition: refuse now if all `count` of them would exceed the layer budget.
 
         False when the other repetitions must not run: the first made nothing (`() x 3`; else
@@ -346,15 +353,19 @@ class _Expander:
         errors, which the others would only repeat.
         """
         made = self._made(ctx)
-        if made[:2] == before[:2] or made[2] > before[2]:
+        if made[:3] == before[:3] or made[3] > before[3]:
             return False
-        total = before[0] + count * (made[0] - before[0])
-        if total > self.budget.max_layers:
-            self.exhausted = True
-            raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} layers "
-                                       f"(this repetition alone makes {total - before[0]:,})", stmt.span,
-                                       hint="reduce the repetition counts, or raise the budget "
-                                            "(--budget max_layers=...)", code="budget-layers"), self.program.sources)
+        # Counted as node() counts (the input, layers[0], is not a layer; nor is the network, instances[0]),
+        # and block uses apart: a block that makes no layer, repeated, would make instances without limit.
+        for i, what, already in ((0, "layers", before[0] - 1), (1, "block uses", before[1] - 1)):
+            alone = count * (made[i] - before[i])
+            if already + alone > self.budget.max_layers:
+                self.exhausted = True
+                raise ArchError(Diagnostic(f"the network expands to more than {self.budget.max_layers:,} {what} "
+                                           f"(this repetition alone makes {alone:,})", stmt.span,
+                                           hint="reduce the repetition counts, or raise the budget "
+                                                "(--budget max_layers=...)", code="budget-layers"),
+                                self.program.sources)
         return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
@@ -364,13 +375,13 @@ class _Expander:
             _check_identifier(label, label_span, self.reporter, "label")
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception):
-            word = "residual" if isinstance(item, A.Residual) else "inception"
+        if isinstance(item, A.Residual | A.Inception | A.Gate):
+            word = {A.Residual: "residual", A.Inception: "inception", A.Gate: "gate"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
         if count == 1 and isinstance(item, A.Call):
-            return self.call(item, x, ctx, site, label, default_name)
+            return self.call(item, x, _repetition(ctx, stmt, 0), site, label, default_name)
         # A labelled group or repetition is an nn.Sequential of its items.
         m = self.member(ctx, MemberKind.SEQ, label, "seq", site, stmt.span, default_name=default_name)
         m.children = Container(ContainerKind.SEQ, ctx.scope.id, m)
@@ -379,7 +390,8 @@ class _Expander:
         before = self._made(inner)
         for r in range(count):
             rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
-            y = self.seq(item.body, y, inner, rsite) if isinstance(item, A.Group) else self.item(item, y, inner, rsite)
+            rctx = _repetition(inner, stmt, r)
+            y = self.seq(item.body, y, rctx, rsite) if isinstance(item, A.Group) else self.item(item, y, rctx, rsite)
             if r == 0 and not self._foresee(before, count, stmt, inner):
                 break
         self._apply(ctx, m, site, stmt.span, x, y)
@@ -391,6 +403,7 @@ class _Expander:
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
         assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
+        step.index = ctx.number
         ctx.steps.append(step)
         ctx.scope.steps_by_site[step.site] = step
 
@@ -409,6 +422,8 @@ class _Expander:
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
+        if isinstance(item, A.Gate):
+            return self.gate(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -420,10 +435,16 @@ class _Expander:
         found = L.lookup(call.name)
         if found is None:
             close = L.suggest(call.name, list(self.program.blocks))
-            hint = f"did you mean '{close}'?" if close else "see docs/language.md for the layer words"
+            hint = f"did you mean '{close}'?" if close else "`archdsl words` lists the layer words"
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
+        if spec.parameter and ctx.steps is None:
+            raise ArchError(Diagnostic(f"'{call.name}' is a parameter of the enclosing block, not a module: it cannot "
+                                       "stand inside a labelled ( ) group, which becomes an nn.Sequential", call.span,
+                                       hint="put it in the block's body after the group, as ConvNeXt's "
+                                            "`block: (...); layer_scale: scale(init=1e-6)`",
+                                       code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
@@ -470,15 +491,20 @@ class _Expander:
 
     # -- combinators ---------------------------------------------------------------------------
     def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: Site) -> int:
-        mode = "projection"
+        mode, drop = "projection", None
         for arg in item.args:
+            if arg.name == "drop":
+                drop = arg
+                continue
             if arg.name != "shortcut" or not isinstance(arg.value, A.Name) or arg.value.id not in SHORTCUT_MODES:
-                raise ArchError(Diagnostic("residual takes one option, shortcut=" + "|".join(SHORTCUT_MODES),
-                                           arg.span, code="bad-residual-option"))
+                raise ArchError(Diagnostic("residual takes the options shortcut=" + "|".join(SHORTCUT_MODES) +
+                                           " and drop=p", arg.span, code="bad-residual-option"))
             mode = arg.value.id
         step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
         body_out = self.seq(item.body, x, body_ctx, site.then(SiteKind.BODY))
+        if drop is not None:
+            body_out = self.stochastic_depth(drop, body_out, body_ctx, site.then(SiteKind.DROP))
         sc_site = site.then(SiteKind.SHORTCUT)
         if item.shortcut is not None:
             sc_ctx = ctx._replace(steps=step.shortcut_steps)
@@ -500,6 +526,17 @@ class _Expander:
         step.out_node = add.id
         self._step(ctx, step)
         return add.id
+
+    def stochastic_depth(self, drop: A.Arg, x: int, ctx: _Ctx, site: Site) -> int:
+        """`residual(drop=p)`: torchvision's StochasticDepth(p, "row") on the body's output, before the add; an
+        attribute `stochastic_depth` of the block, as in torchvision's CNBlock."""
+        p = check_option(DROP, evaluate(drop.value, ctx.env), drop, "residual")
+        layer = self.node("stochastic_depth", drop.span, ctx, [x], {"p": p}, {"p": drop.value})
+        m = self.member(ctx, MemberKind.LAYER, None, "stochastic_depth", site, drop.span, node=layer.id,
+                        default_name="stochastic_depth")
+        layer.member = m
+        self._apply(ctx, m, site, drop.span, x, layer.id)
+        return layer.id
 
     def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
         step = Step(StepKind.CONCAT, site, item.span, x, -1)
@@ -523,6 +560,21 @@ class _Expander:
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
+
+    def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
+        """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
+        belong to the enclosing class, as a residual body's do, so SqueezeExcitation's keys come out flat."""
+        step = Step(StepKind.GATE, site, item.span, x, -1)
+        outs = []
+        for k, path in enumerate(item.paths, start=1):
+            steps: list[Step] = []
+            step.factors.append(steps)
+            outs.append(self.seq(path, x, ctx._replace(steps=steps), site.then(SiteKind.FACTOR, k)))
+        factors = [x, outs[0]] if len(outs) == 1 else outs
+        mul = self.node(Join.MUL, item.span, ctx, factors, {"paths": len(outs)})
+        step.out_node = mul.id
+        self._step(ctx, step)
+        return mul.id
 
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
@@ -558,6 +610,15 @@ class _Expander:
 
 
 SHORTCUT_MODES = ("projection", "pad", "project_all")
+DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
+
+
+def _repetition(ctx: _Ctx, stmt: A.Stmt, r: int) -> _Ctx:
+    """The context of repetition `r` (from 0) of a statement: with `x N`, `i` names its number from 1,
+    hiding an `i` of the enclosing scope; without, the context unchanged."""
+    if stmt.repeat is None:
+        return ctx
+    return ctx._replace(env={**ctx.env, "i": r + 1}, number=r + 1)
 
 
 def _applied(steps: list[Step]) -> Member:

@@ -48,6 +48,7 @@ class Join(_Word):
     CONCAT = "concat"  # an inception's branches joined
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
+    MUL = "mul"  # a gate's elementwise product
 
 
 class ContainerKind(_Word):
@@ -67,6 +68,7 @@ class StepKind(_Word):
     RESIDUAL = "residual"
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
+    GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
 
 
 class ModulePath(tuple[str, ...]):
@@ -92,6 +94,8 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    DROP = "/drop"  # a residual's stochastic depth, after its body
+    FACTOR = "/f"  # a gate's path `number` (from 1)
 
 
 class SitePart(NamedTuple):
@@ -116,7 +120,7 @@ class Site(tuple[SitePart, ...]):
         return Site((*self, SitePart(kind, number)))
 
 
-_INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH})
+_INDEXED = frozenset({SiteKind.STMT, SiteKind.REPEAT, SiteKind.BRANCH, SiteKind.FACTOR})
 
 _T = TypeVar("_T")
 
@@ -146,6 +150,7 @@ class Layer:
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
+    nhwc: bool = False  # the output is channels last, (H, W, C), as after permute(0, 2, 3, 1)
     params: int = 0
     buffers: int = 0
     derived: Derived = field(default_factory=Derived)
@@ -199,6 +204,7 @@ class Member:
     instance: int | None = None  # for INSTANCE
     children: Container | None = None  # for SEQ
     shareable: bool = False  # an unlabelled stateless layer: may share an attribute with its equals
+    index: int | None = None  # made inside `x N`: the `i` its expressions see (that repetition's number)
     name: str | None = None  # set by naming.py
 
     def __repr__(self) -> str:
@@ -211,7 +217,7 @@ class Member:
 
 @dataclass(eq=False, repr=False)
 class Step:
-    """One statement of a class's forward: apply a member, a residual add, a concat, a side output."""
+    """One statement of a class's forward: apply a member, a residual add, a concat, a side output, a gate."""
 
     kind: StepKind
     site: Site
@@ -220,10 +226,13 @@ class Step:
     out_node: int
     member: Member | None = None  # for APPLY and SIDE
     cond: A.Expr | None = None
+    index: int | None = None  # made inside `x N`: the `i` its expressions see
+    cond_index: int | None = None  # the `i` its condition sees (the statement's own scope, outside its `x N`)
     body: list[Step] = field(default_factory=list)
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)
     branches: list[Member] = field(default_factory=list)
+    factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     name: str | None = None
 
     def __repr__(self) -> str:

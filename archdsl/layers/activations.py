@@ -18,8 +18,11 @@ OVERWRITABLE = frozenset({"conv", "linear", "bn", "ln", "gn", "add", "concat", "
 def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Saved, ...] = (OUT,),
               inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
               cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = (),
-              dashes: tuple[str, ...] = (), describe: Callable | None = None, shape: Callable = same) -> LayerSpec:
+              dashes: tuple[str, ...] = (), describe: Callable | None = None, shape: Callable = same,
+              last_dim: bool = True) -> LayerSpec:
     """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
+
+    `last_dim`: it takes a channels-last map (element-wise, it cannot tell); softmax's `dim` could not.
 
     `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
     """
@@ -34,7 +37,7 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
         describe=BY_WORD if describe is None else describe,
         shape=shape, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
         inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
-        counts_in_depth=False,
+        counts_in_depth=False, last_dim=last_dim,
     ))
 
 
@@ -51,7 +54,7 @@ def _softmax_shape(layer, ins: list[Shape], ir) -> None:
     same(layer, ins, ir)
 
 
-pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3, shape=_softmax_shape,
+pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3, shape=_softmax_shape, last_dim=False,
           options=(Option("dim", "int", 1, "dimension to normalise"),),
           emit=lambda e: (f"nn.Softmax(dim={e.opt('dim')})", e.same()))
 

@@ -1,4 +1,4 @@
-"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat.
+"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat, mul.
 
 Internal entries, so that every op the IR holds is looked up one way; they have no emitter (the
 code generator writes them as forward statements: `x += identity`, `torch.cat`, ...).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, new, numel, view
+from archdsl.analysis.accounting import FLOAT_BYTES, IN, IN2, Context, Cost, new, numel, view
 from archdsl.errors import Note
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, LayerSpec, register
@@ -100,6 +100,40 @@ def _concat_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = (sum(s[0] for s in ins), *ins[0][1:])
 
 
+def _broadcasts(small: Shape, big: Shape) -> bool:
+    """Whether `small` multiplies onto `big` elementwise: the same channels (or features), and the same
+    spatial size or 1x1 (a gate per channel)."""
+    return len(small) == len(big) and small[0] == big[0] and (small[1:] == big[1:] or set(small[1:]) == {1})
+
+
+def _mul_shape(layer, ins: list[Shape], ir) -> None:
+    a, b = ins
+    if layer.attrs["paths"] == 1:  # x * body(x): the body's output is the gate
+        if _broadcasts(b, a):
+            layer.out_shape = a
+            return
+        raise Problem(f"gate: the body gives {fmt(b)}, which does not multiply onto its input {fmt(a)}",
+                      notes=[Note(f"the body ends here with {fmt(b)}", ir.layers[layer.inputs[1]].span)],
+                      hint=f"the body must keep the {a[0]} channels and give the input's size or 1x1 "
+                           "(e.g. gap; conv1-s; relu; conv1-c; sigmoid)", code="gate-mismatch")
+    for big, small in ((a, b), (b, a)):
+        if _broadcasts(small, big):
+            layer.out_shape = big
+            return
+    raise Problem(f"gate: the first path gives {fmt(a)} and the second {fmt(b)}, which do not multiply "
+                  "elementwise",
+                  notes=[Note(f"the first path ends here with {fmt(a)}", ir.layers[layer.inputs[0]].span),
+                         Note(f"the second path ends here with {fmt(b)}", ir.layers[layer.inputs[1]].span)],
+                  hint="give both paths the same channels, and the same spatial size or 1x1 for one of them",
+                  code="gate-mismatch")
+
+
+def _mul_cost(layer, ctx: Context) -> Cost:
+    # One multiply per output element, counted as a MAC like batch norm's scale (docs/analysis.md);
+    # autograd keeps both factors to compute each one's gradient.
+    return Cost(macs=numel(layer.out_shape), saves=(IN, IN2))
+
+
 def _join(op: str, doc: str, shape, cost, **rules) -> None:
     defaults: dict[str, Any] = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
                                 "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
@@ -107,11 +141,14 @@ def _join(op: str, doc: str, shape, cost, **rules) -> None:
 
 
 _join("input", "the network's input", _input_shape, new)
-_join("output", "the network's output", same, view)
-_join("side_output", "a side output (training mode only)", same, view,
+# A network may end, or branch off a side output, channels last: its output is what it is.
+_join("output", "the network's output", same, view, last_dim=True)
+_join("side_output", "a side output (training mode only)", same, view, last_dim=True,
       describe=lambda layer: f"side output {layer.attrs['name']}")
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
       describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")
 _join("add", "a residual's sum", _add_shape, lambda layer, ctx: Cost(ops=numel(layer.out_shape)))
 _join("concat", "the concatenation of inception branches", _concat_shape, new)
+_join("mul", "a gate's elementwise product", _mul_shape, _mul_cost,
+      describe=lambda layer: "multiply")

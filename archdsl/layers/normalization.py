@@ -107,7 +107,10 @@ LAYER_NORM_2D = Helper("LayerNorm2d", '''class LayerNorm2d(nn.LayerNorm):
 
 def _norm_shape(layer, ins: list[Shape], ir) -> None:
     layer.out_shape = ins[0]
-    layer.derived = Derived(num_features=ins[0][0], positions=numel(ins[0][1:]))
+    if layer.nhwc:  # ln after permute(0, 2, 3, 1): (H, W, C)
+        layer.derived = Derived(num_features=ins[0][-1], positions=numel(ins[0][:-1]))
+    else:
+        layer.derived = Derived(num_features=ins[0][0], positions=numel(ins[0][1:]))
 
 
 def _norm_params(layer) -> tuple[int, int]:
@@ -131,14 +134,16 @@ def _positions(layer: Layer) -> int:
 
 def _ln_emit(e) -> tuple[str, object]:
     size = e.channels if e.channels is not None else e.features
-    cls = e.helper("LayerNorm2d") if e.channels is not None else "nn.LayerNorm"
+    # A channels-last map, as flat features, is normalised over its last dimension: torch's own LayerNorm.
+    cls = e.helper("LayerNorm2d") if e.channels is not None and not e.channels_last else "nn.LayerNorm"
     args = [str(size)] + e.keywords([("eps", e.opt("eps"), 1e-5), ("elementwise_affine", e.opt("affine"), True)])
     return f"{cls}({', '.join(args)})", e.same()
 
 
 register(LayerSpec(
     "ln", "ln", "LayerNorm2d / nn.LayerNorm",
-    "layer normalisation: over the channels at each position of a feature map (ConvNeXt), over flat features",
+    "layer normalisation: over the channels at each position of a feature map (ConvNeXt), channels first or "
+    "last, or over flat features",
     options=(
         Option("eps", "float", 1e-5, "added to the variance (ConvNeXt: 1e-6)"),
         Option("affine", "bool", True, "learn a scale and shift per channel (feature)"),
@@ -146,7 +151,7 @@ register(LayerSpec(
     example="ln, ln(eps=1e-6)", helpers=(LAYER_NORM_2D,),
     shape=_norm_shape, params=_norm_params, cost=_norm_cost(_positions),
     emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
-    counts_in_depth=False, color=COLOR,
+    counts_in_depth=False, color=COLOR, last_dim=True,
     init=_norm_init(lambda layer: "nn.LayerNorm"),  # LayerNorm2d, on feature maps, is an nn.LayerNorm
 ))
 

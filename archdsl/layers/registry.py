@@ -132,6 +132,12 @@ class LayerSpec(NamedTuple):
     describe: Callable[[Layer], str] = BY_WORD  # the layer in the language's shorthand: `conv7-64/2`
     naming: Callable[[dict], str] = BY_WORD  # the word unlabelled attributes are named by (`fc1`)
     color: str | None = None  # the fill of its row in drawings; None: the neutral grey
+    # It takes a channels-last (H, W, C) tensor, being element-wise or acting on the last dimension (ln, fc):
+    # every other op refuses one (shapes/inference.py), so no rule reads H as channels by mistake.
+    last_dim: bool = False
+    # A learned tensor held by the module itself (nn.Parameter), named by the label, that the forward multiplies
+    # by (`x = self.layer_scale * x`): no submodule, so it cannot stand in an nn.Sequential.
+    parameter: bool = False
     internal: bool = False  # a join, not a word of the language
 
     def __repr__(self) -> str:

@@ -1,10 +1,10 @@
-"""Reshaping: `flatten`, from a (C, H, W) feature map to C*H*W features."""
+"""Reshaping: `flatten`, from a (C, H, W) feature map to C*H*W features; `permute`, to channels last and back."""
 
 from __future__ import annotations
 
 from archdsl.analysis.accounting import view
-from archdsl.layers.registry import NO_FOLD, LayerSpec, register
-from archdsl.shapes.geometry import Shape, no_params
+from archdsl.layers.registry import NO_FOLD, Helper, LayerSpec, Option, register
+from archdsl.shapes.geometry import Problem, Shape, fmt, no_params
 
 
 def _shape(layer, ins: list[Shape], ir) -> None:
@@ -27,4 +27,58 @@ register(LayerSpec(
     "flatten", "flatten", "nn.Flatten", "flatten (C, H, W) to C*H*W features", example="flatten",
     shape=_shape, params=no_params, cost=view, emit=_emit, stateless=True, inplace_after=frozenset(),
     fresh_output=False, fold=NO_FOLD, counts_in_depth=False,
+))
+
+
+# torchvision's ConvNeXt writes its block's channels-last steps as modules (ops.misc.Permute) in an
+# nn.Sequential, so their indices count in the state_dict keys (`block.2` is the LayerNorm). Importing
+# torchvision would tie the emitted module to it: this is the same module, written out.
+PERMUTE = Helper("Permute", '''class Permute(nn.Module):
+    """torch.permute as a module (torchvision's ops.misc.Permute): ConvNeXt's steps to channels last and back."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(self.dims)''')
+TO_LAST, TO_FIRST = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def _dims(layer) -> tuple[int, ...]:
+    return tuple(layer.attrs[name] for name in ("d0", "d1", "d2", "d3"))
+
+
+def _permute_shape(layer, ins: list[Shape], ir) -> None:
+    dims, shape = _dims(layer), ins[0]
+    if len(shape) != 3:
+        raise Problem(f"'{layer.describe()}' needs a feature map, but gets {fmt(shape)} flat features",
+                      hint="permute before `flatten`", code="shape-mismatch")
+    if dims not in (TO_LAST, TO_FIRST):
+        raise Problem(f"'{layer.describe()}': archdsl follows the layout through two permutations only",
+                      hint="permute(0, 2, 3, 1) puts the channels last, permute(0, 3, 1, 2) puts them back",
+                      code="bad-permute")
+    if (dims == TO_LAST) == layer.nhwc:
+        now, other = ("channels last", TO_FIRST) if layer.nhwc else ("channels first", TO_LAST)
+        raise Problem(f"'{layer.describe()}': the tensor is {now} already ({fmt(shape)})",
+                      hint=f"leave it out, or write permute{other}", code="bad-permute")
+    a, b, c = shape
+    layer.out_shape = (b, c, a) if dims == TO_LAST else (c, a, b)
+    layer.nhwc = dims == TO_LAST
+
+
+def _permute_emit(e) -> tuple[str, object]:
+    dims = _dims(e.layer)
+    return f"{e.helper('Permute')}([{', '.join(map(str, dims))}])", e.permuted(dims == TO_LAST)
+
+
+register(LayerSpec(
+    "permute", "permute", "Permute",
+    "reorder the dimensions (batch first): to channels last (0, 2, 3, 1) and back (0, 3, 1, 2), as ConvNeXt",
+    options=tuple(Option(f"d{k}", "int", None, f"the input dimension that becomes dimension {k}")
+                  for k in range(4)),
+    required=("d0", "d1", "d2", "d3"), example="permute(0, 2, 3, 1), permute(0, 3, 1, 2)", helpers=(PERMUTE,),
+    shape=_permute_shape, params=no_params, cost=view, emit=_permute_emit, stateless=True,
+    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False, last_dim=True,
+    describe=lambda layer: f"permute({', '.join(map(str, _dims(layer)))})",
 ))

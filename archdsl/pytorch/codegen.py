@@ -35,10 +35,11 @@ _INDENT = "    "
 class _T:
     """What the code generator knows about the tensor `x` at one point of a forward."""
 
-    ch: Sym | None  # channels of a (C, H, W) feature map
+    ch: Sym | None  # channels of a (C, H, W) feature map, or of an (H, W, C) one with `last`
     feat: Sym | None  # features of a flat tensor
     scale: Sym | None  # stride relative to the class's input, when known
     rel: Sym | None  # stride relative to the innermost enclosing residual's input
+    last: bool = False  # channels last, after permute(0, 2, 3, 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class _Generator:
         taken: set[str] = {h.name for op in {layer.op for layer in ir.layers} for h in OPS[op].helpers}
         taken |= _MODULE_NAMES | {p.name for block in ir.blocks_used() for p in block.params} | \
             {p.name for p in ir.network.params}
+        # A side output is a local variable of forward(), which returns the outputs class by name.
+        taken |= set(ir.sides) | {s.name for inst in ir.instances for s in inst.steps if s.kind == "side" and s.name}
         for block in ir.blocks_used():
             self.class_of[block.name] = _unique(class_name(block.name), taken)
         self.net_class = _unique(class_name(ir.network.name), taken)
@@ -138,7 +141,7 @@ class _Generator:
     def block_class(self, block: A.BlockDef) -> str:
         instances = self.ir.instances_of(block)
         n = len(instances)
-        names = {"in_channels": Sym.name("in_channels", tuple(_out_shape(self.ir.layers[i.in_node])[0]
+        names = {"in_channels": Sym.name("in_channels", tuple(_channels(self.ir.layers[i.in_node])
                                                               for i in instances))}
         for p in block.params:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
@@ -166,10 +169,11 @@ class _Generator:
                                "Tensor")
 
     def input_state(self, inst: Instance, channels: Sym, n: int) -> _T:
-        shape = _out_shape(self.ir.layers[inst.in_node])
+        source = self.ir.layers[inst.in_node]
+        shape = _out_shape(source)
         one = Sym.lit(1, n)
         if len(shape) == 3:
-            return _T(channels, None, one, one)
+            return _T(channels, None, one, one, source.nhwc)
         return _T(None, channels, None, None)
 
     def network_class(self) -> str:
@@ -309,11 +313,16 @@ class _Writer:
     def layers_of(self, m: Member) -> list[Layer]:
         return [self.layer(c) for c in self.members(m)]
 
+    def scope(self, index: int | None) -> dict[str, Sym]:
+        """The names an expression sees: inside `x N`, `i` is that repetition's number, written as a literal
+        (the repetition is unrolled)."""
+        return self.names if index is None else {**self.names, "i": self.lit(index)}
+
     def opt(self, m: Member, name: str) -> Sym:
         """An option as written (rendered in this class's names) or, if not written, its value."""
         layer = self.layer(m)
         if name in layer.exprs and not _is_enum(layer.exprs[name]):
-            return render(layer.exprs[name], self.names, self.n)
+            return render(layer.exprs[name], self.scope(m.index), self.n)
         values = [layer.attrs[name] for layer in self.layers_of(m)]
         return self.pair(values)
 
@@ -356,20 +365,26 @@ class _Writer:
     def shape_text(self, shapes: list[tuple[int, ...]], t: _T) -> str:
         if len(shapes[0]) == 1:
             return f"(B, {t.feat if t.feat is not None else shapes[0][0]})"
+        if t.last:  # (H, W, C): the same text, the channels moved to the end
+            shapes = [(s[2], s[0], s[1]) for s in shapes]
         channels = t.ch if t.ch is not None else shapes[0][0]
+
+        def text(h: object, w: object) -> str:
+            return f"(B, {h}, {w}, {channels})" if t.last else f"(B, {channels}, {h}, {w})"
+
         if all(s[1:] == shapes[0][1:] for s in shapes):
-            return f"(B, {channels}, {shapes[0][1]}, {shapes[0][2]})"
-        ins = [_out_shape(self.ir.layers[i.in_node]) for i in self.instances]
-        if t.scale is not None and all(len(i) == 3 and s[1] == -(-i[1] // k) and s[2] == -(-i[2] // k)
+            return text(shapes[0][1], shapes[0][2])
+        ins = [_spatial(self.ir.layers[i.in_node]) for i in self.instances]
+        if t.scale is not None and all(i is not None and s[1] == -(-i[0] // k) and s[2] == -(-i[1] // k)
                                        for s, i, k in zip(shapes, ins, t.scale.vals)):
             if t.scale.const and t.scale.vals[0] == 1:
-                return f"(B, {channels}, H, W)"
+                return text("H", "W")
             k = t.scale.text if t.scale.prec == 9 else f"({t.scale.text})"
-            return f"(B, {channels}, H/{k}, W/{k})"
-        return f"(B, {channels}, H', W')"
+            return text(f"H/{k}", f"W/{k}")
+        return text("H'", "W'")
 
     def cond_text(self, step: Step) -> str | None:
-        return render(step.cond, self.names, self.n).text if step.cond is not None else None
+        return render(step.cond, self.scope(step.cond_index), self.n).text if step.cond is not None else None
 
     def declare(self, name: str, ctor: str, cond: str | None) -> None:
         if not self.emit or name in self.emitted:
@@ -395,17 +410,23 @@ class _Writer:
         name = _name(m)
         self.declare(name, ctor, cond)
         if cond:
-            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = self.{name}(x){self.comment(step, out)}"]
+            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return t  # a conditional statement keeps the shape (shapes.py checks it)
-        self.fwd.append(f"x = self.{name}(x){self.comment(step, out)}")
+        self.fwd.append(f"x = {self.applied(m)}{self.comment(step, out)}")
         return out
+
+    def applied(self, m: Member) -> str:
+        """The member applied to `x`: a call of a submodule, or a product with a parameter (`scale`)."""
+        if m.kind == "layer" and OPS[self.layer(m).op].parameter:
+            return f"self.{_name(m)} * x"
+        return f"self.{_name(m)}(x)"
 
     def step_concat(self, step: Step, t: _T) -> _T:
         calls, channels, scale = [], None, t.scale
         for branch in step.branches:
             ctor, out = self.ctor(branch, t)
             self.declare(_name(branch), ctor, None)
-            calls.append(f"self.{_name(branch)}(x)")
+            calls.append(self.applied(branch))
             channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
@@ -419,7 +440,7 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        call = f"self.{name}(x)"
+        call = self.applied(m)
         check = f"self.training and self.{name} is not None" if cond else "self.training"
         shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
@@ -438,7 +459,7 @@ class _Writer:
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
-            self.fwd.append(f"{var} = self.{_name(sc)}(x)")
+            self.fwd.append(f"{var} = {self.applied(sc)}")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
@@ -448,9 +469,30 @@ class _Writer:
         self.fwd.append(f"{add}{self.comment(step, out)}")
         return out
 
+    def step_gate(self, step: Step, t: _T) -> _T:
+        """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
+        waits in a second variable while the second path runs on the input."""
+        var = self.generated("identity")
+        self.fwd.append(f"{var} = x")
+        outs = [t] if len(step.factors) == 1 else []
+        first = None
+        for k, path in enumerate(step.factors):
+            if k:
+                first = self.generated("gated")
+                self.fwd += [f"{first} = x", f"x = {var}"]
+            outs.append(self.walk(path, t))
+        mul = self.ir.layers[step.out_node]
+        out = outs[0] if mul.out_shape == self.ir.layers[mul.inputs[0]].out_shape else outs[1]
+        self.fwd.append(f"x = {first or var} * x{self.comment(step, out)}")
+        return out
+
     def fresh(self, body: list[Step]) -> bool:
         """Whether the body's result is a new tensor that autograd does not keep: then the residual add
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
+        # Stochastic depth returns its input (eval mode) or a product nothing keeps: what it reads decides.
+        while body and body[-1].member is not None and body[-1].member.kind == "layer" and \
+                self.layer(body[-1].member).op == "stochastic_depth":
+            body = body[:-1]
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
             return False
@@ -536,13 +578,14 @@ class _Writer:
         for p, a in zip(block.params, positional):
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
+        names = self.scope(m.index)
         for a in call.args:
-            text = render(a.value, self.names, self.n).text
+            text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:
             expr = given.get(p.name)
             if expr is not None:
-                child_names[p.name] = render(expr, self.names, self.n)
+                child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
                 child_names[p.name] = render(p.default, child_names, self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
@@ -556,7 +599,7 @@ class _Writer:
         inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
-        return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel)
+        return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel, inner.last)
 
     def _scaled(self, t: _T, stride: Sym, ch: Sym) -> _T:
         if isinstance(stride.vals[0], tuple):  # a rectangular stride: stop following the scale
@@ -568,7 +611,7 @@ class _Writer:
         """The padding argument: as written, or the 'same' padding as a number or a formula."""
         layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
-            return render(layer.exprs["padding"], self.names, self.n)
+            return render(layer.exprs["padding"], self.scope(m.index), self.n)
         values = [known(lay.derived.padding, lay, "padding") for lay in self.layers_of(m)]
         if all(v == values[0] for v in values):
             return self.pair(values)
@@ -609,6 +652,11 @@ class _Emit:
         """The incoming flat features (None for a feature map)."""
         return self.t.feat
 
+    @property
+    def channels_last(self) -> bool:
+        """Whether the incoming feature map is (H, W, C), after permute(0, 2, 3, 1)."""
+        return self.t.last
+
     def opt(self, name: str) -> Sym:
         return self.writer.opt(self.member, name)
 
@@ -625,6 +673,11 @@ class _Emit:
         """A size of this layer that may differ between the block's uses: a literal when it does not,
         else a constructor argument named after `hint` (see _Writer.size)."""
         return self.writer.size(f"{self.member.site}:{name}", hint, values)
+
+    def module(self, name: str) -> str:
+        """A module the emitted file imports (`torch`), for an emitter that writes more than an nn class."""
+        self.writer.gen.imports.add(name)
+        return name
 
     def helper(self, name: str) -> str:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
@@ -646,6 +699,14 @@ class _Emit:
 
     def flat(self, features: Sym) -> _T:
         return _T(None, features, None, None)
+
+    def last(self, channels: Sym) -> _T:
+        """A channels-last map of the same height and width with `channels` channels (fc on the last dimension)."""
+        return _T(channels, None, self.t.scale, self.t.rel, True)
+
+    def permuted(self, to_last: bool) -> _T:
+        """The same map with its channels moved last (`to_last`) or back to the front."""
+        return _T(self.t.ch, None, self.t.scale, self.t.rel, to_last)
 
 
 def _keywords(options: list[tuple[str, Sym, object]]) -> list[str]:
@@ -672,6 +733,20 @@ def _size_type(values: list) -> str:
 
 def _out_shape(layer: Layer) -> tuple[int, ...]:
     return known(layer.out_shape, layer, "out_shape")  # set for every layer once the shape check has passed
+
+
+def _channels(layer: Layer) -> int:
+    """The channels (features, when flat) of a layer's output, whichever end of a map they are at."""
+    shape = _out_shape(layer)
+    return shape[-1] if layer.nhwc else shape[0]
+
+
+def _spatial(layer: Layer) -> tuple[int, int] | None:
+    """A feature map's height and width, channels first or last; None for flat features."""
+    shape = _out_shape(layer)
+    if len(shape) != 3:
+        return None
+    return (shape[0], shape[1]) if layer.nhwc else (shape[1], shape[2])
 
 
 def _name(m: Member) -> str:

@@ -35,6 +35,8 @@ def regions(program: A.Program) -> list[Region]:
                 stack += [item.body] + ([item.shortcut] if item.shortcut else [])
             elif isinstance(item, A.Inception):
                 stack += item.branches
+            elif isinstance(item, A.Gate):
+                stack += item.paths
     return found
 
 

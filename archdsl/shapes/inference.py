@@ -26,6 +26,7 @@ def infer(ir: IR) -> IR:
         layer.in_shape = ins[0] if ins else None
         spec = OPS[layer.op]
         try:
+            _layout(ir, layer, spec.last_dim)
             spec.shape(layer, ins, ir)
         except Problem as problem:
             reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes, code=problem.code)
@@ -46,6 +47,20 @@ def infer(ir: IR) -> IR:
                                                        "can be switched off with `if`", code="conditional-shape")
     reporter.raise_if_errors()
     return ir
+
+
+def _layout(ir: IR, layer: Layer, takes_last: bool) -> None:
+    """A layer's output is channels last where its input is (permute's rule changes that); only the ops
+    whose entry says `last_dim` take such a tensor, the others would read its height as channels."""
+    layer.nhwc = any(ir.layers[i].nhwc for i in layer.inputs)
+    if layer.nhwc and not takes_last:
+        h, w, c = ir.layers[layer.inputs[0]].out_shape or (0, 0, 0)
+        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception"}.get(
+            layer.op, f"'{layer.describe()}'")  # joins: name the construct the user wrote
+        raise Problem(f"{what} needs a channels-first feature map (C, H, W), but gets a channels-last "
+                      f"one (H, W, C) = {h}x{w}x{c}",
+                      hint="turn it back first with `permute(0, 3, 1, 2)`; channels last take only element-wise "
+                           "layers, `ln` and `fc`", code="channels-last")
 
 
 def _input_shapes(ir: IR, layer: Layer) -> list[Shape] | None:
@@ -80,6 +95,7 @@ def smallest_input(ir: IR, limit: int = 1 << 16) -> Shape | None:
             if ins is None:
                 continue
             try:
+                _layout(ir, layer, OPS[layer.op].last_dim)
                 OPS[layer.op].shape(layer, ins, ir)
             except TooSmall:
                 return False

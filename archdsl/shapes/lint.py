@@ -108,9 +108,9 @@ def _lossy_shortcut(ir: IR) -> list[Diagnostic]:
         out.append(Diagnostic(
             f"the residual's automatic shortcut strides by {sh}x{sw} to turn its {fmt(layer.in_shape)} input into "
             f"the body's {fmt(layer.out_shape)}: it keeps 1 of every {sh * sw} input positions", layer.span,
-            "warning", hint="a residual adds body(x) + shortcut(x), so a gate x * f(x) (squeeze-and-excitation) is no "
-                            "residual; if a downsampling shortcut is meant, pool in the body, or write the shortcut: "
-                            "residual<body | shortcut>", code="lossy-shortcut"))
+            "warning", hint="a residual adds body(x) + shortcut(x); a gate x * f(x) (squeeze-and-excitation) is "
+                            "written gate<...>; if a downsampling shortcut is meant, pool in the body, or write the "
+                            "shortcut: residual<body | shortcut>", code="lossy-shortcut"))
     return out
 
 

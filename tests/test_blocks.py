@@ -1,0 +1,114 @@
+"""Richer blocks: the repetition's number `i`, true division, comparisons and `and`/`or`/`not`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import build, error_of, net
+from torch import nn
+
+import archdsl
+from archdsl.errors import ArchError
+from archdsl.frontend.formatter import format_text
+from archdsl.frontend.parser import parse
+
+STAGE = """
+block unit(c, p = 0.0) { conv3-c(bias=false); bn; relu; dropout(p=p) }
+block stage(c, n = 3) { unit(c * i, p=0.3 * i / n) x 3 }
+network t(i = 5) {
+    input 3x16x16;
+    stage(4);
+    head: (conv1-(2 * i) x 2);
+    gap; flatten; fc-i
+}
+"""
+
+
+def _convs(model: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_i_numbers_the_repetitions_from_one_and_hides_an_outer_i():
+    model = archdsl.load(source=STAGE)
+    assert [c.out_channels for c in _convs(model)] == [4, 8, 12, 2, 4]
+    drops = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert drops == pytest.approx([0.1, 0.2, 0.3])
+    assert model.fc1.out_features == 5  # outside the repetition, `i` is the network's parameter again
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 5)
+
+
+def test_i_is_a_plain_number_in_the_emitted_code():
+    source = archdsl.compile_source("t.arch", source=STAGE).source
+    # `n` stays the block's argument; `0.3 * i` is folded with i a number (0.3 * 3 is 0.8999999999999999)
+    assert "self.unit1 = Unit(in_channels, c, p=0.3 / n)" in source
+    assert "self.unit2 = Unit(c, c * 2, p=0.6 / n)" in source
+    assert "self.unit3 = Unit(c * 2, c * 3, p=0.8999999999999999 / n)" in source
+    assert "nn.Conv2d(12, 2, kernel_size=1)" in source and "nn.Conv2d(2, 4, kernel_size=1)" in source
+    assert "self.fc1 = nn.Linear(4, i)" in source
+
+
+def test_i_in_a_repetition_of_one_and_in_nested_repetitions():
+    ir = build(net("    (conv1-(10 * i) x 2; conv1-i) x 2;\n    conv1-(7 * i) x 1"))
+    channels = [layer.out_shape[0] for layer in ir.layers if layer.op == "conv"]
+    assert channels == [10, 20, 1, 10, 20, 2, 7]
+
+
+def test_i_outside_a_repetition_is_undefined():
+    err = error_of(net("    conv3-i"))
+    assert err.first.code == "undefined-name" and "'i'" in err.first.message
+
+
+def test_a_block_does_not_see_the_i_of_its_use():
+    source = "block b() { conv1-i }\n" + net("    b() x 2")
+    assert error_of(source).first.code == "undefined-name"
+
+
+def test_true_division_gives_floats_and_refuses_zero():
+    ir = build(net("    dropout(p=1 / 4); conv1-(9 // 2)"))
+    assert ir.layers[1].attrs["p"] == 0.25 and ir.layers[2].out_shape[0] == 4
+    assert error_of(net("    conv1-(8 / 2)")).first.code == "bad-option-value"  # 4.0 is no channel count
+    assert error_of(net("    dropout(p=1 / (2 - 2))")).first.code == "division-by-zero"
+
+
+@pytest.mark.parametrize(("cond", "on"), [
+    ("a == 2", True), ("a != 2", False), ("a < 3 and b", True), ("a <= 1 or not b", False),
+    ("(a > 1)", True), ("a >= 3", False), ("not (a > 1) or b and a == 2", True), ("b == 1", False),
+])
+def test_comparisons_and_logic_decide_conditions(cond, on):
+    ir = build(net(f"    conv1-4; relu if {cond}", params="a = 2, b = true"))
+    relu = next(layer for layer in ir.layers if layer.op == "relu")
+    assert relu.enabled is on
+
+
+def test_conditions_are_emitted_as_python_of_the_block_arguments():
+    source = "block b(c, s = 1) { conv3-c/s; relu if s == 1 and not (c > 8) }\n" + net("    b(4); b(16, 2)")
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "if s == 1 and not c > 8:" in text
+    model = archdsl.load(source=source)
+    assert model.b1.relu1 is not None and model.b2.relu1 is None
+
+
+def test_logic_takes_only_booleans():
+    err = error_of(net("    relu if 1 and true"))
+    assert err.first.code == "not-a-boolean" and "expected true or false" in err.first.message
+
+
+def test_a_bare_greater_than_in_a_condition_must_be_parenthesised():
+    with pytest.raises(ArchError) as info:
+        parse(net("    relu if 2 > 1"))
+    assert "'>'" in info.value.first.message
+    parse(net("    residual< conv3-3; relu if true >; relu if (2 > 1); relu if 2 >= 1"))
+
+
+def test_comparisons_do_not_chain():
+    with pytest.raises(ArchError):
+        parse(net("    conv1-4(bias=1 < 2 < 3)"))
+
+
+def test_the_formatter_spaces_comparisons_and_keeps_combinator_brackets():
+    text = net("    residual<relu if a<1 and (a>0)>; dropout(p=1/4) x2", params="a = 0.5")
+    formatted = format_text(text)
+    assert "residual<\n        relu if a < 1 and (a > 0)\n    >" in formatted or \
+        "residual<relu if a < 1 and (a > 0)>" in formatted
+    assert "dropout(p=1 / 4) x2" in formatted
+    assert format_text(formatted) == formatted

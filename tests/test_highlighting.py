@@ -1,0 +1,57 @@
+"""The Pygments lexer (`archdsl`, `*.arch`): every bundled file lexes without an error token, and the
+words the compiler knows are highlighted as such."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+from helpers import ROOT
+
+pygments = pytest.importorskip("pygments")
+from pygments.token import Error, Keyword, Name, Number
+
+from archdsl.highlighting import ArchLexer
+
+FILES = sorted((ROOT / "architectures").rglob("*.arch"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT / "architectures")))
+def test_every_bundled_file_lexes_without_an_error_token(path):
+    tokens = list(ArchLexer().get_tokens(path.read_text()))
+    assert [t for t in tokens if t[0] in Error] == []
+    assert "".join(text for _, text in tokens) == path.read_text()
+
+
+def test_the_parts_of_a_statement():
+    text = 'use "blocks/resnet.arch";\nblock b(c) { conv3-c/2(bias=false); relu x2 allow(bias-before-bn) }\n' \
+           "network N { input 3x224x224; stem: b(64); gap }"
+    kinds: dict[str, object] = {}
+    for kind, value in ArchLexer().get_tokens(text):
+        kinds.setdefault(value, kind)  # the first occurrence: `b` where it is defined
+    assert kinds["use"] in Keyword and kinds["block"] in Keyword and kinds["network"] in Keyword
+    assert kinds["conv3"] is Name.Builtin and kinds["relu"] is Name.Builtin and kinds["gap"] is Name.Builtin
+    assert kinds["b"] is Name.Function and kinds["N"] is Name.Function
+    assert kinds["stem"] is Name.Label
+    assert kinds["3x224x224"] in Number
+    assert kinds["bias-before-bn"] is Name.Exception
+    assert kinds["x"] in Keyword
+
+
+def test_registered_under_its_name_and_file_pattern():
+    """The entry point pyproject.toml declares resolves to the lexer; where archdsl is installed with
+    that entry point, Pygments finds it by name and by file name."""
+    from importlib.metadata import entry_points
+
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+
+    declared = re.search(r'\[project.entry-points."pygments.lexers"\]\narchdsl = "([^"]+)"',
+                         (ROOT / "pyproject.toml").read_text())
+    assert declared is not None
+    module, _, name = declared.group(1).partition(":")
+    assert getattr(importlib.import_module(module), name) is ArchLexer
+    if not any(e.name == "archdsl" for e in entry_points(group="pygments.lexers")):
+        pytest.skip("archdsl is not installed with its entry points here (pip install -e . registers them)")
+    assert type(get_lexer_by_name("archdsl")) is ArchLexer
+    assert type(get_lexer_for_filename("resnet34.arch")) is ArchLexer

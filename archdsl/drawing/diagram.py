@@ -138,7 +138,18 @@ class _Builder:
     def step_concat(self, step: Step, parent: Group) -> list[Group | int]:
         g = Group("inception", "inception", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
                   out_node=step.out_node)
-        g.children = [self.member(branch, g) for branch in step.branches] + [step.out_node]
+        g.children = []
+        for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
+            if branch is not None:
+                g.children.append(self.member(branch, g))
+            elif len(steps) == 1:  # an identity branch has none: its edge runs from the input to the concat
+                g.children += self.steps(steps, g)
+            elif steps:  # a concat(flat) branch: its members are the block's, drawn as one sequence per branch
+                b = Group("seq", f"branch {i}", ModulePath(), step.site.then(SiteKind.BRANCH, i), step.span,
+                          g.depth + 1)
+                b.children = self.steps(steps, b)
+                g.children.append(b)
+        g.children.append(step.out_node)
         return [g]
 
     def step_gate(self, step: Step, parent: Group) -> list[Group | int]:

@@ -8,6 +8,7 @@ archdsl a new explanation, add an example here and a line to tests/test_diagnost
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from archdsl.frontend._lark_standalone import Lark, UnexpectedCharacters, UnexpectedInput
@@ -112,6 +113,21 @@ CODE_OF: dict[str, str] = {
     "missing '{' before the body?": "missing-brace",
     "unclosed bracket: the file ends inside a '{', '(' or '<'": "unclosed-bracket",
 }
+
+
+GREATER_IN_CONDITION = "in a condition after `if`, a bare '>' closes a residual<, inception< or side<: write (a > b) " \
+    "or b < a"
+
+
+def greater_in_condition(text: str, position: int) -> tuple[str, str] | None:
+    """The code and explanation when the '>' at `position` stands in the condition of its statement.
+
+    The parser state cannot tell: it has already read the statement as complete, as the bracket may
+    close there, so the state is the one a stray '>' after any statement gives."""
+    start = max(text.rfind(mark, 0, position) for mark in ";{|<")
+    if re.search(r"\bif\b", text[start + 1:position]) is None:
+        return None
+    return "greater-in-condition", GREATER_IN_CONDITION
 
 
 def explain(exc: UnexpectedInput, parser: Lark) -> tuple[str, str | None]:

@@ -231,7 +231,11 @@ class Step:
     body: list[Step] = field(default_factory=list)
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)
-    branches: list[Member] = field(default_factory=list)
+    # CONCAT: per branch, the member it applies (None for an identity branch, which reads the input,
+    # and for the branches of concat(flat)<...>), and the branch's own steps
+    branches: list[Member | None] = field(default_factory=list)
+    branch_steps: list[list[Step]] = field(default_factory=list)
+    flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     name: str | None = None
 
@@ -280,7 +284,6 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
-    conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)

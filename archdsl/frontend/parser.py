@@ -298,6 +298,9 @@ class _ToAst(Transformer):
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 
+    def split(self, meta, c):
+        return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -333,7 +336,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default | A.Init):
             return c[0]
         label = next((x for x in c if isinstance(x, _Label)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
+        item = next(x for x in c if isinstance(x, A.Item))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),

@@ -1,4 +1,5 @@
-"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat, mul.
+"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat, mul,
+chunk.
 
 Internal entries, so that every op the IR holds is looked up one way; they have no emitter (the
 code generator writes them as forward statements: `x += identity`, `torch.cat`, ...).
@@ -134,6 +135,18 @@ def _mul_cost(layer, ctx: Context) -> Cost:
     return Cost(macs=numel(layer.out_shape), saves=(IN, IN2))
 
 
+def _chunk_shape(layer, ins: list[Shape], ir) -> None:
+    shape, parts = ins[0], layer.attrs["parts"]
+    if len(shape) != 3:
+        raise Problem(f"split: its {parts} branches need a feature map to cut, but get {fmt(shape)} flat features",
+                      hint="split before `flatten`", code="bad-split")
+    if shape[0] % parts:
+        raise Problem(f"split: {shape[0]} channels ({fmt(shape)}) cannot be cut into {parts} equal parts",
+                      hint=f"give it a multiple of {parts} channels, or {parts} branches that divide {shape[0]}",
+                      code="bad-split")
+    layer.out_shape = (shape[0] // parts, *shape[1:])
+
+
 def _join(op: str, doc: str, shape, cost, **rules) -> None:
     defaults: dict[str, Any] = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
                                 "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
@@ -150,5 +163,7 @@ _join("shortcut", "a residual's shortcut: identity, projection or zero-padding",
       describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")
 _join("add", "a residual's sum", _add_shape, lambda layer, ctx: Cost(ops=numel(layer.out_shape)))
 _join("concat", "the concatenation of inception branches", _concat_shape, new)
+_join("chunk", "one of a split's equal parts of the channels", _chunk_shape, view,
+      describe=lambda layer: f"channels part {layer.attrs['index'] + 1}/{layer.attrs['parts']}")
 _join("mul", "a gate's elementwise product", _mul_shape, _mul_cost,
       describe=lambda layer: "multiply")

@@ -526,6 +526,23 @@ class _Writer:
         self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
         return out
 
+    def step_split(self, step: Step, t: _T) -> _T:
+        """`x1, x2 = x.chunk(2, 1)`, then the branches on their parts, concatenated (ShuffleNetV2's forward)."""
+        n = len(step.branches)
+        parts = [self.generated(f"x{k}") for k in range(1, n + 1)]
+        self.fwd.append(f"{', '.join(parts)} = {self.reads()}.chunk({n}, 1)")
+        part = _T(known(t.ch, step, "channels").binop("//", self.lit(n)), None, t.scale, t.rel)
+        calls, channels, scale, rel = [], None, t.scale, t.rel
+        for i, (branch, steps, var) in enumerate(zip(step.branches, step.branch_steps, parts), start=1):
+            call, out = self.branch(i, branch, steps, var, part)
+            calls.append(call)
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
+            scale, rel = out.scale, out.rel
+        self.gen.imports.add("torch")
+        out = _T(channels, None, scale, rel)
+        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        return out
+
     def branch(self, i: int, member: Member | None, steps: list[Step], src: str, t: _T) -> tuple[str, _T]:
         """One branch of a concatenation: the expression of its result, and that tensor."""
         if member is not None:

@@ -757,7 +757,7 @@ class _Expander:
         return x
 
 
-SHORTCUT_MODES = ("projection", "pad", "project_all")
+SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
 DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
 
 

@@ -155,7 +155,14 @@ class Gate(Node):
     paths: list[Seq]
 
 
-Item = Call | Group | Residual | Inception | Side | Gate
+@node
+class Split(Node):
+    """`split<a | b>`: the channels cut into equal parts, branch k applied to part k, the results concatenated."""
+
+    branches: list[Seq]
+
+
+Item = Call | Group | Residual | Inception | Side | Gate | Split
 
 
 @node

@@ -36,7 +36,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
-from archdsl.frontend.syntax_errors import explain
+from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
 
@@ -198,6 +198,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
     code, why = explain(exc, _lark())
+    if why is None and isinstance(exc, UnexpectedToken) and exc.token.type == "MORETHAN" \
+            and exc.token.start_pos is not None:
+        code, why = greater_in_condition(text, exc.token.start_pos) or (code, why)
     if why:
         hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint, code=code)
@@ -295,6 +298,9 @@ class _ToAst(Transformer):
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 
+    def split(self, meta, c):
+        return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -323,7 +329,7 @@ class _ToAst(Transformer):
         if isinstance(c[0], A.Default):
             return c[0]
         label = next((x for x in c if isinstance(x, _Label)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
+        item = next(x for x in c if isinstance(x, A.Item))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),

@@ -24,6 +24,7 @@ from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.layers import OPS
+from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -254,13 +255,18 @@ class _Generator:
         head: list[str] = []
         methods: list[str] = []
         init = list(writer.init)
+        initialise = init_method(ir, self.class_of, names, _basename(ir.file))
+        if initialise is not None:
+            init.append(initialise.call)
+            methods += initialise.lines
         if ir.channels_last:
             self.imports.add("torch")
             init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
             fwd.insert(0, "x = x.contiguous(memory_format=torch.channels_last)  # NHWC input: no conversion per layer")
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
-            head, methods, init = _frozen_parts(ir.frozen, init)
+            head, frozen_methods, init = _frozen_parts(ir.frozen, init)
+            methods += [""] * bool(methods) + frozen_methods
         docstring = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 

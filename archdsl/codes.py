@@ -34,7 +34,7 @@ CODES: dict[str, Code] = {
         "bad-label": "a label without the layer it names",
         "bad-condition": "'if' without a condition after it",
         "greater-in-condition": "a bare '>' in an `if` condition, where it would close a '<' bracket",
-        "one-branch": "inception<...> with fewer than two branches",
+        "one-branch": "inception<...> or split<...> with fewer than two branches",
         "empty-statement": "two ';' in a row",
         "missing-input": "a network body that does not start with its input declaration",
         "missing-input-semicolon": "no ';' after the input declaration",
@@ -49,6 +49,7 @@ CODES: dict[str, Code] = {
         "number-too-large": "a number or expression value too large to be meant",
         "bad-freeze": "a freeze list (freeze= or --freeze) that cannot be read",
         "misplaced-default": "a `default` statement anywhere but first in a network or block body",
+        "misplaced-init": "an `init` declaration anywhere but first in a network body",
         "bad-allow": "`allow` without warning codes in parentheses",
     }),
     **_table("files", "error", {
@@ -82,6 +83,9 @@ CODES: dict[str, Code] = {
         "block-arguments": "a block used with '-' or '/' arguments",
         "bad-default": "a `default` for no layer word, for a kernel-sized word, or with a positional option",
         "duplicate-default": "two `default` statements for one word in one body",
+        "bad-init": "an `init` for a word without weights, a block, a kernel-sized word or a group; an unknown "
+                    "scheme, or one that needs fans for a norm",
+        "duplicate-init": "two `init` declarations for one word",
         "unknown-code": "an `allow(...)` code that names no diagnostic",
         "allow-error": "an `allow(...)` code that names an error: only warnings can be allowed",
     }),
@@ -98,7 +102,7 @@ CODES: dict[str, Code] = {
         "misplaced-if": "a condition on a statement that cannot be switched off",
         "empty-block": "a block without statements",
         "bad-residual-option": "a residual option other than shortcut=... and drop=...",
-        "conditional-branch": "an inception branch with a condition",
+        "conditional-branch": "an inception or split branch with a condition",
         "bad-concat-option": "an option of concat<...> (or inception<...>) other than flat",
         "container-in-chain": "a residual, concat or side output in a sequential block, or a residual in a "
                               "concat(flat) branch",
@@ -106,8 +110,9 @@ CODES: dict[str, Code] = {
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
         "side-named-out": "a side output named 'out'",
-        "label-on-container": "a label on a residual<...>, inception<...>, gate<...> or side<...> itself",
-        "container-in-group": "a residual<...>, inception<...> or gate<...> inside a labelled group",
+        "label-on-container": "a label on a residual<...>, inception<...>, gate<...>, split<...> or side<...> "
+                              "itself",
+        "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",
         "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
@@ -124,6 +129,7 @@ CODES: dict[str, Code] = {
         "residual-mismatch": "a residual whose body and shortcut give different shapes",
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
+        "bad-split": "a split<...> whose branches do not divide the channels, or that is given flat features",
         "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
         "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
                          "permute(0, 2, 3, 1))",

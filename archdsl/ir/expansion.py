@@ -16,6 +16,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
+from archdsl.ir.init import read_inits, statement_rule
 from archdsl.ir.naming import name_container
 from archdsl.ir.nodes import (
     IR,
@@ -82,10 +83,12 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     block_defaults = {name: read_defaults(block.body, program.blocks, reporter)
                       for name, block in program.blocks.items()}
     in_blocks = as_literals(net_defaults, params, reporter)
+    inits = read_inits(net.body, params, program.blocks, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
     expander = _Expander(program, net, params, structural, input_shape, reporter, budget)
     expander.defaults = net_defaults, in_blocks, block_defaults
+    expander.ir.init = inits
     return expander.run()
 
 
@@ -166,6 +169,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return list(item.branches)
     if isinstance(item, A.Gate):
         return list(item.paths)
+    if isinstance(item, A.Split):
+        return list(item.branches)
     return []
 
 
@@ -305,8 +310,14 @@ class _Expander:
                                            code="bad-condition-value"))
             inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
+        first_layer = len(self.ir.layers)
         labelled = stmt.label is not None  # "" too: a quoted label, refused with its own diagnostic
         y = self.labelled(stmt, x, inner, site, count) if labelled else self.unlabelled(stmt, x, inner, site, count)
+        if stmt.init is not None:
+            rule = statement_rule(stmt, stmt.init, ctx.env, self.program.blocks)
+            for layer in self.ir.layers[first_layer:]:
+                if layer.span == stmt.item.span:  # the call's own layers, once per repetition
+                    self.ir.init.layers[layer.id] = rule
         if stmt.cond is None:
             return y
         for m in ctx.container.members[first_member:]:
@@ -391,8 +402,9 @@ class _Expander:
             _check_label(label, label_span, self.reporter)
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception | A.Gate):
-            word = "residual" if isinstance(item, A.Residual) else "gate" if isinstance(item, A.Gate) else item.word
+        if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
+            word = item.word if isinstance(item, A.Inception) else \
+                {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
@@ -473,6 +485,8 @@ class _Expander:
             return self.inception(item, x, ctx, site)
         if isinstance(item, A.Gate):
             return self.gate(item, x, ctx, site)
+        if isinstance(item, A.Split):
+            return self.split(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -670,6 +684,41 @@ class _Expander:
         self._step(ctx, step)
         return mul.id
 
+    def split(self, item: A.Split, x: int, ctx: _Ctx, site: Site) -> int:
+        """ShuffleNetV2's `x1, x2 = x.chunk(2, dim=1)`: branch k runs on part k of the channels; the results
+        are concatenated. As a concat's, each branch is one member of the enclosing class, and an identity
+        branch is the part itself."""
+        step = Step(StepKind.SPLIT, site, item.span, x, -1)
+        outs = []
+        parts = len(item.branches)
+        for i, branch in enumerate(item.branches, start=1):
+            part = self.node(Join.CHUNK, branch.span, ctx, [x], {"index": i - 1, "parts": parts})
+            step.parts.append(part.id)
+            bsteps: list[Step] = []
+            bctx = ctx._replace(steps=bsteps)
+            bsite = site.then(SiteKind.BRANCH, i)
+            stmts = branch.stmts
+            if any(s.cond is not None for s in stmts):
+                raise ArchError(Diagnostic("split branches cannot be conditional", branch.span,
+                                           code="conditional-branch"))
+            if _is_identity(branch):
+                outs.append(part.id)
+                step.branches.append(None)
+                step.branch_steps.append([])
+                continue
+            if len(stmts) == 1:
+                outs.append(self.labelled(stmts[0], part.id, bctx, bsite, self._repeat_count(stmts[0], ctx),
+                                          default_name=f"branch{i}"))
+            else:
+                group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
+                outs.append(self.labelled(group, part.id, bctx, bsite, 1, default_name=f"branch{i}"))
+            step.branches.append(_applied(bsteps))
+            step.branch_steps.append(bsteps)
+        cat = self.node(Join.CONCAT, item.span, ctx, outs)
+        step.out_node = cat.id
+        self._step(ctx, step)
+        return cat.id
+
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
@@ -708,7 +757,7 @@ class _Expander:
         return x
 
 
-SHORTCUT_MODES = ("projection", "pad", "project_all")
+SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
 DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
 
 

@@ -33,7 +33,8 @@ def _layout(ir: IR, layer: Layer, takes_last: bool) -> None:
     layer.nhwc = any(ir.layers[i].nhwc for i in layer.inputs)
     if layer.nhwc and not takes_last:
         h, w, c = ir.layers[layer.inputs[0]].out_shape or (0, 0, 0)
-        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception"}.get(
+        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception",
+                "mul": "a gate", "chunk": "a split"}.get(
             layer.op, f"'{layer.describe()}'")  # joins: name the construct the user wrote
         raise Problem(f"{what} needs a channels-first feature map (C, H, W), but gets a channels-last "
                       f"one (H, W, C) = {h}x{w}x{c}",

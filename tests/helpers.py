@@ -28,7 +28,7 @@ def heavy(*names: str) -> list[Path]:
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
                 "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
-                # RegNet: the 400MF and 800MF sizes of each kind run in CI, the larger ones with ARCHDSL_ALL_ARCHITECTURES
+                # RegNet: the 400MF and 800MF sizes run in CI, the others with ARCHDSL_ALL_ARCHITECTURES
                 "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf",
                 "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"}
 

@@ -33,6 +33,11 @@ MODELS = {
     "resnext101_64x4d": {},
     "wide_resnet50_2": {},
     "wide_resnet101_2": {},
+    "mobilenet_v2": {},
+    "mnasnet0_5": {},
+    "mnasnet0_75": {},
+    "mnasnet1_0": {},
+    "mnasnet1_3": {},
 }
 
 if __name__ == "__main__":

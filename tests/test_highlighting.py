@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 
 import pytest
 from helpers import ROOT
@@ -55,3 +56,21 @@ def test_registered_under_its_name_and_file_pattern():
         pytest.skip("archdsl is not installed with its entry points here (pip install -e . registers them)")
     assert type(get_lexer_by_name("archdsl")) is ArchLexer
     assert type(get_lexer_for_filename("resnet34.arch")) is ArchLexer
+
+
+def test_check_highlights_the_quoted_source_on_a_colour_terminal(tmp_path):
+    import os
+    import subprocess
+
+    bad = tmp_path / "bad.arch"
+    bad.write_text("network N {\n  input 3x32x32;\n  conv3-16; relu7; gap; flatten; fc-10\n}\n")
+    env = dict(os.environ, FORCE_COLOR="1", PYTHONPATH=str(ROOT))
+    env.pop("NO_COLOR", None)
+    done = subprocess.run([sys.executable, "-m", "archdsl", "check", str(bad)], env=env, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1
+    [quoted] = [line for line in done.stderr.splitlines() if "relu7" in line and "error" not in line]
+    assert "\x1b[" in quoted and "conv3" in quoted  # the layer words painted
+    plain = subprocess.run([sys.executable, "-m", "archdsl", "check", str(bad)], capture_output=True, text=True,
+                           env=dict(env, NO_COLOR="1"), check=False)
+    assert "\x1b[" not in plain.stderr

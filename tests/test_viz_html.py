@@ -1,10 +1,13 @@
-"""The interactive HTML drawing, driven in a real headless Chromium: search, click, pan, zoom, offline."""
+"""The interactive HTML drawing, driven in a real headless Chromium at 1280x800: search, click, pan,
+zoom, keyboard, collapsing, offline; ResNet-152 opens readable at its input and zooms onto a hit."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 
 import pytest
 from helpers import ROOT
@@ -51,8 +54,8 @@ def page(browser, page_file):
     page.close()
 
 
-def layer_id(path: str) -> int:
-    ir = archdsl.build(ROOT / "architectures" / "resnet34.arch")
+def layer_id(path: str, name: str = "resnet34") -> int:
+    ir = archdsl.build(ROOT / "architectures" / f"{name}.arch")
     return next(layer.id for layer in ir.enabled_layers() if str(layer.path) == path)
 
 
@@ -68,8 +71,12 @@ def test_search_finds_a_layer_and_shows_its_details(page):
     assert page.locator("#count").inner_text() == "1 found"
     assert page.locator("#matches li").all_inner_texts() == ["layer3.4.conv2 \u2014 conv2: conv3-256"]
     assert page.locator("#details h2").inner_text() == "conv2: conv3-256"
+    assert page.locator("#details .inshape").inner_text() == "256x14x14"
     assert page.locator("#details .shape").inner_text() == "256x14x14"
     assert page.locator("#details .params").inner_text() == "589,824"
+    assert page.locator("#details .macs").inner_text() == f"{589_824 * 14 * 14:,}"  # no bias: one MAC a weight a pixel
+    assert page.locator("#details .options").inner_text() == \
+        "channels=256, kernel=3x3, stride=1x1, padding=same, dilation=1x1, groups=1, bias=false"
     hit = f"#a_L{layer_id('layer3.4.conv2')}-1"
     assert "hit" in page.locator(hit).get_attribute("class")
 
@@ -127,3 +134,145 @@ def test_click_on_the_title_row_of_a_block_drawn_as_one_table(browser, tmp_path)
     assert page.locator("#details .text").inner_text() == "branch1: conv_bn(c1)"
     assert page.locator("#details .params").inner_text() == f"{480 * 192 + 2 * 192:,}"
     page.close()
+
+
+def test_a_concat_lists_the_shapes_it_joins(browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(html_of("googlenet", tmp_path).as_uri())
+    page.fill("#search", "concat")  # the first is inception3a's
+    assert page.locator("#count").inner_text() == "9 found"
+    assert page.locator("#details h2").inner_text() == "concat"
+    assert page.locator("#details .inshape").inner_text() == "64x28x28, 128x28x28, 32x28x28, 32x28x28"
+    assert page.locator("#details .shape").inner_text() == "256x28x28"
+    page.close()
+
+
+# -- ResNet-152: 559 layers drawn 28 times taller than wide ---------------------------------------
+
+@pytest.fixture(scope="module")
+def deep_file(tmp_path_factory):
+    return html_of("resnet152", tmp_path_factory.mktemp("deep"))
+
+
+@pytest.fixture
+def deep(browser, deep_file):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(deep_file.as_uri())
+    yield page
+    assert errors == []
+    page.close()
+
+
+# Where an element's first text is on the page, in CSS pixels, and how large its font is drawn.
+TEXT_BOX = """sel => {
+  const t = document.querySelector(sel).querySelector("text"), r = t.getBoundingClientRect();
+  const font = parseFloat(t.getAttribute("font-size")) * t.getScreenCTM().a;
+  return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, font: font};
+}"""
+VIEW_BOX = """() => { const r = document.getElementById("view").getBoundingClientRect();
+  return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; }"""
+
+
+def on_screen_and_readable(page, selector: str) -> dict:
+    text, view = page.evaluate(TEXT_BOX, selector), page.evaluate(VIEW_BOX)
+    assert view["x0"] <= text["x0"] and text["x1"] <= view["x1"], (text, view)
+    assert view["y0"] <= text["y0"] and text["y1"] <= view["y1"], (text, view)
+    assert text["y1"] - text["y0"] >= 8 and text["font"] >= 10, text
+    return text
+
+
+def view_box(page) -> list[float]:
+    return [float(v) for v in page.locator("#view svg").get_attribute("viewBox").split()]
+
+
+def test_resnet152_opens_readable_at_its_input(deep):
+    on_screen_and_readable(deep, "#L0")  # the input layer
+    # Fit to the width, not the height: the drawing fills most of the view's width.
+    drawn = deep.evaluate("() => document.querySelector('#view svg g.graph').getBoundingClientRect().width")
+    assert drawn > 0.6 * deep.evaluate(VIEW_BOX)["x1"]
+
+
+def test_search_in_resnet152_centres_and_zooms_onto_the_hit(deep):
+    deep.fill("#search", "layer4.1.conv2")
+    assert deep.locator("#count").inner_text() == "1 found"
+    hit = f"#a_L{layer_id('layer4.1.conv2', 'resnet152')}-1"
+    assert "hit" in deep.locator(hit).get_attribute("class")
+    text, view = on_screen_and_readable(deep, hit), deep.evaluate(VIEW_BOX)
+    # Centred: the middle of the hit's row is near the middle of the view.
+    row = deep.locator(f"#view svg [id^=a_L{layer_id('layer4.1.conv2', 'resnet152')}-]").first.bounding_box()
+    assert abs(row["y"] + row["height"] / 2 - (view["y0"] + view["y1"]) / 2) < 30
+    assert text["font"] <= 2 * 10 + 0.01  # zoomed in enough to read, not so far that the neighbours go
+
+
+def test_a_click_on_a_search_result_goes_to_it(deep):
+    deep.fill("#search", "conv2")
+    assert deep.locator("#count").inner_text() == "50 found"
+    deep.locator("#matches li", has_text="layer3.20.conv2").click()
+    assert deep.locator("#details .path").inner_text() == "layer3.20.conv2"
+    on_screen_and_readable(deep, f"#a_L{layer_id('layer3.20.conv2', 'resnet152')}-1")
+
+
+def test_wheel_zoom_follows_the_wheel_delta(deep):
+    deep.mouse.move(400, 400)
+    widths = [view_box(deep)[2]]
+    for delta in (10, 100, -40):
+        deep.mouse.wheel(0, delta)
+        deep.wait_for_function(f"() => document.querySelector('#view svg').getAttribute('viewBox').split(' ')[2]"
+                               f" != {widths[-1]!r}")
+        widths.append(view_box(deep)[2])
+    steps = [math.log(b / a) for a, b in pairwise(widths)]
+    assert steps[0] > 0 and steps[2] < 0  # down zooms out, up zooms in
+    assert steps[1] == pytest.approx(10 * steps[0], rel=0.01)
+    assert steps[2] == pytest.approx(-4 * steps[0], rel=0.01)
+
+
+def test_keyboard(deep):
+    opening = view_box(deep)
+    deep.keyboard.press("/")
+    assert deep.evaluate("document.activeElement.id") == "search"
+    deep.keyboard.type("bn3")
+    assert deep.locator("#details .path").inner_text() == "layer1.0.bn3"
+    deep.keyboard.press("Escape")
+    deep.keyboard.press("n")
+    assert deep.locator("#details .path").inner_text() == "layer1.1.bn3"
+    deep.keyboard.press("Shift+N")
+    assert deep.locator("#details .path").inner_text() == "layer1.0.bn3"
+    before = view_box(deep)
+    deep.keyboard.press("+")
+    assert view_box(deep)[2] == pytest.approx(before[2] / 1.25)
+    deep.keyboard.press("-")
+    assert view_box(deep)[2] == pytest.approx(before[2])
+    deep.keyboard.press("ArrowRight")
+    deep.keyboard.press("ArrowDown")
+    moved = view_box(deep)
+    assert moved[0] > before[0] and moved[1] > before[1] and moved[2:] == pytest.approx(before[2:])
+    deep.keyboard.press("0")
+    assert view_box(deep) == opening
+
+
+def test_collapse_and_expand_blocks(deep):
+    deep.click("#depths button[data-view='0']")  # depth 1: a node per top-level block
+    assert deep.locator("#depths button.on").inner_text() == "1"
+    assert deep.locator("#view svg g.node[id^=G]").count() == 4  # layer1 to layer4
+    layer3 = deep.locator("#view svg g.node[id^=G]", has_text="layer3")
+    layer3.click()
+    assert deep.locator("#details h2").inner_text() == "layer3: bottleneck ×36"
+    assert deep.locator("#details .inshape").inner_text() == "512x28x28"
+    assert deep.locator("#details .shape").inner_text() == "1024x14x14"
+    assert deep.locator("#details .params").inner_text() == "40,613,888"
+    layer3.dblclick()  # expands: the drawing one level deeper, kept on layer3, now open
+    assert deep.locator("#depths button.on").inner_text() == "2"
+    assert deep.locator("#details h2").inner_text() == "layer3"
+    assert deep.locator("#view svg g.cluster[id^=C]", has_text="layer3").count() == 1
+    assert deep.locator("#view svg g.node[id^=G]").count() == 3 + 8 + 36 + 3  # every bottleneck, collapsed
+    deep.locator("#details .actions button", has_text="collapse").click()
+    assert deep.locator("#depths button.on").inner_text() == "1"
+    assert deep.locator("#details h2").inner_text() == "layer3: bottleneck ×36"
+    on_screen_and_readable(deep, f"#{layer3.get_attribute('id')}")
+    # A layer that is inside a collapsed block: searching it opens the drawing that shows it.
+    deep.fill("#search", "layer4.1.conv2")
+    assert deep.locator("#depths button.on").inner_text() == "all"
+    on_screen_and_readable(deep, f"#a_L{layer_id('layer4.1.conv2', 'resnet152')}-1")
+

@@ -78,6 +78,8 @@ NUMBERS = ["0", "1", "2", "3", "4", "7", "8", "16", "64", "255", "1000", "4096",
            *fuzz_names.HUGE]
 SHAPES = ["3x32x32", "1x8x8", "3x224x224", "3x1x1", "1x7x7", "3x5x9", "0x8x8", "3x0x0", "1x99999x99999",
           "100000x1000x1000", "3x" + "9" * 25 + "x2"]
+# Quoted labels: module names PyTorch takes, and the ones it refuses ('', a '.'), braces good and bad.
+LABELS = ['"block1-0"', '"a b"', '""', '"a.b"', '"x{i}"', '"x{"', '"{i - 1}"', '"\\"', '"\u00e9"']
 PATHS = ['"blocks/resnet.arch"', '"blocks/inception.arch"', '"missing.arch"', '"/dev/zero"', '"/dev/stdin"',
          '".."', '""', '"/"', '"fuzz.arch"', '"/proc/self/mem"', '"blocks"', '"a\x00b"', '"%s"' % ("a/" * 3000)]
 ODD_TEXT = ["\x00", "\r", "\r\n", "\t", "\ufeff", "é", "🧠", "\u2028", "\\", "'", '"', "`", "$", "@", "{{", "}}",
@@ -111,7 +113,7 @@ TERMINALS = {
     "INT": lambda rng, rule: _number(rng, "INT"),
     "FLOAT": lambda rng, rule: _number(rng, "FLOAT"),
     "SHAPE": lambda rng, rule: rng.choice(SHAPES[:3]) if rng.random() < 0.8 else rng.choice(SHAPES),
-    "STRING": lambda rng, rule: rng.choice(PATHS),
+    "STRING": lambda rng, rule: rng.choice(LABELS if rule == "label" else PATHS),
     "CODE": lambda rng, rule: rng.choice(WARNING_CODES) if rng.random() < 0.85 else rng.choice(ODD_CODES),
 }
 
@@ -239,7 +241,9 @@ def _mutate_once(rng: random.Random, tokens: list[str]) -> list[str]:
     if kind == 9:  # wrap a run in brackets, a residual, a repetition or a condition
         depth = rng.choice((1, 1, 2, 50, 300))
         opener, closer = rng.choice((("(", ")"), ("residual<", ">"), ("inception<", "|relu>"), ("side<", ">"),
-                                     ("gate<", ">"), ("gate<", "|sigmoid>"), ("(", ") x 3"), ("(", ") if false")))
+                                     ("gate<", ">"), ("gate<", "|sigmoid>"), ("split<", "|identity>"),
+                                     ("(", ") x 3"), ("(", ") if false"), ("concat<", "|()>"),
+                                     ("concat(flat)<", "|relu>")))
         return tokens[:i] + [opener] * depth + tokens[i:j] + [closer] * depth + tokens[j:]
     if kind == 10:  # a stray character between tokens
         return tokens[:k] + [rng.choice(ODD_TEXT)] + tokens[k:]

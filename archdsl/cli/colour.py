@@ -33,6 +33,24 @@ def paint(text: str, stream) -> str:
         colour = _COLOURS[match["kind"]]
         return f"{_BOLD}{match['where']}{colour}{match['kind']}{match['code'] or ''}{_RESET}:"
 
-    text = _SEVERITY.sub(severity, text)
+    text = _SEVERITY.sub(severity, _highlight_excerpts(text))
     text = _CARET.sub(lambda m: f"{_GREEN}{m[1]}{_RESET}", text)
     return _HINT.sub(lambda m: f"{_CYAN}{m[1]}{_RESET}", text)
+
+
+def _highlight_excerpts(text: str) -> str:
+    """The quoted source lines (those above a caret line) highlighted as `.arch` text, where Pygments is
+    installed (archdsl/highlighting.py); plain otherwise."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+
+        from archdsl.highlighting import ArchLexer
+    except ImportError:
+        return text
+    lines = text.split("\n")
+    lexer, formatter = ArchLexer(), TerminalFormatter()
+    for i in range(1, len(lines)):
+        if _CARET.fullmatch(lines[i]) and lines[i - 1].startswith("  "):
+            lines[i - 1] = "  " + highlight(lines[i - 1][2:], lexer, formatter).rstrip("\n")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from archdsl.drawing.limits import check_layout_size
 from archdsl.drawing.render import Drawing
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.outputs import write_file
@@ -32,25 +33,6 @@ FORMATS: dict[str, Callable[[Drawing], str | bytes]] = {
 INSTALL_HINT = ("install Graphviz, which provides `dot`: `sudo apt-get install graphviz` (Debian, Ubuntu), "
                 "`brew install graphviz` (macOS), `conda install graphviz`, or https://graphviz.org/download/; "
                 "a .dot output needs nothing else")
-
-
-# What Graphviz's layout may be given: its time grows faster than the drawing (on a 2-core machine
-# 500 parallel branches take 3 s and 800 take 6 s; a table of 3,000 rows 2.3 s). Real networks
-# stay far below (ResNet-152 at full depth: 158 nodes, 617 rows); `.dot` output needs no layout.
-MAX_LAYOUT_NODES = 600
-MAX_LAYOUT_ROWS = 6_000
-
-
-def check_layout_size(d: Drawing) -> None:
-    """Refuse, before Graphviz runs, a drawing too large for its layout to finish in seconds."""
-    nodes = sum(1 for line in d.graph.body if "->" not in line and "[" in line)
-    rows = d.graph.source.count("<TR")
-    if nodes > MAX_LAYOUT_NODES or rows > MAX_LAYOUT_ROWS:
-        raise ArchError(Diagnostic(
-            f"the drawing has {nodes:,} nodes and {rows:,} table rows, more than Graphviz lays out in seconds "
-            f"(at most {MAX_LAYOUT_NODES:,} nodes and {MAX_LAYOUT_ROWS:,} rows)", code="drawing-too-large",
-            hint="draw fewer levels (--depth 1 or 2), fold repetitions (--fold-repeats), or write .dot, "
-                 "which needs no layout"))
 
 
 def write(d: Drawing, out: str | Path, inputs: Iterable[str] = ()) -> Path:

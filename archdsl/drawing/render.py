@@ -15,7 +15,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure
+from archdsl.analysis.costs import analyse
+from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure, value_text
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.nodes import IR, Join, Layer, ModulePath
 from archdsl.layers import OPS
@@ -36,6 +37,7 @@ CLUSTER_STYLES = {
     "residual": {"fillcolor": "#fff8ec", "color": "#e0b673"},
     "inception": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
     "gate": {"fillcolor": "#f6f0fb", "color": "#b39ad1"},
+    "split": {"fillcolor": "#eef7f7", "color": "#86bdbd"},
 }
 SIDE_STYLE = {"fillcolor": "#fdf1f1", "color": "#d98c8c", "style": "rounded,filled,dashed"}
 JOIN_STYLES: dict[str, dict[str, str]] = {
@@ -45,9 +47,10 @@ JOIN_STYLES: dict[str, dict[str, str]] = {
     Join.ADD: {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
     Join.CONCAT: {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
     Join.MUL: {"shape": "ellipse", "style": "filled", "fillcolor": "#e6dcf3"},
+    Join.CHUNK: {"shape": "box", "style": "filled", "fillcolor": "#d6eded"},
 }
 JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat",
-                               Join.MUL: "multiply"}
+                               Join.MUL: "multiply"}  # a split's parts are titled by describe()
 _GRAPH = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3", "labeljust": "l",
           "newrank": "true"}
 _NODE = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03", "height": "0.3"}
@@ -56,10 +59,18 @@ _EDGE = {"fontname": "Helvetica", "fontsize": "9", "fontcolor": "#555555", "colo
 
 @dataclass
 class Drawing:
-    """A drawn network: the Graphviz graph, and what each drawn element stands for (for the HTML page)."""
+    """A drawn network: the Graphviz graph, and what each drawn element stands for (for the HTML page).
+
+    The options it was drawn with and its group tree are kept so that the HTML page can draw the
+    same network at its other depths.
+    """
 
     graph: graphviz.Digraph
     ir: IR
+    diagram: Diagram
+    depth: int | None = None
+    rankdir: str = "TB"
+    fold_repeats: bool = False
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -81,7 +92,7 @@ def drawing(ir: IR, depth: int | None = None, *, rankdir: str = "TB", fold_repea
     if rankdir not in RANKDIRS:
         raise ArchError(Diagnostic(f"rankdir must be {' or '.join(RANKDIRS)}, got {rankdir!r}",
                                    code="bad-drawing-option"))
-    return _Drawer(ir, structure(ir, fold_repeats), depth, rankdir).run()
+    return _Drawer(ir, structure(ir, fold_repeats), depth, rankdir, fold_repeats).run()
 
 
 def _build(path_or_source: str | Path, params: dict[str, Any] | None) -> IR:
@@ -92,13 +103,15 @@ def _build(path_or_source: str | Path, params: dict[str, Any] | None) -> IR:
 
 
 class _Drawer:
-    def __init__(self, ir: IR, diagram: Diagram, depth: int | None, rankdir: str):
+    def __init__(self, ir: IR, diagram: Diagram, depth: int | None, rankdir: str, fold_repeats: bool):
         import graphviz  # here, not at the top: every command's start-up would pay for it (see cli.py)
 
         self.ir, self.diagram, self.depth = ir, diagram, depth
         self.split: dict[str, list[str]] = {}  # file -> its lines (lines_of)
         self.out = Drawing(graphviz.Digraph(ir.network.name, graph_attr=dict(_GRAPH, rankdir=rankdir),
-                                            node_attr=_NODE, edge_attr=_EDGE), ir)
+                                            node_attr=_NODE, edge_attr=_EDGE), ir, diagram, depth, rankdir,
+                           fold_repeats)
+        self.macs = {row.layer.id: row.macs for row in analyse(ir).rows}
         self.number = {id(g): k for k, g in enumerate(diagram.groups())}
         self.node_of: dict[int, str] = {}  # layer id -> the DOT node that shows it
         self.collapsed: dict[str, Group] = {}
@@ -149,7 +162,7 @@ class _Drawer:
         if not g.side and self.is_chain(g.children):
             # A block that is one chain of layers (conv_bn) is a table with the block as its title
             # row: a cluster around it would add a box, and edges would cross the cluster's title.
-            self.record(f"C{k}", title, g.path, None, g.layer_ids(), g)
+            self.record(f"C{k}", title, g.path, self.out_shape(g), g.layer_ids(), g)
             self.table(graph, g.children, (f"C{k}", title, style, self.where(g.span)))
             return
         if g.side:
@@ -157,7 +170,7 @@ class _Drawer:
             title += f"  → side output '{g.side}' (training only)"
         with graph.subgraph(name=f"cluster_{k}") as sub:
             sub.attr(label=title, id=f"C{k}", tooltip=self.where(g.span), fontsize="10", **style)
-            self.record(f"C{k}", title, g.path, None, g.layer_ids(), g)
+            self.record(f"C{k}", title, g.path, self.out_shape(g), g.layer_ids(), g)
             self.children(sub, g)
 
     def collapse(self, graph: graphviz.Digraph, g: Group, k: int) -> None:
@@ -174,6 +187,9 @@ class _Drawer:
         self.record(name, title, g.path, shape, ids, g)
         for n in ids:
             self.node_of[n] = name
+
+    def out_shape(self, g: Group) -> tuple[int, ...] | None:
+        return self.ir.layers[g.out_node].out_shape if g.out_node >= 0 else None
 
     def is_chain(self, children: list[Group | int]) -> TypeGuard[list[int]]:
         """True when `children` are plain layers, each feeding the next: one table draws them all."""
@@ -218,7 +234,8 @@ class _Drawer:
                 self.table(graph, [layer_id])
             return
         name = f"L{layer_id}"
-        title = JOIN_TITLES.get(layer.op) or f"{layer.attrs['name']} (side output)"
+        title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op == Join.CHUNK
+                                              else f"{layer.attrs['name']} (side output)")
         graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])
         self.record(name, title, ModulePath(), layer.out_shape, [layer_id], layer)
@@ -274,12 +291,20 @@ class _Drawer:
     def record(self, key: str, title: str, path: ModulePath, shape, ids: list[int], where: Group | Layer) -> None:
         span = where.span
         lines = self.lines_of(span.file)
+        repeat = where.repeat if isinstance(where, Group) else 1
         self.out.info[key] = {
-            "title": title, "path": str(path), "shape": fmt(shape) if shape is not None else "",
-            "params": self.params_of(ids) * (where.repeat if isinstance(where, Group) else 1),
+            "title": title, "path": str(path), "in_shape": self.inputs_text(where),
+            "shape": fmt(shape) if shape is not None else "",
+            "params": self.params_of(ids) * repeat, "macs": sum(self.macs.get(n, 0) for n in ids) * repeat,
+            "options": _options_text(where) if isinstance(where, Layer) else "",
             "file": span.file, "line": span.line, "column": span.column,
             "text": lines[span.line - 1].strip() if 0 < span.line <= len(lines) else "",
         }
+
+    def inputs_text(self, where: Group | Layer) -> str:
+        """The shapes going in, one per input (a concat or an add has several)."""
+        inputs = where.inputs if isinstance(where, Layer) else [where.in_node] if where.in_node >= 0 else []
+        return ", ".join(fmt(self.ir.layers[self.source(n)].out_shape) for n in inputs)
 
     def params_of(self, ids: list[int]) -> int:
         return sum(self.ir.layers[n].params for n in ids)
@@ -298,8 +323,23 @@ def _layer_text(layer: Layer) -> str:
     stride = "" if s == "1" else f"/{s}"
     if d.decision == "pad":
         return f"shortcut: zero-pad +{d.pad_channels} ch{stride}"
+    if d.decision == "none":
+        return "no shortcut: the body changes the shape (when_equal)"
     channels = layer.out_shape[0] if layer.out_shape else "?"
     return f"shortcut: conv1-{channels}{stride} + bn"
+
+
+def _options_text(layer: Layer) -> str:
+    """A layer's option values, defaults included: `kernel=7x7, stride=2x2, padding=same, bias=false`."""
+    if layer.op in JOINS:
+        return ""
+    parts = []
+    for name, value in layer.attrs.items():
+        if name == "word" or value is None:  # the spelling, and options left unset (`output` of a pool)
+            continue
+        text = "x".join(map(value_text, value)) if isinstance(value, tuple) else value_text(value)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
 
 
 def _collapsed_title(g: Group) -> str:

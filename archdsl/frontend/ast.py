@@ -133,8 +133,11 @@ class Residual(Node):
 
 @node
 class Inception(Node):
-    """`inception<a | b | c>`: the branches applied to one input, concatenated along channels."""
+    """`concat<a | b | c>` (or its synonym `inception<...>`): the branches applied to one input,
+    concatenated along channels; `concat(flat)<...>` puts the branches' members in the enclosing block."""
 
+    word: Literal["concat", "inception"] = "inception"
+    args: list[Arg] = field(default_factory=list)
     branches: list[Seq]
 
 
@@ -152,7 +155,14 @@ class Gate(Node):
     paths: list[Seq]
 
 
-Item = Call | Group | Residual | Inception | Side | Gate
+@node
+class Split(Node):
+    """`split<a | b>`: the channels cut into equal parts, branch k applied to part k, the results concatenated."""
+
+    branches: list[Seq]
+
+
+Item = Call | Group | Residual | Inception | Side | Gate | Split
 
 
 @node
@@ -164,10 +174,16 @@ class Allowed(Node):
 
 @node
 class Stmt(Node):
-    """`label: item x N if cond allow(code, ...)`: one element of a sequence."""
+    """`label: item x N if cond allow(code, ...)`: one element of a sequence.
+
+    `label` is the label as written: a name, the text of a quoted label (`"block1-0"`), or a
+    numbered label's source (`denselayer{i}`), whose pieces are then in `label_parts`: text and
+    the expressions in braces, evaluated at each repetition (ir/expansion.py).
+    """
 
     label: str | None = None
     label_span: Span | None = None
+    label_parts: list[str | Expr] = field(default_factory=list)
     item: Item
     repeat: Expr | None = None
     cond: Expr | None = None
@@ -221,11 +237,13 @@ class Freeze(Node):
 
 @node
 class BlockDef(Node):
-    """`block basic(c, stride = 1) { ... }`: a reusable part, emitted as one nn.Module class."""
+    """`block basic(c, stride = 1) { ... }`: a reusable part, emitted as one nn.Module class
+    (`sequential block ...`: an nn.Sequential subclass, whose body is a chain)."""
 
     name: str
     params: list[Param]
     body: Seq
+    sequential: bool = False
 
 
 @node

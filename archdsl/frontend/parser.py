@@ -18,7 +18,7 @@ import stat
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from archdsl.errors import ArchError, Diagnostic, Note, Span, did_you_mean
 from archdsl.frontend import _lark_standalone as generated
@@ -36,7 +36,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
-from archdsl.frontend.syntax_errors import explain
+from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
 
@@ -53,7 +53,7 @@ def _lark() -> Lark:
 
 # What each terminal means to a person reading the error.
 _TERMINAL_WORDS = {
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": 'a quoted path ("...")',
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": 'a quoted path or label ("...")',
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
@@ -62,7 +62,8 @@ _TERMINAL_WORDS = {
 
 
 def describe_expected(expected: set[str]) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected})
+    # What is described in words ("a name") before the keywords and punctuation, which a long list cuts off.
+    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected}, key=lambda w: (w.startswith("'"), w))
     if len(words) > 8:
         words = words[:8] + ["..."]
     return ", ".join(words)
@@ -87,7 +88,7 @@ def parse(text: str, file: str = "<string>", max_tokens: int | None = None) -> A
         raise ArchError(_syntax_error(exc, text, file), {file: text}) from None
     _check_nesting(tree, file, text)
     try:
-        return _ToAst(file).transform(tree)
+        return _ToAst(file, text).transform(tree)
     except VisitError as exc:  # Lark wraps what the transformer raises; ours is an ArchError
         if isinstance(exc.orig_exc, ArchError):
             raise ArchError(exc.orig_exc.diagnostics, {file: text}) from None
@@ -197,6 +198,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
     code, why = explain(exc, _lark())
+    if why is None and isinstance(exc, UnexpectedToken) and exc.token.type == "MORETHAN" \
+            and exc.token.start_pos is not None:
+        code, why = greater_in_condition(text, exc.token.start_pos) or (code, why)
     if why:
         hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint, code=code)
@@ -211,9 +215,9 @@ def _span(file: str, meta: Meta | Token) -> Span:
 class _ToAst(Transformer):
     """Lark tree → AST (ast.py); one method per aliased rule."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str | None = None):
         super().__init__()
-        self.file = file
+        self.file, self.text = file, text
 
     def _s(self, meta: Meta | Token) -> Span:
         return _span(self.file, meta)
@@ -280,14 +284,22 @@ class _ToAst(Transformer):
         seqs = [_no_defaults(x, "residual<...>") for x in c if isinstance(x, A.Seq)]
         return A.Residual(span=self._s(meta), args=args, body=seqs[0], shortcut=seqs[1] if len(seqs) > 1 else None)
 
-    def inception(self, meta, c):
-        return A.Inception(span=self._s(meta), branches=[_no_defaults(x, "inception<...>") for x in c])
+    def inception(self, meta, c, word: Literal["concat", "inception"] = "inception"):
+        args = c[0] if isinstance(c[0], list) else []
+        return A.Inception(span=self._s(meta), word=word, args=args,
+                           branches=[_no_defaults(x, f"{word}<...>") for x in c if isinstance(x, A.Seq)])
+
+    def concat(self, meta, c):
+        return self.inception(meta, c, "concat")
 
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
+
+    def split(self, meta, c):
+        return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
 
     # sequences
     def repeat(self, meta, c):
@@ -302,16 +314,28 @@ class _ToAst(Transformer):
     def default_decl(self, meta, c):
         return A.Default(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1])
 
+    def label(self, meta, c):
+        token = c[0]
+        if token.type == "NAME":
+            if len(c) == 1 or c[1] is None:
+                return _Label(str(token), self._s(meta), [])
+            assert self.text is not None and meta.start_pos is not None and meta.end_pos is not None
+            return _Label(re.sub(r"\s+", "", self.text[meta.start_pos:meta.end_pos]), self._s(meta), [str(token), c[1]])
+        span = self._s(meta)
+        text = str(token)[1:-1]
+        return _Label(text, span, _label_parts(text, span, self.file))
+
     def stmt(self, meta, c):
         if isinstance(c[0], A.Default):
             return c[0]
-        label = next((x for x in c if isinstance(x, Token)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
+        label = next((x for x in c if isinstance(x, _Label)), None)
+        item = next(x for x in c if isinstance(x, A.Item))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),
-            label=str(label) if label else None,
-            label_span=self._s(label) if label else None,
+            label=label.text if label else None,
+            label_span=label.span if label else None,
+            label_parts=label.parts if label else [],
             item=item,
             repeat=extras.get("repeat"),
             cond=extras.get("cond"),
@@ -344,8 +368,10 @@ class _ToAst(Transformer):
         return A.InputDecl(span=self._s(meta), channels=channels, height=height, width=width)
 
     def block_def(self, meta, c):
+        sequential = isinstance(c[0], Token) and c[0].type == "SEQUENTIAL"
+        c = c[1:] if c[0] is None or sequential else c
         params = c[1] if isinstance(c[1], list) else []
-        return A.BlockDef(span=self._s(meta), name=str(c[0]), params=params, body=c[-1])
+        return A.BlockDef(span=self._s(meta), name=str(c[0]), params=params, body=c[-1], sequential=sequential)
 
     def freeze(self, meta, c):
         names = [t for t in c if t.type == "NAME"]
@@ -370,6 +396,59 @@ class _ToAst(Transformer):
             blocks=[d for d in c if isinstance(d, A.BlockDef)],
             networks=[d for d in c if isinstance(d, A.Network)],
         )
+
+
+@dataclasses.dataclass
+class _Label:  # not a tuple: stmt() tells its parts apart by type, and ("repeat", expr) is one
+    text: str
+    span: Span
+    parts: list[str | A.Expr]
+
+
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def _label_parts(text: str, span: Span, file: str) -> list[str | A.Expr]:
+    """The pieces of a quoted label: text, and the expressions in braces (`"block1-{i - 1}"`); [] without braces."""
+    if "{" not in text and "}" not in text:
+        return []
+    parts: list[str | A.Expr] = []
+    position = 0
+    for match in _BRACES.finditer(text):
+        parts.append(text[position:match.start()])
+        try:
+            expr = parse_expression(match.group(1), file)
+        except ArchError:
+            raise ArchError(Diagnostic(f"'{{{match.group(1)}}}' in label \"{text}\" is not an expression", span,
+                                       hint="braces in a label hold an expression, e.g. \"block1-{i - 1}\"",
+                                       code="bad-label")) from None
+        parts.append(_respan(expr, span))
+        position = match.end()
+    parts.append(text[position:])
+    if any("{" in p or "}" in p for p in parts if isinstance(p, str)):
+        raise ArchError(Diagnostic(f"unmatched brace in label \"{text}\"", span,
+                                   hint="braces in a label hold an expression, e.g. \"block1-{i - 1}\"",
+                                   code="bad-label"))
+    return [p for p in parts if p != ""]
+
+
+def _respan(expr: A.Expr, span: Span) -> A.Expr:
+    """An expression parsed out of a label, placed at the label (its own positions are the wrapper's)."""
+    for node in _nodes(expr):
+        node.span = span
+    return expr
+
+
+def _nodes(expr: A.Expr) -> list[A.Expr]:
+    out, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, A.Neg):
+            stack.append(node.operand)
+        elif isinstance(node, A.BinOp):
+            stack += [node.left, node.right]
+    return out
 
 
 def _misplaced(default: A.Default, where: str) -> Diagnostic:

@@ -32,6 +32,7 @@ from archdsl.ir.nodes import (
     StepKind,
 )
 from archdsl.ir.reserved import EMITTED_NAMES, MODULE_ATTRIBUTES, UNSAFE_NAMES
+from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
 # Expansion reports at most this many errors (as compilers do: gcc's -fmax-errors): each costs a
@@ -53,6 +54,9 @@ class _Ctx(NamedTuple):
     stack: tuple[str, ...]
     defaults: Defaults  # for the layers of this body (see ir/defaults.py)
     number: int | None = None  # inside `x N`: the repetition's number, from 1 (the name `i`)
+    # Inside a concat(flat) branch or a sequential block, statements are a chain (code generation
+    # writes them as one variable passed along, or as an nn.Sequential's items): what else they refuse.
+    chain_only: str | None = None
 
 
 def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
@@ -154,12 +158,27 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return list(item.branches)
     if isinstance(item, A.Gate):
         return list(item.paths)
+    if isinstance(item, A.Split):
+        return list(item.branches)
     return []
 
 
 # Module-level names of the emitted code that a constructor's code may use: a parameter of that
 # name would hide them inside __init__ (`OrderedDict = 4` broke every labelled group).
 _MODULE_NAMES = {"OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math", "pretrained", "read_safetensors"}
+
+
+def _check_label(label: str, span: Span, reporter: Reporter) -> None:
+    """A label is an attribute name; one that is no identifier (`"block1-0"`) is registered with
+    add_module, which refuses only '' and '.'; archdsl also keeps quotes, backslashes and control
+    characters out, since the label is written into the emitted source as a string literal."""
+    if label.isidentifier():
+        _check_identifier(label, span, reporter, "label")
+    elif not label or "." in label or any(c in label for c in "\\\"'") or not label.isprintable():
+        shown = label.encode("unicode_escape").decode("ascii")
+        reporter.error(f"label \"{shown}\" cannot name a PyTorch module", span, code="bad-module-name",
+                       hint="a module name must be non-empty and hold no '.' (nor quotes, backslashes or "
+                            "control characters)")
 
 
 def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> bool:
@@ -184,6 +203,8 @@ class _Expander:
         self.ir = IR(program, net, params, structural, input_shape, [], [])
         # the network body's defaults as written, the same as literals for blocks, each block's own
         self.defaults: tuple[Defaults, Defaults, dict[str, Defaults]] = ({}, {}, {})
+        self.shaped = 0  # layers whose shapes are known during expansion (see input_width)
+        self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -270,8 +291,9 @@ class _Expander:
         start = len(ctx.steps) if ctx.steps is not None else 0
         inner = ctx
         if stmt.cond is not None:
-            if ctx.steps is None:
-                raise ArchError(Diagnostic("`if` is allowed only on statements of a block or network body",
+            if ctx.steps is None or ctx.chain_only:
+                raise ArchError(Diagnostic("`if` is allowed only on statements of a block or network body"
+                                           + (f", not in {ctx.chain_only}" if ctx.chain_only else ""),
                                            stmt.cond.span, hint="move the condition onto the enclosing labelled group",
                                            code="misplaced-if"))
             value = evaluate(stmt.cond, ctx.env)
@@ -280,16 +302,20 @@ class _Expander:
                                            code="bad-condition-value"))
             inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
-        y = self.labelled(stmt, x, inner, site, count) if stmt.label else self.unlabelled(stmt, x, inner, site, count)
+        labelled = stmt.label is not None  # "" too: a quoted label, refused with its own diagnostic
+        y = self.labelled(stmt, x, inner, site, count) if labelled else self.unlabelled(stmt, x, inner, site, count)
         if stmt.cond is None:
             return y
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
+            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE):
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception"}.get(step.kind, "gate")
+                raise ArchError(Diagnostic(f"a {word}<...> cannot be switched off with `if`", stmt.cond.span,
+                                           hint=f"define a block holding the {word} and put the `if` on the "
+                                                "block's use", code="misplaced-if"))
             step.cond, step.cond_index = stmt.cond, ctx.number
-        if not isinstance(stmt.item, A.Side):
-            self.ir.conditionals.append((x, y, stmt.span))
         return y if inner.enabled else x
 
     def _repeat_count(self, stmt: A.Stmt, ctx: _Ctx) -> int:
@@ -354,14 +380,17 @@ class _Expander:
         return True
 
     def labelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None = None) -> int:
+        if stmt.label_parts:
+            return self.numbered(stmt, x, ctx, site, count, default_name)
         item, label = stmt.item, stmt.label
         label_span = stmt.label_span or stmt.span
-        if label is not None:
-            _check_identifier(label, label_span, self.reporter, "side output" if isinstance(item, A.Side) else "label")
+        if label is not None and not isinstance(item, A.Side):
+            _check_label(label, label_span, self.reporter)
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception | A.Gate):
-            word = {A.Residual: "residual", A.Inception: "inception", A.Gate: "gate"}[type(item)]
+        if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
+            word = item.word if isinstance(item, A.Inception) else \
+                {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
@@ -382,6 +411,35 @@ class _Expander:
         self._apply(ctx, m, site, stmt.span, x, y)
         return y
 
+    def numbered(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int, default_name: str | None) -> int:
+        """`denselayer{i}: dense_layer(32) x 6`: one member per repetition, each labelled with its own `i`
+        (from 1), in the enclosing block or group rather than in an nn.Sequential of the repetitions."""
+        span = stmt.label_span or stmt.span
+        if stmt.repeat is None:
+            one = A.Stmt(span=stmt.span, label=self.label_text(stmt, ctx.env), label_span=span, item=stmt.item)
+            return self.labelled(one, x, ctx, site, 1, default_name)
+        before = self._made(ctx)
+        for r in range(count):
+            rctx = _repetition(ctx, stmt, r)  # `i` is the repetition's number in the label and the item alike
+            one = A.Stmt(span=stmt.span, label=self.label_text(stmt, rctx.env), label_span=span, item=stmt.item)
+            x = self.labelled(one, x, rctx, site.then(SiteKind.REPEAT, r), 1, default_name)
+            if r == 0 and not self._foresee(before, count, stmt, ctx):
+                break
+        return x
+
+    def label_text(self, stmt: A.Stmt, env: dict[str, Value]) -> str:
+        text = []
+        for part in stmt.label_parts:
+            if isinstance(part, str):
+                text.append(part)
+                continue
+            value = evaluate(part, env)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ArchError(Diagnostic(f"a label's braces must give an integer, got {value!r}", part.span,
+                                           hint="e.g. denselayer{i} or \"block1-{i - 1}\"", code="bad-label-value"))
+            text.append(str(value))
+        return "".join(text)
+
     def _apply(self, ctx: _Ctx, m: Member, site: Site, span: Span, x: int, y: int) -> None:
         if ctx.steps is not None:
             self._step(ctx, Step(StepKind.APPLY, site, span, x, y, member=m))
@@ -397,18 +455,24 @@ class _Expander:
             return self.call(item, x, ctx, site, None)
         if isinstance(item, A.Group):
             return self.seq(item.body, x, ctx, site)
+        word = item.word if isinstance(item, A.Inception) else type(item).__name__.lower()
         if ctx.steps is None:
-            word = type(item).__name__.lower()
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
                                        "nn.Sequential", item.span,
                                        hint=f"define a block holding the {word} and use the block in the group",
                                        code="container-in-group"))
+        if ctx.chain_only and (ctx.chain_only.startswith("a sequential") or not isinstance(item, A.Inception)):
+            raise ArchError(Diagnostic(f"{word}<...> cannot stand in {ctx.chain_only}", item.span,
+                                       hint=f"define a block holding the {word} and use the block here",
+                                       code="container-in-chain"))
         if isinstance(item, A.Residual):
             return self.residual(item, x, ctx, site)
         if isinstance(item, A.Inception):
             return self.inception(item, x, ctx, site)
         if isinstance(item, A.Gate):
             return self.gate(item, x, ctx, site)
+        if isinstance(item, A.Split):
+            return self.split(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -424,6 +488,16 @@ class _Expander:
             raise ArchError(Diagnostic(f"unknown layer or block '{call.name}'", call.span, hint=hint,
                                        code="unknown-word"))
         spec, kernel = found
+        if spec.parameter and label is not None and not label.isidentifier():
+            raise ArchError(Diagnostic(f"'{spec.word}' makes a parameter, whose label must be an identifier, not "
+                                       f"\"{label}\"", call.span, hint="quoted labels name modules only",
+                                       code="bad-module-name"))
+        if spec.parameter and ctx.steps is None:
+            raise ArchError(Diagnostic(f"'{call.name}' is a parameter of the enclosing block, not a module: it cannot "
+                                       "stand inside a labelled ( ) group, which becomes an nn.Sequential", call.span,
+                                       hint="put it in the block's body after the group, as ConvNeXt's "
+                                            "`block: (...); layer_scale: scale(init=1e-6)`",
+                                       code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
         layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
@@ -443,15 +517,19 @@ class _Expander:
         if call.dashes or call.slash is not None:
             raise ArchError(Diagnostic(f"block '{call.name}' takes arguments in parentheses, not '-' or '/'",
                                        call.span, hint=f"write {call.name}(...)", code="block-arguments"))
-        args = _bind_block_args(call, block, ctx.env)
+        width = self.input_width(x, call) if self._reads_width(block) else None
+        args = _bind_block_args(call, block, ctx.env, width)
         inst_id = len(self.ir.instances)
         m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
                         default_name=default_name)
-        container = Container(ContainerKind.CLASS, inst_id, m)
+        # A sequential block's members are an nn.Sequential's: numbered 0, 1, ... unless labelled.
+        container = Container(ContainerKind.SEQ if block.sequential else ContainerKind.CLASS, inst_id, m)
         inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
         self.ir.instances.append(inst)
         defaults = merged(self.defaults[1], self.defaults[2].get(block.name, {}))
-        inner = _Ctx(inst, container, inst.steps, dict(args), ctx.enabled, ctx.stack + (call.name,), defaults)
+        env = dict(args) if width is None else {**args, "in_channels": width}
+        inner = _Ctx(inst, container, inst.steps, env, ctx.enabled, ctx.stack + (call.name,), defaults,
+                     chain_only=f"a sequential block ('{block.name}')" if block.sequential else None)
         start = len(self.reporter.diagnostics)
         inst.out_node = self.seq(block.body, x, inner, Site())
         if len(self.reporter.diagnostics) > start:
@@ -468,17 +546,45 @@ class _Expander:
         self._apply(ctx, m, site, call.span, x, inst.out_node)
         return inst.out_node
 
+    def _reads_width(self, block: A.BlockDef) -> bool:
+        if block.name not in self.reads_width:
+            self.reads_width[block.name] = "in_channels" in _names_in(block)
+        return self.reads_width[block.name]
+
+    def input_width(self, x: int, call: A.Call) -> int:
+        """The channels (or flat features) of tensor `x`, for a block body's `in_channels`.
+
+        Expressions are evaluated while the graph is built, so the shapes made so far are inferred
+        here, each layer once; the full inference after expansion computes them all again. A shape
+        rule's problem is reported now, as that inference would report it.
+        """
+        from archdsl.shapes.inference import infer_from  # here: the shape check imports the IR's records
+
+        layers = self.ir.layers
+        infer_from(self.ir, self.shaped, self.reporter)
+        self.shaped = len(layers)
+        shape = layers[x].out_shape
+        if shape is None:
+            raise ArchError(Diagnostic(f"block '{call.name}' reads `in_channels`, and the shape of its input is "
+                                       "unknown after the errors above", call.span, code="unknown-input-width"))
+        return shape[0]
+
     # -- combinators ---------------------------------------------------------------------------
     def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: Site) -> int:
-        mode = "projection"
+        mode, drop = "projection", None
         for arg in item.args:
+            if arg.name == "drop":
+                drop = arg
+                continue
             if arg.name != "shortcut" or not isinstance(arg.value, A.Name) or arg.value.id not in SHORTCUT_MODES:
-                raise ArchError(Diagnostic("residual takes one option, shortcut=" + "|".join(SHORTCUT_MODES),
-                                           arg.span, code="bad-residual-option"))
+                raise ArchError(Diagnostic("residual takes the options shortcut=" + "|".join(SHORTCUT_MODES) +
+                                           " and drop=p", arg.span, code="bad-residual-option"))
             mode = arg.value.id
         step = Step(StepKind.RESIDUAL, site, item.span, x, -1)
         body_ctx = ctx._replace(steps=step.body)
         body_out = self.seq(item.body, x, body_ctx, site.then(SiteKind.BODY))
+        if drop is not None:
+            body_out = self.stochastic_depth(drop, body_out, body_ctx, site.then(SiteKind.DROP))
         sc_site = site.then(SiteKind.SHORTCUT)
         if item.shortcut is not None:
             sc_ctx = ctx._replace(steps=step.shortcut_steps)
@@ -501,8 +607,20 @@ class _Expander:
         self._step(ctx, step)
         return add.id
 
+    def stochastic_depth(self, drop: A.Arg, x: int, ctx: _Ctx, site: Site) -> int:
+        """`residual(drop=p)`: torchvision's StochasticDepth(p, "row") on the body's output, before the add; an
+        attribute `stochastic_depth` of the block, as in torchvision's CNBlock."""
+        p = check_option(DROP, evaluate(drop.value, ctx.env), drop, "residual")
+        layer = self.node("stochastic_depth", drop.span, ctx, [x], {"p": p}, {"p": drop.value})
+        m = self.member(ctx, MemberKind.LAYER, None, "stochastic_depth", site, drop.span, node=layer.id,
+                        default_name="stochastic_depth")
+        layer.member = m
+        self._apply(ctx, m, site, drop.span, x, layer.id)
+        return layer.id
+
     def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
-        step = Step(StepKind.CONCAT, site, item.span, x, -1)
+        flat = _concat_flat(item)
+        step = Step(StepKind.CONCAT, site, item.span, x, -1, flat=flat)
         outs = []
         for i, branch in enumerate(item.branches, start=1):
             bsteps: list[Step] = []
@@ -510,8 +628,20 @@ class _Expander:
             bsite = site.then(SiteKind.BRANCH, i)
             stmts = branch.stmts
             if any(s.cond is not None for s in stmts):
-                raise ArchError(Diagnostic("inception branches cannot be conditional", branch.span,
+                raise ArchError(Diagnostic(f"{item.word} branches cannot be conditional", branch.span,
                                            code="conditional-branch"))
+            if _is_identity(branch):
+                # The input itself: no member, and the concatenation reads `x` (DenseNet's dense layer).
+                outs.append(x)
+                step.branches.append(None)
+                step.branch_steps.append([])
+                continue
+            if flat:
+                # The branch's members belong to the enclosing block: Inception v3's `Mixed_5b.branch5x5_1`.
+                outs.append(self.seq(branch, x, bctx._replace(chain_only=f"a {item.word}(flat) branch"), bsite))
+                step.branches.append(None)
+                step.branch_steps.append(bsteps)
+                continue
             if len(stmts) == 1:
                 outs.append(self.labelled(stmts[0], x, bctx, bsite, self._repeat_count(stmts[0], ctx),
                                           default_name=f"branch{i}"))
@@ -519,6 +649,7 @@ class _Expander:
                 group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
                 outs.append(self.labelled(group, x, bctx, bsite, 1, default_name=f"branch{i}"))
             step.branches.append(_applied(bsteps))
+            step.branch_steps.append(bsteps)
         cat = self.node(Join.CONCAT, item.span, ctx, outs)
         step.out_node = cat.id
         self._step(ctx, step)
@@ -539,6 +670,41 @@ class _Expander:
         self._step(ctx, step)
         return mul.id
 
+    def split(self, item: A.Split, x: int, ctx: _Ctx, site: Site) -> int:
+        """ShuffleNetV2's `x1, x2 = x.chunk(2, dim=1)`: branch k runs on part k of the channels; the results
+        are concatenated. As a concat's, each branch is one member of the enclosing class, and an identity
+        branch is the part itself."""
+        step = Step(StepKind.SPLIT, site, item.span, x, -1)
+        outs = []
+        parts = len(item.branches)
+        for i, branch in enumerate(item.branches, start=1):
+            part = self.node(Join.CHUNK, branch.span, ctx, [x], {"index": i - 1, "parts": parts})
+            step.parts.append(part.id)
+            bsteps: list[Step] = []
+            bctx = ctx._replace(steps=bsteps)
+            bsite = site.then(SiteKind.BRANCH, i)
+            stmts = branch.stmts
+            if any(s.cond is not None for s in stmts):
+                raise ArchError(Diagnostic("split branches cannot be conditional", branch.span,
+                                           code="conditional-branch"))
+            if _is_identity(branch):
+                outs.append(part.id)
+                step.branches.append(None)
+                step.branch_steps.append([])
+                continue
+            if len(stmts) == 1:
+                outs.append(self.labelled(stmts[0], part.id, bctx, bsite, self._repeat_count(stmts[0], ctx),
+                                          default_name=f"branch{i}"))
+            else:
+                group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
+                outs.append(self.labelled(group, part.id, bctx, bsite, 1, default_name=f"branch{i}"))
+            step.branches.append(_applied(bsteps))
+            step.branch_steps.append(bsteps)
+        cat = self.node(Join.CONCAT, item.span, ctx, outs)
+        step.out_node = cat.id
+        self._step(ctx, step)
+        return cat.id
+
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
@@ -548,6 +714,11 @@ class _Expander:
             raise ArchError(Diagnostic("side outputs belong in the network body", item.span,
                                        hint="move the side<...> from the block into the network",
                                        code="misplaced-side"))
+        if not label.isidentifier():
+            raise ArchError(Diagnostic(f"side output \"{label}\" needs a name that is an identifier", stmt.label_span,
+                                       hint="it names a field of the returned tuple, e.g. aux1: side<...>",
+                                       code="bad-module-name"))
+        _check_identifier(label, stmt.label_span or stmt.span, self.reporter, "side output")
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
                                        code="duplicate-side"))
@@ -572,7 +743,35 @@ class _Expander:
         return x
 
 
-SHORTCUT_MODES = ("projection", "pad", "project_all")
+SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
+DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
+
+
+def _concat_flat(item: A.Inception) -> bool:
+    """The one option of `concat(flat)<...>`: whether the branches' members belong to the enclosing block."""
+    flat = False
+    for arg in item.args:
+        if arg.name is None and isinstance(arg.value, A.Name) and arg.value.id == "flat":
+            flat = True
+        elif arg.name == "flat" and isinstance(arg.value, A.Boolean):
+            flat = arg.value.value
+        else:
+            raise ArchError(Diagnostic(f"{item.word} takes one option, flat (or flat=true|false)", arg.span,
+                                       code="bad-concat-option"))
+    return flat
+
+
+def _is_identity(branch: A.Seq) -> bool:
+    """A branch that passes its input on: empty, `()`, or an unlabelled `identity` without options."""
+    stmts = branch.stmts
+    if not stmts:
+        return True
+    if len(stmts) != 1 or stmts[0].label is not None or stmts[0].repeat is not None:
+        return False
+    item = stmts[0].item
+    if isinstance(item, A.Group):
+        return _is_identity(item.body)
+    return isinstance(item, A.Call) and item.name == "identity" and not (item.dashes or item.slash or item.args)
 
 
 def _repetition(ctx: _Ctx, stmt: A.Stmt, r: int) -> _Ctx:
@@ -590,7 +789,22 @@ def _applied(steps: list[Step]) -> Member:
     return member
 
 
-def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:
+def _names_in(node: object) -> set[str]:
+    """Every name an expression under `node` reads."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, A.Name):
+            found.add(item.id)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, A.Node):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__ if f != "span")
+    return found
+
+
+def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], width: int | None) -> dict[str, Value]:
     params = [p.name for p in block.params]
     given: dict[str, A.Expr] = {}
     positional = [a for a in call.args if a.name is None]
@@ -614,8 +828,8 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
     for param in block.params:
         if param.name in given:
             values[param.name] = evaluate(given[param.name], env)
-        elif param.default is not None:
-            values[param.name] = evaluate(param.default, values)
+        elif param.default is not None:  # defaults may read the parameters before them, and the input's width
+            values[param.name] = evaluate(param.default, values if width is None else {**values, "in_channels": width})
         else:
             raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
                                        hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))

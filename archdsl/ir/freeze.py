@@ -12,6 +12,7 @@ from __future__ import annotations
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.ir.nodes import IR, Member, ModulePath, StepKind
+from archdsl.layers import OPS
 
 
 def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
@@ -40,6 +41,10 @@ def resolve_freeze(ir: IR, decl: A.Freeze | None) -> list[str]:
                                            code="cannot-freeze"),
                                 ir.program.sources)
     for m in chosen:
+        if m.node is not None and OPS[ir.layers[m.node].op].parameter:
+            raise ArchError(Diagnostic(f"cannot freeze '{m.name}': it is a parameter of the network, not a module",
+                                       m.span, hint="freeze the layers and blocks around it; its own gradient can be "
+                                                    "turned off in Python", code="cannot-freeze"), ir.program.sources)
         step = ir.instances[0].steps_by_site.get(m.site)
         if step is not None and step.cond is not None:
             raise ArchError(Diagnostic(f"cannot freeze '{m.name}': it exists only under a condition", m.span,

@@ -48,6 +48,7 @@ class Join(_Word):
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
     MUL = "mul"  # a gate's elementwise product
+    CHUNK = "chunk"  # one of a split's equal parts of the channels (a view)
 
 
 class ContainerKind(_Word):
@@ -68,6 +69,7 @@ class StepKind(_Word):
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
     GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
+    SPLIT = "split"  # channels cut into parts, a branch per part, concatenated
 
 
 class ModulePath(tuple[str, ...]):
@@ -93,6 +95,7 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    DROP = "/drop"  # a residual's stochastic depth, after its body
     FACTOR = "/f"  # a gate's path `number` (from 1)
 
 
@@ -229,8 +232,13 @@ class Step:
     body: list[Step] = field(default_factory=list)
     shortcut: Member | None = None
     shortcut_steps: list[Step] = field(default_factory=list)
-    branches: list[Member] = field(default_factory=list)
+    # CONCAT: per branch, the member it applies (None for an identity branch, which reads the input,
+    # and for the branches of concat(flat)<...>), and the branch's own steps
+    branches: list[Member | None] = field(default_factory=list)
+    branch_steps: list[list[Step]] = field(default_factory=list)
+    flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
+    parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
     name: str | None = None
 
     def __repr__(self) -> str:
@@ -278,7 +286,6 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
-    conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)

@@ -121,6 +121,9 @@ class LayerSpec(NamedTuple):
     # It takes a channels-last (H, W, C) tensor, being element-wise or acting on the last dimension (ln, fc):
     # every other op refuses one (shapes/inference.py), so no rule reads H as channels by mistake.
     last_dim: bool = False
+    # A learned tensor held by the module itself (nn.Parameter), named by the label, that the forward multiplies
+    # by (`x = self.layer_scale * x`): no submodule, so it cannot stand in an nn.Sequential.
+    parameter: bool = False
     internal: bool = False  # a join, not a word of the language
 
     def __repr__(self) -> str:

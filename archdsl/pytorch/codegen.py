@@ -157,15 +157,42 @@ class _Generator:
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = self.input_state(first, names["in_channels"], n)
-        writer.walk(first.steps, t_in)
+        items: list[tuple[Member, str]] = []
+        if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
+            for m in first.container.members:
+                text, t_in = writer.ctor(m, t_in)
+                items.append((m, text))
+        else:
+            writer.walk(first.steps, t_in)
         self.extras[block.name] = writer.extras
         if writer.extras:
             sig.append("*")
             sig += [f"{arg}: {_size_type(list(by_id.values()))}" for arg, by_id in writer.extras.values()]
         uses = f"used {n} time{'s' * (n != 1)}"
         doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}."""'
+        if block.sequential:
+            return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
                                "Tensor")
+
+    def sequential_class_text(self, name: str, doc: str, sig: list[str], prologue: list[str],
+                              items: list[tuple[Member, str]]) -> str:
+        """A `sequential block`: an nn.Sequential subclass whose constructor passes its items (torchvision's
+        Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
+        ind2 = _INDENT * 2
+        lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
+                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
+        lines += [ind2 + _indent(line, 2) for line in prologue]
+        if any(m.label for m, _ in items):
+            self.imports.add("OrderedDict")
+            lines.append(f"{ind2}super().__init__(OrderedDict([")
+            lines += [f'{ind2}{_INDENT}("{m.name}", {_indent(text, 3)}),' for m, text in items]
+            lines.append(f"{ind2}]))")
+        else:
+            lines.append(f"{ind2}super().__init__(")
+            lines += [f"{ind2}{_INDENT}{_indent(text, 3)}," for _, text in items]
+            lines.append(f"{ind2})")
+        return "\n".join(lines) + "\n"
 
     def input_state(self, inst: Instance, channels: Sym, n: int) -> _T:
         source = self.ir.layers[inst.in_node]
@@ -277,6 +304,11 @@ class _Writer:
         self.sides: list[tuple[str, bool]] = []
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
+        # The variable that holds the tensor a statement transforms: `x`, or a concat(flat) branch's own
+        # (`branch2 = self.conv1(x)`; `branch2 = self.conv2(branch2)`); `src`, when set, is what the next
+        # statement reads instead (a branch's first statement reads the concatenation's input).
+        self.var = "x"
+        self.src: str | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -384,16 +416,75 @@ class _Writer:
         if not self.emit or name in self.emitted:
             return
         self.emitted.add(name)
+
+        def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
+            return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
+
         if cond:
-            self.init += [f"self.{name} = None", f"if {cond}:", f"{_INDENT}self.{name} = {_indent(ctor, 1)}"]
+            self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
-            self.init.append(f"self.{name} = {ctor}")
+            self.init.append(assign(ctor))
+
+    def reads(self) -> str:
+        """The variable the next statement reads (see `var`)."""
+        src, self.src = self.src or self.var, None
+        return src
 
     # -- statements ---------------------------------------------------------------------------
     def walk(self, steps: list[Step], t: _T) -> _T:
-        for step in steps:
-            t = getattr(self, f"step_{step.kind}")(step, t)
+        k = 0
+        while k < len(steps):
+            step = steps[k]
+            if step.cond is None:
+                t = getattr(self, f"step_{step.kind}")(step, t)
+                k += 1
+                continue
+            # The steps of one conditional statement (`(conv1-h; bn) if t != 1` makes two): each runs on
+            # what the one before it made, and after them the tensor is either theirs or the one before.
+            end = k
+            while end < len(steps) and steps[end].cond is step.cond:
+                end += 1
+            t = self.conditional(steps[k:end], t)
+            k = end
         return t
+
+    def conditional(self, steps: list[Step], t: _T) -> _T:
+        """Write a conditional statement's steps; the tensor after them, in every instance."""
+        out = t
+        for step in steps:
+            out = getattr(self, f"step_{step.kind}")(step, out)
+        first, last = steps[0], steps[-1]
+        assert first.cond is not None  # walk() passes the steps of a conditional statement
+        holds = render(first.cond, self.scope(first.cond_index), self.n).vals
+        ins = [_out_shape(self.ir.layers[s.in_node]) for s in self.counterparts(first)]
+        outs = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(last)]
+        actual = [o if h else i for h, i, o in zip(holds, ins, outs)]
+
+        def agrees(size: Sym | None, where: list[tuple[int, ...]]) -> bool:
+            return size is not None and all(v == s[0] for v, s in zip(size.vals, where))
+
+        def merged(on: Sym | None, off: Sym | None) -> Sym | None:
+            """The size after the statement: one of the two where it agrees with every instance, else both."""
+            for size in (off, on):
+                if agrees(size, actual):
+                    return size
+            if on is None or off is None:
+                return None
+            cond = self.cond_text(first)
+            return Sym(f"{on} if {cond} else {off}", -2, tuple(s[0] for s in actual))
+
+        if all(a == i for a, i in zip(actual, ins)) and all(h is False for h in holds):
+            return t
+        if all(a == o for a, o in zip(actual, outs)) and all(h is True for h in holds):
+            return out
+        scale = out.scale if out.scale is not None and t.scale is not None and out.scale.vals == t.scale.vals \
+            else None
+        rel = out.rel if out.rel is not None and t.rel is not None and out.rel.vals == t.rel.vals else None
+        if any(len(a) != len(actual[0]) for a in actual):
+            return _T(None, None, None, None)
+        if len(actual[0]) == 3:
+            return _T(merged(out.ch, t.ch), None, scale, rel)
+        return _T(None, merged(out.feat, t.feat), None, None)
 
     def step_apply(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
@@ -403,24 +494,70 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        if cond:
-            self.fwd += [f"if self.{name} is not None:", f"{_INDENT}x = self.{name}(x){self.comment(step, out)}"]
-            return t  # a conditional statement keeps the shape (shapes.py checks it)
-        self.fwd.append(f"x = self.{name}(x){self.comment(step, out)}")
+        if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
+            self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
+            return out  # as if it held: walk() decides what follows the statement
+        src = self.reads()
+        self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
 
+    def applied(self, m: Member, src: str = "x") -> str:
+        """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
+        if m.kind == "layer" and OPS[self.layer(m).op].parameter:
+            return f"{_attr(_name(m))} * {src}"
+        return f"{_attr(_name(m))}({src})"
+
     def step_concat(self, step: Step, t: _T) -> _T:
-        calls, channels, scale = [], None, t.scale
-        for branch in step.branches:
-            ctor, out = self.ctor(branch, t)
-            self.declare(_name(branch), ctor, None)
-            calls.append(f"self.{_name(branch)}(x)")
-            channels = out.ch if channels is None else channels.binop("+", known(out.ch, branch, "channels"))
+        src = self.reads()
+        calls, channels, scale, rel = [], None, t.scale, t.rel
+        for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
+            call, out = self.branch(i, branch, steps, src, t)
+            calls.append(call)
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
         out = _T(channels, None, scale, rel)
-        self.fwd.append(f"x = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
         return out
+
+    def step_split(self, step: Step, t: _T) -> _T:
+        """`x1, x2 = x.chunk(2, 1)`, then the branches on their parts, concatenated (ShuffleNetV2's forward)."""
+        n = len(step.branches)
+        parts = [self.generated(f"x{k}") for k in range(1, n + 1)]
+        self.fwd.append(f"{', '.join(parts)} = {self.reads()}.chunk({n}, 1)")
+        part = _T(known(t.ch, step, "channels").binop("//", self.lit(n)), None, t.scale, t.rel)
+        calls, channels, scale, rel = [], None, t.scale, t.rel
+        for i, (branch, steps, var) in enumerate(zip(step.branches, step.branch_steps, parts), start=1):
+            call, out = self.branch(i, branch, steps, var, part)
+            calls.append(call)
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
+            scale, rel = out.scale, out.rel
+        self.gen.imports.add("torch")
+        out = _T(channels, None, scale, rel)
+        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        return out
+
+    def branch(self, i: int, member: Member | None, steps: list[Step], src: str, t: _T) -> tuple[str, _T]:
+        """One branch of a concatenation: the expression of its result, and that tensor."""
+        if member is not None:
+            ctor, out = self.ctor(member, t)
+            self.declare(_name(member), ctor, None)
+            return self.applied(member, src), out
+        if not steps:
+            return src, t  # the identity: the input itself
+        first = steps[0]
+        if len(steps) == 1 and first.kind == "apply":
+            m = known(first.member, first, "member")
+            ctor, out = self.ctor(m, t)
+            self.declare(_name(m), ctor, None)
+            return self.applied(m, src), out
+        # concat(flat): the branch's statements, on a variable of its own.
+        var = self.generated(f"branch{i}")
+        outer = self.var
+        self.var, self.src = var, src
+        out = self.walk(steps, t)
+        self.var, self.src = outer, None
+        return var, out
 
     def step_side(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
@@ -428,8 +565,8 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
-        call = f"self.{name}(x)"
-        check = f"self.training and self.{name} is not None" if cond else "self.training"
+        call = self.applied(m)
+        check = f"self.training and {_attr(name)} is not None" if cond else "self.training"
         shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
         self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
@@ -437,25 +574,60 @@ class _Writer:
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
-        var = self.generated("identity")
         one = self.lit(1)
         outer_fwd, self.fwd = self.fwd, []
         body = self.walk(step.body, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
         body_lines, self.fwd = self.fwd, outer_fwd
+        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
+                 body.rel is not None else None)
+        decisions = [] if step.shortcut_steps else self.decisions(step)
+        if decisions and set(decisions) == {"none"}:  # when_equal where no use keeps the shape: the body alone
+            self.fwd += body_lines
+            return out
+        var = self.generated("identity")
+        guard = None
         if step.shortcut_steps:
             sc_step = step.shortcut_steps[-1]
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
-            self.fwd.append(f"{var} = self.{_name(sc)}(x)")
+            self.fwd.append(f"{var} = {self.applied(sc)}")
+        elif "none" in decisions:
+            guard = self.when_equal(step, t, body, decisions)
+            self.fwd.append(f"{var} = x")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
-        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
-                 body.rel is not None else None)
         add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
-        self.fwd.append(f"{add}{self.comment(step, out)}")
+        if guard is None:
+            self.fwd.append(f"{add}{self.comment(step, out)}")
+        else:
+            self.fwd += [f"if self.{guard}:", f"{_INDENT}{add}{self.comment(step, out)}"]
         return out
+
+    def decisions(self, step: Step) -> list[str]:
+        """What the automatic shortcut of a residual is in each instance: identity, projection, pad or none."""
+        layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
+        return [known(layer.derived.decision, layer, "decision") for layer in layers]
+
+    def when_equal(self, step: Step, t: _T, body: _T, decisions: list[str]) -> str:
+        """`residual(shortcut=when_equal)` whose uses differ: the attribute saying whether this one adds its
+        input, as torchvision's `use_res_connect`: `stride == 1 and in_channels == c`, or a constructor argument."""
+        keeps = self.lit(True)
+        if t.ch is not None and body.ch is not None:
+            keeps = t.ch.binop("==", body.ch)
+        elif t.feat is not None and body.feat is not None:
+            keeps = t.feat.binop("==", body.feat)
+        if body.rel is not None and not (body.rel.const and body.rel.vals[0] == 1):
+            keeps = body.rel.binop("==", self.lit(1)).binop("and", keeps) if not keeps.const else \
+                body.rel.binop("==", self.lit(1))
+        wanted = [d == "identity" for d in decisions]
+        if list(keeps.vals) != wanted:
+            keeps = self.size(f"{step.site}:shortcut", "use_shortcut", wanted)
+        attr = self.generated("use_shortcut")
+        if self.emit:
+            self.init.append(f"self.{attr} = {keeps}")
+        return attr
 
     def step_gate(self, step: Step, t: _T) -> _T:
         """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
@@ -477,6 +649,10 @@ class _Writer:
     def fresh(self, body: list[Step]) -> bool:
         """Whether the body's result is a new tensor that autograd does not keep: then the residual add
         may write into it (`x += identity`, as torchvision does), saving one allocation per block."""
+        # Stochastic depth returns its input (eval mode) or a product nothing keeps: what it reads decides.
+        while body and body[-1].member is not None and body[-1].member.kind == "layer" and \
+                self.layer(body[-1].member).op == "stochastic_depth":
+            body = body[:-1]
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
             return False
@@ -486,7 +662,7 @@ class _Writer:
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = known(step.shortcut, step, "shortcut")
         layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
-        decisions = [known(layer.derived.decision, layer, "decision") for layer in layers]
+        decisions = self.decisions(step)
         if set(decisions) == {"identity"}:
             return [f"{var} = x"]
         # Not an identity: the shape check allows that only between feature maps, which have channels.
@@ -512,8 +688,12 @@ class _Writer:
                 self.init += [f"self.{s_attr} = {stride}", f"self.{c_attr} = {channels}"]
             rows, cols = (f"self.{s_attr}[0]", f"self.{s_attr}[1]") if any(
                 isinstance(v, tuple) for v in stride.vals) else (f"self.{s_attr}",) * 2
-            return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            lines = [f"{var} = x[:, :, :: {rows}, :: {cols}]"]
+            if all(not layer.derived.pad_before for layer in layers):  # the zeros after the input's channels
+                return lines + [f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            half = self.generated("half")  # half before them, the rest after, as the common CIFAR ResNet code pads
+            return lines + [f"{half} = self.{c_attr} // 2",
+                            f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, {half}, self.{c_attr} - {half}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")
@@ -658,6 +838,11 @@ class _Emit:
         else a constructor argument named after `hint` (see _Writer.size)."""
         return self.writer.size(f"{self.member.site}:{name}", hint, values)
 
+    def module(self, name: str) -> str:
+        """A module the emitted file imports (`torch`), for an emitter that writes more than an nn class."""
+        self.writer.gen.imports.add(name)
+        return name
+
     def helper(self, name: str) -> str:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
         (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
@@ -730,6 +915,11 @@ def _spatial(layer: Layer) -> tuple[int, int] | None:
 
 def _name(m: Member) -> str:
     return known(m.name, m, "name")  # naming.py names every member
+
+
+def _attr(name: str) -> str:
+    """A member read in the emitted code: `self.conv1`, or `getattr(self, "block1-0")` for a quoted label."""
+    return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
 
 
 def _is_enum(expr: A.Expr) -> bool:

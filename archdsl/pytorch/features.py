@@ -15,6 +15,7 @@ from torch import nn
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
 from archdsl.ir.nodes import IR, Member, StepKind
+from archdsl.layers import OPS
 
 
 class _Done(Exception):
@@ -59,6 +60,10 @@ class FeatureExtractor(nn.Module):
                                                 "returned by the network in training mode"), ir.program.sources)
             node = _output_node(ir, uses[0])
             layer = ir.layers[node]
+            if uses[0].node == node and OPS[layer.op].parameter:  # no module: no forward hook to catch its product
+                raise ArchError(Diagnostic(f"feature '{name}' is a parameter (`{layer.describe()}`), not a module",
+                                           uses[0].span, hint="name the layer or block it belongs to",
+                                           code="bad-features"), ir.program.sources)
             if not layer.enabled or layer.out_shape is None:
                 raise ArchError(Diagnostic(f"feature '{name}' is switched off by a condition", uses[0].span,
                                            code="bad-features"),

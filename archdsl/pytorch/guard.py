@@ -12,9 +12,11 @@ cannot turn into code a user did not mean to run. It parses the source with `ast
 - every `self.NAME = <call>` (a submodule) is a member the IR named for that class; other
   attributes hold plain values (the zero-padding shortcut's stride);
 - no name reaches builtins that run or load code (exec, eval, __import__, open, getattr, ...),
-  and no attribute other than `__init__` is a dunder;
-- every string that is not a docstring is an identifier (a label, `same`, `valid`) or a
-  Sequential's positional key ("0").
+  and no attribute other than `__init__` is a dunder; the one use of getattr allowed is
+  `getattr(self, "LABEL")` with a member of that class (a quoted label, `"block1-0"`), and
+  `self.add_module("LABEL", ...)` sets a member like `self.LABEL = ...`;
+- every string that is not a docstring is an identifier (a label, `same`, `valid`), a
+  Sequential's positional key ("0"), or a member's name (a quoted label).
 
 A failure is a bug in archdsl, never the user's input: it raises RuntimeError.
 """
@@ -74,15 +76,20 @@ def check_emitted(source: str, ir: IR, class_names: dict[str, str], net_class: s
         _fail(f"classes {sorted(classes)} differ from the IR's {sorted(expected)}")
     allowed = {class_names[b.name]: _member_names(ir, ir.instances_of(b)) for b in ir.blocks_used()}
     allowed[net_class] = _member_names(ir, [ir.instances[0]])
+    quoted = _quoted_labels(ir)
     # One walk over everything but the verbatim loader (at 10,000 layers each walk costs 0.3 s).
     # ast.walk goes breadth first, so a class or function comes before the string that is its
     # docstring, and that string is known as one when its turn comes.
     for stmt in checked:
         attributes: set[str] = set()
+        members = allowed.get(stmt.name, set()) if isinstance(stmt, pyast.ClassDef) else set()
+        permitted: set[int] = set()  # the `getattr` names of `getattr(self, "member")`
         for node in pyast.walk(stmt):
             if isinstance(node, pyast.ClassDef | pyast.FunctionDef):
                 docstrings |= _docstring(node)
-            _check_node(node, docstrings)
+            if isinstance(node, pyast.Call) and _getattr_of_member(node, members):
+                permitted.add(id(node.func))
+            _check_node(node, docstrings, permitted, quoted)
             attributes |= _submodule_attributes(node)
         if isinstance(stmt, pyast.ClassDef) and stmt.name in allowed:
             extra = attributes - allowed[stmt.name]
@@ -112,8 +119,38 @@ def _member_names(ir: IR, instances) -> set[str]:
     return names
 
 
+def _quoted_labels(ir: IR) -> set[str]:
+    """Member names that are no identifiers (`"block1-0"`), in classes and nn.Sequentials alike."""
+    names: set[str] = set()
+    stack = [inst.container for inst in ir.instances]
+    while stack:
+        for m in stack.pop().members:
+            if m.name and not _KEY.match(m.name):
+                names.add(m.name)
+            if m.children is not None:
+                stack.append(m.children)
+    return names
+
+
+def _getattr_of_member(node: pyast.AST, members: set[str]) -> bool:
+    """Whether `node` is `getattr(self, "name")` with `name` a member of the class."""
+    if not isinstance(node, pyast.Call) or node.keywords or len(node.args) != 2:
+        return False
+    name = node.args[1]
+    return isinstance(node.func, pyast.Name) and node.func.id == "getattr" and _is_self(node.args[0]) \
+        and isinstance(name, pyast.Constant) and isinstance(name.value, str) and name.value in members
+
+
+def _is_self(node: pyast.AST) -> bool:
+    return isinstance(node, pyast.Name) and node.id == "self"
+
+
 def _submodule_attributes(node: pyast.AST) -> set[str]:
     """The attributes of `self` that `node` gives a call's result: the submodules it sets."""
+    if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Attribute) and node.func.attr == "add_module":
+        arg = node.args[0] if node.args else None
+        # Any name it sets is checked against the class's members; one that is no string constant fails.
+        return {arg.value if isinstance(arg, pyast.Constant) and isinstance(arg.value, str) else "<computed>"}
     targets = node.targets if isinstance(node, pyast.Assign) else \
         [node.target] if isinstance(node, pyast.AnnAssign | pyast.AugAssign) else []
     value = getattr(node, "value", None)
@@ -123,13 +160,13 @@ def _submodule_attributes(node: pyast.AST) -> set[str]:
             and isinstance(target.value, pyast.Name) and target.value.id == "self"}
 
 
-def _check_node(node: pyast.AST, docstrings: set[pyast.AST]) -> None:
-    if isinstance(node, pyast.Name) and node.id in UNSAFE_NAMES:
+def _check_node(node: pyast.AST, docstrings: set[pyast.AST], permitted: set[int], quoted: set[str]) -> None:
+    if isinstance(node, pyast.Name) and node.id in UNSAFE_NAMES and id(node) not in permitted:
         _fail(f"forbidden name {node.id!r} at line {node.lineno}")
     if isinstance(node, pyast.Attribute) and node.attr.startswith("__") and node.attr != "__init__":
         _fail(f"dunder attribute {node.attr!r} at line {node.lineno}")
     if isinstance(node, pyast.Constant) and isinstance(node.value, str) and node not in docstrings \
-            and not _KEY.match(node.value):
+            and not _KEY.match(node.value) and node.value not in quoted:
         _fail(f"string literal {node.value[:40]!r} at line {node.lineno} is not an identifier or a key")
     if isinstance(node, pyast.Constant) and isinstance(node.value, bytes):
         _fail(f"bytes literal at line {node.lineno}")

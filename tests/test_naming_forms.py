@@ -1,0 +1,246 @@
+"""The naming forms that reproduce torchvision's keys: `concat<>`, quoted labels, numbered labels,
+concat(flat) branches and sequential blocks, through every stage (parse, IR, code, forward, fmt, drawing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import error_of, net
+
+import archdsl
+from archdsl.frontend.formatter import format_text
+from archdsl.frontend.parser import parse
+
+
+def _load(source: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return archdsl.load(source=source).eval()
+
+
+def _keys(source: str) -> list[str]:
+    with torch.device("meta"):
+        return list(archdsl.load(source=source).state_dict())
+
+
+# -- concat<> -----------------------------------------------------------------------------------
+def test_concat_is_inception_under_its_own_name():
+    body = "    conv3-8; {word}< conv1-4 | (conv1-2; conv3-6) >; gap; flatten; fc-3"
+    concat = archdsl.compile_source(source=net(body.format(word="concat"))).source
+    inception = archdsl.compile_source(source=net(body.format(word="inception"))).source
+    assert concat == inception
+    assert "torch.cat([self.branch1(x), self.branch2(x)], 1)" in concat
+
+
+@pytest.mark.parametrize("identity", ["identity", "()"])
+def test_an_identity_branch_is_the_input_itself(identity):
+    source = net(f"    c1: conv3-8; concat< {identity} | c2: conv3-4 >")
+    code = archdsl.compile_source(source=source).source
+    assert "x = torch.cat([x, self.c2(x)], 1)" in code
+    assert "Identity" not in code and "branch1" not in code
+    model = _load(source)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        y = model(x)
+        first = model.c1(x)
+    assert y.shape == (2, 12, 32, 32)
+    assert torch.equal(y, torch.cat([first, model.c2(first)], 1))
+
+
+def test_a_labelled_identity_keeps_its_member():
+    code = archdsl.compile_source(source=net("    conv3-8; concat< skip: identity | conv3-4 >")).source
+    assert "self.skip = nn.Identity()" in code
+
+
+def test_concat_refuses_other_options():
+    assert error_of(net("    concat(wide)< relu | relu >")).first.code == "bad-concat-option"
+
+
+# -- quoted labels ----------------------------------------------------------------------------------
+def test_quoted_labels_become_module_names_with_add_module_and_getattr():
+    source = net('    "block1-0": conv3-8; "block1-1": (conv3-8; relu); "stem out": conv1-4')
+    code = archdsl.compile_source(source=source).source
+    assert 'self.add_module("block1-0", nn.Conv2d(3, 8, kernel_size=3, padding=1))' in code
+    assert 'x = getattr(self, "block1-0")(x)' in code
+    model = _load(source)
+    assert list(model.state_dict()) == ["block1-0.weight", "block1-0.bias", "block1-1.0.weight", "block1-1.0.bias",
+                                        "stem out.weight", "stem out.bias"]
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = model.get_submodule("stem out")(model.get_submodule("block1-1")(model.get_submodule("block1-0")(x)))
+        assert torch.equal(model(x), expected)
+
+
+def test_quoted_labels_inside_an_nn_sequential_and_a_conditional_one():
+    source = net('    stage: ("a-0": conv3-8; "a-1": conv3-8); "maybe-1": relu if on', params="on = true")
+    assert _keys(source)[:2] == ["stage.a-0.weight", "stage.a-0.bias"]
+    code = archdsl.compile_source(source=source).source
+    assert 'self.add_module("maybe-1", None)' in code
+    assert 'if getattr(self, "maybe-1") is not None:' in code
+    assert isinstance(archdsl.load(source=source, on=False).get_submodule("stage"), torch.nn.Sequential)
+
+
+@pytest.mark.parametrize("label", ['"a.b"', '""', '"a\\\\b"'])
+def test_quoted_labels_that_pytorch_refuses_are_errors(label):
+    err = error_of(net(f"    {label}: conv3-8"))
+    assert err.first.code == "bad-module-name"
+    assert err.first.span.line == 3
+
+
+def test_quoted_labels_must_be_unique_and_a_quoted_identifier_is_checked_as_a_label():
+    assert error_of(net('    "b-1": conv3-8; "b-1": conv3-8')).first.code == "duplicate-label"
+    assert error_of(net('    "b": conv3-8; b: conv3-8')).first.code == "duplicate-label"
+    assert error_of(net('    "forward": conv3-8')).first.code == "reserved-name"
+
+
+def test_a_side_output_needs_an_identifier():
+    source = net('    conv3-8; "aux-1": side<gap; flatten; fc-2>; gap; flatten; fc-3')
+    assert error_of(source).first.code == "bad-module-name"
+
+
+# -- numbered labels --------------------------------------------------------------------------------
+def test_numbered_labels_count_from_one_in_the_enclosing_group():
+    source = net("    block: (layer{i}: conv3-8 x 3); gap; flatten; fc-2")
+    keys = _keys(source)
+    assert [k for k in keys if k.endswith("weight")] == ["block.layer1.weight", "block.layer2.weight",
+                                                         "block.layer3.weight", "fc1.weight"]
+
+
+def test_numbered_labels_in_a_class_body_and_quoted_with_an_expression():
+    source = net('    "block1-{i - 1}": conv3-8 x 2; stage{i * 10}: conv1-4 x 2')
+    keys = [k for k in _keys(source) if k.endswith("weight")]
+    assert keys == ["block1-0.weight", "block1-1.weight", "stage10.weight", "stage20.weight"]
+
+
+def test_numbered_labels_see_the_repetition_index_in_the_repeated_item():
+    source = net("    layer{i}: conv3-(4 * i) x 3")
+    shapes = {k: tuple(v.shape) for k, v in _load(source).state_dict().items() if k.endswith("weight")}
+    assert shapes == {"layer1.weight": (4, 3, 3, 3), "layer2.weight": (8, 4, 3, 3), "layer3.weight": (12, 8, 3, 3)}
+
+
+def test_numbered_label_errors():
+    assert error_of(net("    layer{true}: conv3-8")).first.code == "bad-label-value"
+    assert error_of(net("    layer{i}: conv3-8 x 2; layer{i}: conv3-8 x 2")).first.code == "duplicate-label"
+    assert error_of(net('    "x{": conv3-8')).first.code == "bad-label"
+    assert error_of(net('    "x{)}": conv3-8')).first.code == "bad-label"
+
+
+# -- concat(flat) -----------------------------------------------------------------------------------
+FLAT = """
+block mixed(c) {
+    concat(flat)<
+        branch1x1: conv1-c
+      | (branch5x5_1: conv1-4; branch5x5_2: conv5-c)
+      | (branch3x3_1: conv1-4; concat(flat)< branch3x3_2a: conv1x3-c | branch3x3_2b: conv3x1-c >)
+      | (avgpool3/1(padding=1); branch_pool: conv1-c)
+    >
+}
+network t { input 3x16x16; Mixed_5b: mixed(8); relu }
+"""
+
+
+def test_flat_branch_members_belong_to_the_enclosing_block():
+    keys = [k for k in _keys(FLAT) if k.endswith("weight")]
+    assert keys == ["Mixed_5b.branch1x1.weight", "Mixed_5b.branch5x5_1.weight", "Mixed_5b.branch5x5_2.weight",
+                    "Mixed_5b.branch3x3_1.weight", "Mixed_5b.branch3x3_2a.weight", "Mixed_5b.branch3x3_2b.weight",
+                    "Mixed_5b.branch_pool.weight"]
+
+
+def test_flat_branches_compute_their_concatenation():
+    code = archdsl.compile_source(source=FLAT).source
+    assert "branch2 = self.branch5x5_1(x)" in code
+    assert "branch2 = self.branch5x5_2(branch2)" in code
+    assert "branch3 = torch.cat([self.branch3x3_2a(branch3), self.branch3x3_2b(branch3)], 1)" in code
+    assert "x = torch.cat([self.branch1x1(x), branch2, branch3, branch4], 1)" in code
+    model = _load(FLAT)
+    m = model.Mixed_5b
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        b3 = m.branch3x3_1(x)
+        pool = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+        expected = torch.cat([m.branch1x1(x), m.branch5x5_2(m.branch5x5_1(x)),
+                              torch.cat([m.branch3x3_2a(b3), m.branch3x3_2b(b3)], 1), m.branch_pool(pool)], 1)
+        assert torch.allclose(model(x), torch.relu(expected), atol=1e-6)
+
+
+def test_a_flat_branch_holds_a_chain():
+    err = error_of(net("    concat(flat)< conv3-8 | residual< conv3-3 > >"))
+    assert err.first.code == "container-in-chain"
+    assert error_of(net("    concat(flat)< conv3-8 | (conv3-4; relu if true) >")).first.code == "misplaced-if"
+
+
+# -- sequential blocks ------------------------------------------------------------------------------
+SEQUENTIAL = """
+sequential block conv_bn_act(c, s = 1) { conv3-c/s(bias=false); bn; relu }
+sequential block named(c) { conv: conv1-c; relu; bn: bn }
+network t { input 3x16x16; features: (conv_bn_act(8, 2); conv_bn_act(16)); tail: named(4) }
+"""
+
+
+def test_a_sequential_block_compiles_to_an_nn_sequential_subclass():
+    code = archdsl.compile_source(source=SEQUENTIAL).source
+    assert "class ConvBnAct(nn.Sequential):" in code
+    assert "class Named(nn.Sequential):" in code
+    assert code.count("def forward") == 1  # the network's only: nn.Sequential runs its items
+    model = _load(SEQUENTIAL)
+    assert isinstance(model.features[0], torch.nn.Sequential)
+    assert [k for k in model.state_dict() if k.endswith("weight")] == [
+        "features.0.0.weight", "features.0.1.weight", "features.1.0.weight", "features.1.1.weight",
+        "tail.conv.weight", "tail.bn.weight"]
+    assert isinstance(model.tail[1], torch.nn.ReLU)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert model(x).shape == (2, 4, 8, 8)
+        assert torch.equal(model(x), model.tail(model.features(x)))
+
+
+def test_a_sequential_block_is_a_chain():
+    block = "sequential block b(c) { BODY }\n" + net("    b(8)")
+    assert error_of(block.replace("BODY", "residual< conv3-3 >")).first.code == "container-in-chain"
+    assert error_of(block.replace("BODY", "concat< relu | relu >")).first.code == "container-in-chain"
+    assert error_of(block.replace("BODY", "conv3-c; relu if true")).first.code == "misplaced-if"
+
+
+# -- every stage --------------------------------------------------------------------------------------
+ALL_FORMS = """
+sequential block cba(c) { conv1-c(bias=false); bn; relu }
+block dense(g) { concat(flat)< identity | norm1: bn; relu1: relu; conv1: conv3-g(bias=false) > }
+network t(n = 3) {
+    input 3x16x16;
+    "stem-0": cba(8);
+    block1: (layer{i}: dense(4) x 2);
+    "out-{i}": conv1-4 x 2;
+    inception< () | relu >;
+    gap; flatten; fc-n
+}
+"""
+
+
+def test_the_formatter_keeps_every_form():
+    text = format_text(ALL_FORMS)
+    assert 'block1: (layer{i}: dense(4) x2);' in text
+    assert "concat(flat)<identity | norm1: bn;" in text
+    assert text.startswith("sequential block cba(c)")
+    assert format_text(text) == text
+    assert parse(text).blocks[0].sequential
+
+
+def test_every_form_draws_and_the_emitted_module_is_ruff_clean(tmp_path):
+    from archdsl.drawing.diagram import structure
+
+    ir = archdsl.build(source=ALL_FORMS)
+    titles = [g.title for g in structure(ir).groups()]
+    assert "stem-0: cba(8)" in titles and "layer1: dense(4)" in titles and "branch 2" in titles
+    path = tmp_path / "t.py"
+    path.write_text(archdsl.compile_source(source=ALL_FORMS).source)
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(path)], check=False,
+                          capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout
+    with torch.no_grad():
+        assert _load(ALL_FORMS)(torch.randn(1, 3, 16, 16)).shape == (1, 3)
+
+
+def test_a_learned_scale_needs_an_identifier_label():
+    assert error_of(net('    conv3-8; "s-1": scale')).first.code == "bad-module-name"

@@ -24,6 +24,7 @@ from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.layers import OPS
+from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -52,13 +53,15 @@ class Emitted:
     sources: dict[str, str] = field(default_factory=dict)  # to render the warnings with their lines
 
 
-def generate(ir: IR, weights_sha256: str | None = None) -> Emitted:
+def generate(ir: IR, weights_sha256: str | None = None, command: str | None = None) -> Emitted:
     """The emitted module's source text (deterministic: same IR, same bytes).
 
     `weights_sha256` adds `pretrained()`, which loads the .safetensors file written next to the
-    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one.
+    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one. `command`: the
+    `archdsl compile` command line that reproduces the module, for its header (pipeline.reproduce_command).
     """
     gen = _Generator(ir, weights_sha256)
+    gen.command = command
     return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class, weights_sha256)
 
 
@@ -70,6 +73,7 @@ class _Generator:
     def __init__(self, ir: IR, weights_sha256: str | None = None):
         self.ir = ir
         self.weights_sha256 = weights_sha256
+        self.command: str | None = None
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
@@ -108,7 +112,7 @@ class _Generator:
             f"Input (B, {c}, {h}, {w}); {_param_summary(ir)}.",
             *(["Batch norms folded for inference: it loads the state_dict of archdsl.fuse(model)."] if ir.folded
               else []),
-            f"Do not edit: change {source} and run `archdsl compile {source}{self.flags()}` again.",
+            *self.reproduce(source),
             '"""',
             "",
         ]
@@ -121,6 +125,18 @@ class _Generator:
             lines.append("import torch")
         lines.append("from torch import Tensor, nn")
         return "\n".join(lines) + "\n"
+
+    def reproduce(self, source: str) -> list[str]:
+        """The header's lines on how to emit this module again: the command with its options."""
+        command = self.command or f"archdsl compile {source}{self.flags()}"
+        line = f"Do not edit: change {source} and run `{command}` again."
+        if len(line) <= 116:
+            return [line]
+        import textwrap
+
+        return [f"Do not edit: change {source} and run again (one command line):",
+                *textwrap.wrap(command, 112, initial_indent="    ", subsequent_indent="        ",
+                               break_long_words=False, break_on_hyphens=False)]
 
     def flags(self) -> str:
         """The `archdsl compile` options this module was emitted with."""
@@ -239,13 +255,18 @@ class _Generator:
         head: list[str] = []
         methods: list[str] = []
         init = list(writer.init)
+        initialise = init_method(ir, self.class_of, names, _basename(ir.file))
+        if initialise is not None:
+            init.append(initialise.call)
+            methods += initialise.lines
         if ir.channels_last:
             self.imports.add("torch")
             init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
             fwd.insert(0, "x = x.contiguous(memory_format=torch.channels_last)  # NHWC input: no conversion per layer")
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
-            head, methods, init = _frozen_parts(ir.frozen, init)
+            head, frozen_methods, init = _frozen_parts(ir.frozen, init)
+            methods += [""] * bool(methods) + frozen_methods
         docstring = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 

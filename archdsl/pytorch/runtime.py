@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from archdsl.api import network_parameters
@@ -45,7 +46,7 @@ def load(path: str | Path | None = None, *, source: str | None = None, params: M
     emitted = compile_source(path, source=source, params=params, freeze=freeze, channels_last=channels_last)
     if device is None or str(device).startswith("cpu"):
         require_memory(build(path, source=source, params=params), "load")
-    model: Any = _instantiate(emitted, path, params)  # Any: it gains load_report below
+    model: Any = _instantiate(emitted, path, params, meta=str(device) == "meta")  # Any: it gains load_report below
     if weights is not None:
         from archdsl.pytorch.weights import load_weights
 
@@ -88,13 +89,18 @@ def available_memory() -> int | None:
     return None
 
 
-def _instantiate(emitted: Emitted, path: str | Path | None, params: Mapping[str, Any] | None = None) -> nn.Module:
+def _instantiate(emitted: Emitted, path: str | Path | None, params: Mapping[str, Any] | None = None,
+                 meta: bool = False) -> nn.Module:
     version = sys.modules["archdsl"].__version__  # the package is imported before any of its modules
     # Named as diagnostics name it (a bundled name resolved to its file), the key of its text in `sources`.
     file = next(iter(emitted.sources), str(path or "<string>"))
     origin = Origin(file, dict(emitted.sources), dict(params or {}), emitted.source, version)
     module = module_from_source(emitted.source, origin.file, origin)
-    model = getattr(module, emitted.class_name)()
+    if meta:  # built where it is asked for: no storage to allocate on the CPU first, no values to draw
+        with torch.device("meta"):
+            model = getattr(module, emitted.class_name)()
+    else:
+        model = getattr(module, emitted.class_name)()
     setattr(model, ATTRIBUTE, origin)
     return model
 

@@ -17,6 +17,7 @@ import keyword
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
@@ -950,7 +951,7 @@ def _attr(name: str) -> str:
     return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
 
 
-def _is_enum(expr: A.Expr) -> bool:
+def _is_enum(expr: A.Expr) -> TypeGuard[A.Name]:
     return isinstance(expr, A.Name) and expr.id in ("same", "valid")
 
 

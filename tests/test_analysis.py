@@ -93,7 +93,8 @@ def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
 @pytest.mark.parametrize("name", ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet50", "resnext50_32x4d",
                                   "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
                                   "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
-                                  "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"])
+                                  "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+                                  "shufflenet_v2_x2_0"])
 def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
     a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
     assert any(r.layer.op == "bn" for r in a.rows) and not any(r.layer.op == "mul" for r in a.rows)

@@ -37,14 +37,18 @@ DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn
           # 1 + 2 (the first block) + 16 blocks x 3 + 1 + the classifier: MobileNetV2's 53 layers; MNASNet's alike
           "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53,
           # ShuffleNetV2: conv1, three convolutions in each of 16 units, conv5, fc
-          "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51}
+          "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51,
+          # MobileNetV3: stem, 3 convolutions a block (2 in the first), 2 more with squeeze-and-excitation,
+          # the last convolution and the classifier's 2 linears
+          "mobilenet_v3_large": 64, "mobilenet_v3_small": 54}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 # Networks whose difference from torchinfo exceeds 0.5% and is exactly what torchinfo leaves out
 # (docs/analysis.md): batch norms counted by parameters (they weigh most next to cheap depthwise
 # or narrow convolutions), gates' products not at all.
 EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
-             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"}
+             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "mobilenet_v3_large",
+             "mobilenet_v3_small"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():

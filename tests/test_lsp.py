@@ -112,6 +112,9 @@ async def test_a_warning_gets_an_allow_quick_fix_that_silences_it(client: Langua
     assert warning.severity == T.DiagnosticSeverity.Warning and warning.code == "bias-before-bn"
     actions = await client.text_document_code_action_async(T.CodeActionParams(
         T.TextDocumentIdentifier(uri), warning.range, T.CodeActionContext(diagnostics=[warning])))
+    [bias] = [a for a in actions if a.title == "Write bias=false"]
+    [edit] = bias.edit.changes[uri]
+    assert edit.new_text == "(bias=false)" and edit.range.start == warning.range.end
     [allow] = [a for a in actions if "allow" in a.title.lower()]
     [edit] = allow.edit.changes[uri]
     lines = text.split("\n")

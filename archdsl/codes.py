@@ -49,6 +49,7 @@ CODES: dict[str, Code] = {
         "number-too-large": "a number or expression value too large to be meant",
         "bad-freeze": "a freeze list (freeze= or --freeze) that cannot be read",
         "misplaced-default": "a `default` statement anywhere but first in a network or block body",
+        "misplaced-init": "an `init` declaration anywhere but first in a network body",
         "bad-allow": "`allow` without warning codes in parentheses",
     }),
     **_table("files", "error", {
@@ -82,6 +83,9 @@ CODES: dict[str, Code] = {
         "block-arguments": "a block used with '-' or '/' arguments",
         "bad-default": "a `default` for no layer word, for a kernel-sized word, or with a positional option",
         "duplicate-default": "two `default` statements for one word in one body",
+        "bad-init": "an `init` for a word without weights, a block, a kernel-sized word or a group; an unknown "
+                    "scheme, or one that needs fans for a norm",
+        "duplicate-init": "two `init` declarations for one word",
         "unknown-code": "an `allow(...)` code that names no diagnostic",
         "allow-error": "an `allow(...)` code that names an error: only warnings can be allowed",
     }),

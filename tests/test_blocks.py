@@ -161,3 +161,53 @@ def test_the_size_after_a_conditional_statement_may_be_either_side():
 def test_residuals_and_inceptions_cannot_be_switched_off():
     for item in ("residual< conv3-3 >", "(inception< conv1-2 | conv1-2 >; relu)"):
         assert error_of(net(f"    {item} if a", params="a = true")).first.code == "misplaced-if"
+
+
+SHORTCUTS = """
+block ir(c, s = 1) {
+    residual(shortcut=when_equal)<
+        conv: (conv1-(in_channels * 2)(bias=false); bn; relu6; conv3-(in_channels * 2)/s(groups=in_channels * 2,
+               bias=false); bn; relu6; conv1-c(bias=false); bn)
+    >
+}
+block cifar(c, s = 1) { residual(shortcut=pad_both)< conv3-c/s(bias=false); bn; relu; conv3-c(bias=false); bn >; relu }
+block grow(c) { residual(shortcut=when_equal)< conv1-c > }
+network t {
+    input 4x16x16;
+    ir(4); ir(8, 2); ir(8);
+    cifar(8); cifar(16, 2);
+    grow(24)
+}
+"""
+
+
+def test_when_equal_adds_the_input_only_where_the_shapes_agree():
+    model = archdsl.load(source=SHORTCUTS).eval()
+    ir = build(SHORTCUTS)
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in ir.enabled_layers())
+    x4, x8 = torch.randn(2, 4, 16, 16), torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model.ir1(x4), model.ir1.conv(x4) + x4)
+        assert torch.equal(model.ir2(x4), model.ir2.conv(x4))
+        assert torch.equal(model.ir3(x8), model.ir3.conv(x8) + x8)
+        y = torch.randn(1, 16, 4, 4)
+        assert torch.equal(model.grow1(y), model.grow1.conv1(y))
+    text = archdsl.compile_source("t.arch", source=SHORTCUTS).source
+    assert "self.use_shortcut = s == 1 and in_channels == c" in text and "if self.use_shortcut:" in text
+    grow = text[text.index("class Grow"):text.index("class T")]
+    assert "identity" not in grow and "+" not in grow  # no use keeps the shape: no add at all
+
+
+def test_pad_both_splits_the_zero_channels_as_the_cifar_resnet_code_does():
+    model = archdsl.load(source=SHORTCUTS).eval()
+    block = model.cifar2
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        body = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))
+        want = torch.relu(body + nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 4, 4)))
+        assert torch.equal(block(x), want)
+
+
+def test_shortcut_options_are_checked():
+    err = error_of(net("    residual(shortcut=sometimes)< conv3-3 >"))
+    assert err.first.code == "bad-residual-option" and "when_equal" in err.first.message

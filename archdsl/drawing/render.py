@@ -323,6 +323,8 @@ def _layer_text(layer: Layer) -> str:
     stride = "" if s == "1" else f"/{s}"
     if d.decision == "pad":
         return f"shortcut: zero-pad +{d.pad_channels} ch{stride}"
+    if d.decision == "none":
+        return "no shortcut: the body changes the shape (when_equal)"
     channels = layer.out_shape[0] if layer.out_shape else "?"
     return f"shortcut: conv1-{channels}{stride} + bn"
 

@@ -64,8 +64,8 @@ _TERMINAL_WORDS = {
 def describe_expected(expected: set[str]) -> str:
     # What is described in words ("a name") before the keywords and punctuation, which a long list cuts off.
     words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected}, key=lambda w: (w.startswith("'"), w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    if len(words) > 10:
+        words = words[:10] + ["..."]
     return ", ".join(words)
 
 
@@ -317,6 +317,13 @@ class _ToAst(Transformer):
     def default_decl(self, meta, c):
         return A.Default(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1])
 
+    def init_decl(self, meta, c):
+        cond = next((x[1] for x in c if isinstance(x, tuple)), None)
+        return A.Init(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1], cond=cond)
+
+    def init_clause(self, meta, c):
+        return A.Init(span=self._s(meta), word=None, word_span=None, args=c[0])
+
     def label(self, meta, c):
         token = c[0]
         if token.type == "NAME":
@@ -329,7 +336,7 @@ class _ToAst(Transformer):
         return _Label(text, span, _label_parts(text, span, self.file))
 
     def stmt(self, meta, c):
-        if isinstance(c[0], A.Default):
+        if isinstance(c[0], A.Default | A.Init):
             return c[0]
         label = next((x for x in c if isinstance(x, _Label)), None)
         item = next(x for x in c if isinstance(x, A.Item))
@@ -343,20 +350,25 @@ class _ToAst(Transformer):
             repeat=extras.get("repeat"),
             cond=extras.get("cond"),
             allow=next((x for x in c if isinstance(x, list)), []),
+            init=next((x for x in c if isinstance(x, A.Init)), None),
         )
 
     def seq(self, meta, c):
         span = self._s(meta) if not meta.empty else Span(self.file, 1, 1)
         stmts: list[A.Stmt] = []
         defaults: list[A.Default] = []
+        inits: list[A.Init] = []
         for s in c:
-            if isinstance(s, A.Default):
+            if isinstance(s, A.Default | A.Init):
                 if stmts:
                     raise ArchError(_misplaced(s, "after a statement"))
-                defaults.append(s)
+                if isinstance(s, A.Default):
+                    defaults.append(s)
+                else:
+                    inits.append(s)
             elif s is not None:
                 stmts.append(s)
-        return A.Seq(span=span, stmts=stmts, defaults=defaults)
+        return A.Seq(span=span, stmts=stmts, defaults=defaults, inits=inits)
 
     # declarations
     def param(self, meta, c):
@@ -371,6 +383,11 @@ class _ToAst(Transformer):
         return A.InputDecl(span=self._s(meta), channels=channels, height=height, width=width)
 
     def block_def(self, meta, c):
+        if c[-1].inits:
+            raise ArchError(Diagnostic(
+                "`init` for a word belongs in the network body: it reaches the blocks the network uses",
+                c[-1].inits[0].span, hint="move it to the network, or give one statement of the block its own "
+                                          "`init(...)`: `conv1-64 init(normal, std=0.01)`", code="misplaced-init"))
         sequential = isinstance(c[0], Token) and c[0].type == "SEQUENTIAL"
         c = c[1:] if c[0] is None or sequential else c
         params = c[1] if isinstance(c[1], list) else []
@@ -454,15 +471,19 @@ def _nodes(expr: A.Expr) -> list[A.Expr]:
     return out
 
 
-def _misplaced(default: A.Default, where: str) -> Diagnostic:
-    return Diagnostic(f"`default` {where}", default.span,
+def _misplaced(decl: A.Default | A.Init, where: str) -> Diagnostic:
+    if isinstance(decl, A.Init):
+        return Diagnostic(f"`init {decl.word}` {where}", decl.span,
+                          hint="`init` declarations come first in the network body (after `input` and `freeze`), "
+                               "before any other statement", code="misplaced-init")
+    return Diagnostic(f"`default` {where}", decl.span,
                       hint="defaults come first in a network body (after `input` and `freeze`) or a block body, "
                            "before any other statement", code="misplaced-default")
 
 
 def _no_defaults(seq: A.Seq, where: str) -> A.Seq:
-    if seq.defaults:
-        raise ArchError(_misplaced(seq.defaults[0], f"inside {where}"))
+    if seq.defaults or seq.inits:
+        raise ArchError(_misplaced((seq.defaults or seq.inits)[0], f"inside {where}"))
     return seq
 
 

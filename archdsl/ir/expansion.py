@@ -16,6 +16,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
+from archdsl.ir.init import read_inits, statement_rule
 from archdsl.ir.naming import name_container
 from archdsl.ir.nodes import (
     IR,
@@ -82,10 +83,12 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     block_defaults = {name: read_defaults(block.body, program.blocks, reporter)
                       for name, block in program.blocks.items()}
     in_blocks = as_literals(net_defaults, params, reporter)
+    inits = read_inits(net.body, params, program.blocks, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
     expander = _Expander(program, net, params, structural, input_shape, reporter, budget)
     expander.defaults = net_defaults, in_blocks, block_defaults
+    expander.ir.init = inits
     return expander.run()
 
 
@@ -308,8 +311,14 @@ class _Expander:
                                            code="bad-condition-value"))
             inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
+        first_layer = len(self.ir.layers)
         labelled = stmt.label is not None  # "" too: a quoted label, refused with its own diagnostic
         y = self.labelled(stmt, x, inner, site, count) if labelled else self.unlabelled(stmt, x, inner, site, count)
+        if stmt.init is not None:
+            rule = statement_rule(stmt, stmt.init, ctx.env, self.program.blocks)
+            for layer in self.ir.layers[first_layer:]:
+                if layer.span == stmt.item.span:  # the call's own layers, once per repetition
+                    self.ir.init.layers[layer.id] = rule
         if stmt.label is not None and not stmt.label_parts:
             self.define(stmt, ctx, start, y if inner.enabled else x)
         if stmt.cond is None:
@@ -811,7 +820,7 @@ class _Expander:
         return x
 
 
-SHORTCUT_MODES = ("projection", "pad", "project_all")
+SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
 DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
 
 

@@ -20,6 +20,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value
 from archdsl.ir.derived import Derived
+from archdsl.ir.init import Inits
 from archdsl.layers import OPS
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ class IR:
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)
+    init: Inits = field(default_factory=Inits)  # how the weights start (ir/init.py)
 
     def __repr__(self) -> str:
         c, h, w = self.input_shape

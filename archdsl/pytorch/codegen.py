@@ -24,6 +24,7 @@ from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.layers import OPS
+from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -239,13 +240,18 @@ class _Generator:
         head: list[str] = []
         methods: list[str] = []
         init = list(writer.init)
+        initialise = init_method(ir, self.class_of, names, _basename(ir.file))
+        if initialise is not None:
+            init.append(initialise.call)
+            methods += initialise.lines
         if ir.channels_last:
             self.imports.add("torch")
             init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
             fwd.insert(0, "x = x.contiguous(memory_format=torch.channels_last)  # NHWC input: no conversion per layer")
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
-            head, methods, init = _frozen_parts(ir.frozen, init)
+            head, frozen_methods, init = _frozen_parts(ir.frozen, init)
+            methods += [""] * bool(methods) + frozen_methods
         docstring = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
@@ -594,25 +600,60 @@ class _Writer:
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
-        var = self.generated("identity")
         one = self.lit(1)
         outer_fwd, self.fwd = self.fwd, []
         body = self.walk(step.body, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
         body_lines, self.fwd = self.fwd, outer_fwd
+        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
+                 body.rel is not None else None)
+        decisions = [] if step.shortcut_steps else self.decisions(step)
+        if decisions and set(decisions) == {"none"}:  # when_equal where no use keeps the shape: the body alone
+            self.fwd += body_lines
+            return out
+        var = self.generated("identity")
+        guard = None
         if step.shortcut_steps:
             sc_step = step.shortcut_steps[-1]
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
             self.fwd.append(f"{var} = {self.applied(sc)}")
+        elif "none" in decisions:
+            guard = self.when_equal(step, t, body, decisions)
+            self.fwd.append(f"{var} = x")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
-        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
-                 body.rel is not None else None)
         add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
-        self.fwd.append(f"{add}{self.comment(step, out)}")
+        if guard is None:
+            self.fwd.append(f"{add}{self.comment(step, out)}")
+        else:
+            self.fwd += [f"if self.{guard}:", f"{_INDENT}{add}{self.comment(step, out)}"]
         return out
+
+    def decisions(self, step: Step) -> list[str]:
+        """What the automatic shortcut of a residual is in each instance: identity, projection, pad or none."""
+        layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
+        return [known(layer.derived.decision, layer, "decision") for layer in layers]
+
+    def when_equal(self, step: Step, t: _T, body: _T, decisions: list[str]) -> str:
+        """`residual(shortcut=when_equal)` whose uses differ: the attribute saying whether this one adds its
+        input, as torchvision's `use_res_connect`: `stride == 1 and in_channels == c`, or a constructor argument."""
+        keeps = self.lit(True)
+        if t.ch is not None and body.ch is not None:
+            keeps = t.ch.binop("==", body.ch)
+        elif t.feat is not None and body.feat is not None:
+            keeps = t.feat.binop("==", body.feat)
+        if body.rel is not None and not (body.rel.const and body.rel.vals[0] == 1):
+            keeps = body.rel.binop("==", self.lit(1)).binop("and", keeps) if not keeps.const else \
+                body.rel.binop("==", self.lit(1))
+        wanted = [d == "identity" for d in decisions]
+        if list(keeps.vals) != wanted:
+            keeps = self.size(f"{step.site}:shortcut", "use_shortcut", wanted)
+        attr = self.generated("use_shortcut")
+        if self.emit:
+            self.init.append(f"self.{attr} = {keeps}")
+        return attr
 
     def step_gate(self, step: Step, t: _T) -> _T:
         """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
@@ -650,7 +691,7 @@ class _Writer:
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = known(step.shortcut, step, "shortcut")
         layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
-        decisions = [known(layer.derived.decision, layer, "decision") for layer in layers]
+        decisions = self.decisions(step)
         if set(decisions) == {"identity"}:
             return [f"{var} = x"]
         # Not an identity: the shape check allows that only between feature maps, which have channels.
@@ -676,8 +717,12 @@ class _Writer:
                 self.init += [f"self.{s_attr} = {stride}", f"self.{c_attr} = {channels}"]
             rows, cols = (f"self.{s_attr}[0]", f"self.{s_attr}[1]") if any(
                 isinstance(v, tuple) for v in stride.vals) else (f"self.{s_attr}",) * 2
-            return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            lines = [f"{var} = x[:, :, :: {rows}, :: {cols}]"]
+            if all(not layer.derived.pad_before for layer in layers):  # the zeros after the input's channels
+                return lines + [f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            half = self.generated("half")  # half before them, the rest after, as the common CIFAR ResNet code pads
+            return lines + [f"{half} = self.{c_attr} // 2",
+                            f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, {half}, self.{c_attr} - {half}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")

@@ -33,6 +33,10 @@ MODELS = {
     "resnext101_64x4d": {},
     "wide_resnet50_2": {},
     "wide_resnet101_2": {},
+    "convnext_tiny": {},
+    "convnext_small": {},
+    "convnext_base": {},
+    "convnext_large": {},
 }
 
 if __name__ == "__main__":

@@ -53,13 +53,15 @@ class Emitted:
     sources: dict[str, str] = field(default_factory=dict)  # to render the warnings with their lines
 
 
-def generate(ir: IR, weights_sha256: str | None = None) -> Emitted:
+def generate(ir: IR, weights_sha256: str | None = None, command: str | None = None) -> Emitted:
     """The emitted module's source text (deterministic: same IR, same bytes).
 
     `weights_sha256` adds `pretrained()`, which loads the .safetensors file written next to the
-    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one.
+    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one. `command`: the
+    `archdsl compile` command line that reproduces the module, for its header (pipeline.reproduce_command).
     """
     gen = _Generator(ir, weights_sha256)
+    gen.command = command
     return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class, weights_sha256)
 
 
@@ -71,6 +73,7 @@ class _Generator:
     def __init__(self, ir: IR, weights_sha256: str | None = None):
         self.ir = ir
         self.weights_sha256 = weights_sha256
+        self.command: str | None = None
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
@@ -109,7 +112,7 @@ class _Generator:
             f"Input (B, {c}, {h}, {w}); {_param_summary(ir)}.",
             *(["Batch norms folded for inference: it loads the state_dict of archdsl.fuse(model)."] if ir.folded
               else []),
-            f"Do not edit: change {source} and run `archdsl compile {source}{self.flags()}` again.",
+            *self.reproduce(source),
             '"""',
             "",
         ]
@@ -122,6 +125,18 @@ class _Generator:
             lines.append("import torch")
         lines.append("from torch import Tensor, nn")
         return "\n".join(lines) + "\n"
+
+    def reproduce(self, source: str) -> list[str]:
+        """The header's lines on how to emit this module again: the command with its options."""
+        command = self.command or f"archdsl compile {source}{self.flags()}"
+        line = f"Do not edit: change {source} and run `{command}` again."
+        if len(line) <= 116:
+            return [line]
+        import textwrap
+
+        return [f"Do not edit: change {source} and run again (one command line):",
+                *textwrap.wrap(command, 112, initial_indent="    ", subsequent_indent="        ",
+                               break_long_words=False, break_on_hyphens=False)]
 
     def flags(self) -> str:
         """The `archdsl compile` options this module was emitted with."""

@@ -150,7 +150,7 @@ def test_training_estimate_adds_parameters_gradients_saved_tensors_and_optimizer
 
 
 MEASURED = [("lenet5", None), ("alexnet_paper", None), ("vgg11_lrn", "3x32x32"), ("resnet50", "3x64x64"),
-            ("googlenet", "3x64x64")]
+            ("googlenet", "3x64x64"), ("convnext_tiny", "3x64x64")]
 
 
 def _saved_by_autograd(model, x) -> int:

@@ -27,7 +27,8 @@ def heavy(*names: str) -> list[Path]:
 # Bigger sizes of a family whose smallest bundled member is built of the same constructs: the per-file
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
-                "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large"}
+                "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
+                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"}
 
 
 def runnable() -> list[Path]:
@@ -66,6 +67,11 @@ EXPECTED_PARAMS = {
     "convnext_small": 50_223_688,
     "convnext_base": 88_591_464,
     "convnext_large": 197_767_336,
+    "mobilenet_v2": 3_504_872,
+    "mnasnet0_5": 2_218_512,
+    "mnasnet0_75": 3_170_208,
+    "mnasnet1_0": 4_383_312,
+    "mnasnet1_3": 6_282_256,
 }
 
 

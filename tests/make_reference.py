@@ -37,6 +37,11 @@ MODELS = {
     "convnext_small": {},
     "convnext_base": {},
     "convnext_large": {},
+    "mobilenet_v2": {},
+    "mnasnet0_5": {},
+    "mnasnet0_75": {},
+    "mnasnet1_0": {},
+    "mnasnet1_3": {},
 }
 
 if __name__ == "__main__":

@@ -89,7 +89,10 @@ EXPECTED_PARAMS = {
     "regnet_y_8gf": 39_381_472,
     "regnet_y_16gf": 83_590_140,
     "regnet_y_32gf": 145_046_770,
-    "regnet_y_128gf": 644_812_894,
+    "regnet_y_128gf": 644_812_894,    "shufflenet_v2_x0_5": 1_366_792,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "shufflenet_v2_x1_5": 3_503_624,
+    "shufflenet_v2_x2_0": 7_393_996,
 }
 
 

@@ -27,7 +27,11 @@ DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn
           "vgg16_conv1": 16, "vgg19": 19, "resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101,
           "resnet152": 152, "googlenet": 22, "vgg11_bn": 11, "vgg13_bn": 13, "vgg16_bn": 16, "vgg19_bn": 19,
           "squeezenet1_0": 18, "squeezenet1_1": 18, "resnext50_32x4d": 50, "resnext101_32x8d": 101,
-          "resnext101_64x4d": 101, "wide_resnet50_2": 50, "wide_resnet101_2": 101}
+          "resnext101_64x4d": 101, "wide_resnet50_2": 50, "wide_resnet101_2": 101, "densenet121": 121,
+          "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
+# Networks whose batch norms alone take archdsl's MACs more than 0.5% past torchinfo's (docs/analysis.md):
+# test_batch_norm_is_the_whole_difference_from_torchinfo holds them to that difference exactly.
+BATCH_NORM_HEAVY = {"densenet121", "densenet169", "densenet201"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -42,7 +46,8 @@ def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
     a = analyse(archdsl.build(path))
     assert [1, *a.ir.input_shape] == reference["input"]
     assert a.params == EXPECTED_PARAMS[path.stem] == reference["trainable_params"]
-    assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < 0.005
+    assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < 0.005 \
+        or path.stem in BATCH_NORM_HEAVY
     assert a.depth == DEPTHS[path.stem]
 
 
@@ -55,7 +60,8 @@ def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
 
 
 @pytest.mark.parametrize("name", ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet50", "resnext50_32x4d",
-                                  "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"])
+                                  "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
+                                  *sorted(BATCH_NORM_HEAVY), "densenet161"])
 def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
     # torchinfo counts a batch norm as its two parameters per channel, archdsl as a multiply-add per element;
     # a projection shortcut holds one batch norm on its output.

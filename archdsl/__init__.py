@@ -1,7 +1,9 @@
 """archdsl: a declarative language for convolutional network architectures, and its compiler.
 
     import archdsl
-    model = archdsl.load("architectures/resnet34.arch", num_classes=10)
+    model = archdsl.load("resnet34", params={"num_classes": 10})   # a bundled network, or any .arch file
+    archdsl.summary("resnet34")                                    # parameters, MACs, memory: a table
+    archdsl.draw(model, depth=1)                                   # a graphviz.Digraph
 
 The pipeline, a package per stage: frontend (parse -> AST) -> ir (expansion into the graph IR)
 -> shapes (shape check) -> pytorch (code generation, and running the result) or drawing;
@@ -13,18 +15,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from archdsl.api import draw, summary
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.pipeline import build, compile_source
 from archdsl.resources import architectures_dir, bundled_architectures
 
 if TYPE_CHECKING:
-    from archdsl.drawing.render import draw
     from archdsl.pytorch.folding import fuse
     from archdsl.pytorch.runtime import load
 
 # Imported on first use (PEP 562): every `archdsl` command imports this package, and most never
 # draw, fuse or load (which needs the PyTorch back end).
-_LAZY = {"draw": "archdsl.drawing.render", "fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime"}
+_LAZY = {"fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime"}
 
 
 def load_ipython_extension(ipython) -> None:
@@ -40,6 +42,11 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # help(archdsl) and tab completion see the lazily imported functions too.
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = ["ArchError", "Diagnostic", "architectures_dir", "build", "bundled_architectures", "compile_source", "draw",
-           "fuse", "load"]
+           "fuse", "load", "load_ipython_extension", "summary"]
 __version__ = "0.1.0"

@@ -105,10 +105,43 @@ def compile_source(path: str | Path | None = None, *, source: str | None = None,
     if fuse:
         fold_batchnorm(ir)
     ir.channels_last = channels_last
-    emitted = generate(ir, weights_sha256)
+    emitted = generate(ir, weights_sha256, reproduce_command(ir.file, params, freeze, fuse, channels_last))
     check_emitted(emitted.source, ir, emitted.block_classes, emitted.class_name, emitted.outputs_class,
                   weights_sha256)
     return dataclasses.replace(emitted, warnings=tuple(ir.warnings), sources=ir.program.sources)
+
+
+def reproduce_command(file: str, params: dict[str, Any] | None, freeze: Freezing, fuse: bool,
+                      channels_last: bool) -> str:
+    """The `archdsl compile` command line that emits the same module: the emitted header records it,
+    so that the `--set` values and options that made a module are never lost."""
+    shown = STDIN if file == "<stdin>" else Path(file).name if file else "<string>"
+    parts = ["archdsl", "compile", _quoted(shown)]
+    for name, value in (params or {}).items():
+        parts += ["--set", _quoted(f"{name}={_setting(value)}")]
+    if freeze is not None:
+        parts += ["--freeze", _quoted(freeze if isinstance(freeze, str) else ", ".join(freeze))]
+    parts += ["--fuse"] * fuse + ["--channels-last"] * channels_last
+    return " ".join(parts)
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def _quoted(text: str) -> str:
+    """Shell-quoted, and safe inside the module's docstring: no backslash, no run of three quotes,
+    no control character (the values passed the expression parser already; this is the second lock)."""
+    import shlex
+
+    text = shlex.quote(text)
+    if "\\" in text or '"' in text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "'" + "".join(c if c.isalnum() or c in "=_-.,x +*/()" else "?" for c in text.strip("'")) + "'"
+    return text
 
 
 def _overrides(params: dict[str, Any]) -> tuple[dict[str, A.Expr], tuple[int, int, int] | None]:

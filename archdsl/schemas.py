@@ -10,9 +10,10 @@ and not to its model fails the tests).
 
 from __future__ import annotations
 
+import html
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from archdsl.errors import Diagnostic
 
@@ -118,6 +119,19 @@ class Summary(_Model):
     layers: list[LayerFigures]
     blocks: list[BlockFigures]
     frozen_params: int
+
+    # archdsl.summary() fills these in: the command's table, and the same rows for a notebook.
+    _text: str = PrivateAttr(default="")
+    _html: str = PrivateAttr(default="")
+
+    def __repr__(self) -> str:
+        return self._text or (f"Summary(network={self.network!r}, params={self.params:,}, macs={self.macs:,}, "
+                              f"layers={len(self.layers)})")
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return self._html or f"<pre>{html.escape(repr(self))}</pre>"
 
 
 # -- diff --json ----------------------------------------------------------------------------------

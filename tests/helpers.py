@@ -27,7 +27,8 @@ def heavy(*names: str) -> list[Path]:
 # Bigger sizes of a family whose smallest bundled member is built of the same constructs: the per-file
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
-                "wide_resnet50_2", "wide_resnet101_2", "densenet161", "densenet169", "densenet201"}
+                "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
+                "densenet161", "densenet169", "densenet201"}
 
 
 def runnable() -> list[Path]:
@@ -62,6 +63,10 @@ EXPECTED_PARAMS = {
     "resnext101_64x4d": 83_455_272,
     "wide_resnet50_2": 68_883_240,
     "wide_resnet101_2": 126_886_696,
+    "convnext_tiny": 28_589_128,
+    "convnext_small": 50_223_688,
+    "convnext_base": 88_591_464,
+    "convnext_large": 197_767_336,
     "densenet121": 7_978_856,
     "densenet161": 28_681_000,
     "densenet169": 14_149_480,

@@ -96,7 +96,8 @@ def test_logic_takes_only_booleans():
 def test_a_bare_greater_than_in_a_condition_must_be_parenthesised():
     with pytest.raises(ArchError) as info:
         parse(net("    relu if 2 > 1"))
-    assert "'>'" in info.value.first.message
+    assert "'>'" in info.value.first.message and info.value.first.code == "greater-in-condition"
+    assert "write (a > b)" in info.value.first.hint
     parse(net("    residual< conv3-3; relu if true >; relu if (2 > 1); relu if 2 >= 1"))
 
 
@@ -112,3 +113,101 @@ def test_the_formatter_spaces_comparisons_and_keeps_combinator_brackets():
         "residual<relu if a < 1 and (a > 0)>" in formatted
     assert "dropout(p=1 / 4) x2" in formatted
     assert format_text(formatted) == formatted
+
+
+INVERTED = """
+block inv(c, s = 1, t = 6, hidden = in_channels * t) {
+    conv1-hidden(bias=false) if t != 1; bn; relu6;
+    conv3-hidden/s(groups=hidden, bias=false); bn;
+    conv1-c(bias=false) if in_channels != c
+}
+network t {
+    input 3x16x16;
+    conv3-16;
+    inv(16, t=1); inv(24, 2); inv(24)
+}
+"""
+
+
+def test_in_channels_is_the_width_of_the_blocks_input():
+    source = "block b(c) { conv1-(in_channels * 2); conv1-c if (in_channels > 4) }\n" + net("    b(8); b(5)", "3x8x8")
+    ir = build(source)
+    convs = [layer for layer in ir.layers if layer.op == "conv"]
+    assert [c.out_shape[0] for c in convs] == [6, 8, 12, 5] and [c.enabled for c in convs] == [True, False, True, True]
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "nn.Conv2d(in_channels, in_channels * 2, kernel_size=1)" in text
+    assert "if in_channels > 4:" in text  # Python needs no parentheses
+
+
+def test_a_conditional_statement_that_changes_the_shape_compiles_per_use():
+    ir = build(INVERTED)
+    model = archdsl.load(source=INVERTED)
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in ir.enabled_layers())
+    assert model.inv1.conv1 is None and model.inv2.conv1 is not None and model.inv3.conv3 is None
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 144, 8, 8)  # inv3 keeps 24 channels: no conv3
+    text = archdsl.compile_source("t.arch", source=INVERTED).source
+    assert "hidden = in_channels * t" in text and "self.bn1 = nn.BatchNorm2d(hidden)" in text
+    assert "self.bn2 = nn.BatchNorm2d(hidden)" in text
+
+
+def test_the_size_after_a_conditional_statement_may_be_either_side():
+    source = "block b(w) { conv1-8 if w; conv1-4 }\n" + net("    b(true); b(false)", "3x8x8")
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "nn.Conv2d(8 if w else in_channels, 4, kernel_size=1)" in text
+    model = archdsl.load(source=source)
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+
+
+def test_residuals_and_inceptions_cannot_be_switched_off():
+    for item in ("residual< conv3-3 >", "(inception< conv1-2 | conv1-2 >; relu)"):
+        assert error_of(net(f"    {item} if a", params="a = true")).first.code == "misplaced-if"
+
+
+SHORTCUTS = """
+block ir(c, s = 1) {
+    residual(shortcut=when_equal)<
+        conv: (conv1-(in_channels * 2)(bias=false); bn; relu6; conv3-(in_channels * 2)/s(groups=in_channels * 2,
+               bias=false); bn; relu6; conv1-c(bias=false); bn)
+    >
+}
+block cifar(c, s = 1) { residual(shortcut=pad_both)< conv3-c/s(bias=false); bn; relu; conv3-c(bias=false); bn >; relu }
+block grow(c) { residual(shortcut=when_equal)< conv1-c > }
+network t {
+    input 4x16x16;
+    ir(4); ir(8, 2); ir(8);
+    cifar(8); cifar(16, 2);
+    grow(24)
+}
+"""
+
+
+def test_when_equal_adds_the_input_only_where_the_shapes_agree():
+    model = archdsl.load(source=SHORTCUTS).eval()
+    ir = build(SHORTCUTS)
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in ir.enabled_layers())
+    x4, x8 = torch.randn(2, 4, 16, 16), torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model.ir1(x4), model.ir1.conv(x4) + x4)
+        assert torch.equal(model.ir2(x4), model.ir2.conv(x4))
+        assert torch.equal(model.ir3(x8), model.ir3.conv(x8) + x8)
+        y = torch.randn(1, 16, 4, 4)
+        assert torch.equal(model.grow1(y), model.grow1.conv1(y))
+    text = archdsl.compile_source("t.arch", source=SHORTCUTS).source
+    assert "self.use_shortcut = s == 1 and in_channels == c" in text and "if self.use_shortcut:" in text
+    grow = text[text.index("class Grow"):text.index("class T")]
+    assert "identity" not in grow and "+" not in grow  # no use keeps the shape: no add at all
+
+
+def test_pad_both_splits_the_zero_channels_as_the_cifar_resnet_code_does():
+    model = archdsl.load(source=SHORTCUTS).eval()
+    block = model.cifar2
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        body = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))
+        want = torch.relu(body + nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 4, 4)))
+        assert torch.equal(block(x), want)
+
+
+def test_shortcut_options_are_checked():
+    err = error_of(net("    residual(shortcut=sometimes)< conv3-3 >"))
+    assert err.first.code == "bad-residual-option" and "when_equal" in err.first.message

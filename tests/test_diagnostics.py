@@ -57,6 +57,8 @@ CATALOGUE = {
     "unclosed brace": Case("network n {\n    input 3x8x8;\n    relu", 3, 9, "unexpected end of file",
                            "unclosed bracket"),
     "inception with one branch": Case(net("    inception<relu>"), 3, 19, "unexpected '>'", "at least two branches"),
+    "bare '>' in a condition": Case(net("    relu if a > 1", params="a = 2"), 3, 15, "unexpected '>'",
+                                    "write (a > b) or b < a"),
     "stray character": Case(net("    conv3-8 @"), 3, 13, "unexpected character '@'", "expected"),
     "allow without parentheses": Case(net("    relu allow bias-before-bn"), 3, 16, "unexpected 'bias'",
                                       "`allow` takes warning codes in parentheses"),
@@ -135,9 +137,9 @@ CATALOGUE = {
     "fc on a feature map": Case(net("    conv3-8; fc-10"), 3, 14,
                                 "'fc' gets a feature map 8x32x32; it needs flat features",
                                 "insert `flatten` before it (8*32*32 = 8192 features)"),
-    "conditional layer changing the shape": Case(net("    conv3-16 if a", params="a = true"), 3, 5,
-                                                 "a conditional statement must keep the shape, but this one turns "
-                                                 "3x32x32 into 16x32x32"),
+    "conditional residual": Case(net("    residual< conv3-3 > if a", params="a = true"), 3, 28,
+                                 "a residual<...> cannot be switched off with `if`",
+                                 "define a block holding the residual and put the `if` on the block's use"),
     # -- resources -------------------------------------------------------------------------------
     "repetition over budget": Case(net("    relu x 1000000"), 3, 12,
                                    "repetition count 1,000,000 exceeds the limit of 20,000",

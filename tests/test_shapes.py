@@ -91,9 +91,12 @@ def test_fc_on_a_feature_map_asks_for_flatten():
     assert "insert `flatten`" in d.hint and "256 features" in d.hint
 
 
-def test_conditional_statements_must_keep_the_shape():
-    d = error_of(net("conv3-4; conv3-8 if wide", "3x8x8", "wide = true")).first
-    assert "must keep the shape" in d.message
+def test_a_conditional_statement_may_change_the_shape_and_is_checked_at_each_use():
+    block = "block b(wide) {\n    conv3-8 if wide;\n    conv3-6(groups=3)\n}\n"
+    ir = build(block + net("b(false)", "6x8x8"))
+    assert ir.layers[ir.output].out_shape == (6, 8, 8)
+    d = error_of(block + net("b(false); b(true)", "6x8x8")).first  # 8 channels do not split into 3 groups
+    assert d.span.line == 3 and "8" in d.message
 
 
 def test_even_kernel_with_same_padding():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers import build, error_of, net
+from helpers import ROOT, build, error_of, net
 from test_analysis import _saved_by_autograd
 
 import archdsl
@@ -112,3 +112,15 @@ def test_a_bad_drop_is_refused_where_it_is_written(body, code, says):
     error = error_of(net(body, "3x8x8"))
     assert error.diagnostics[0].code == code and says in str(error)
     assert error.diagnostics[0].span.line == 3
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", "convnext_small"])
+def test_the_bundled_convnexts_drop_with_torchvisions_probabilities(name):
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    with torch.device("meta"):  # no weights: only the modules' settings are compared
+        theirs = getattr(models, name)(weights=None)
+        ours = archdsl.load(ROOT / "architectures" / f"{name}.arch")
+    probabilities = [[m.p for m in model.modules() if type(m).__name__ == "StochasticDepth"]
+                     for model in (ours, theirs)]
+    assert probabilities[0] == probabilities[1] and len(probabilities[0]) in (18, 36) and probabilities[0][-1] > 0

@@ -2,8 +2,9 @@
 mode, side outputs included), torch.export, and ONNX export run under onnxruntime.
 
 Tracing is slow on a 2-core CI machine, so CI runs these on small inputs over LeNet-5 (a plain
-chain) and ResNet-18 (residuals, projections, batch norm), and compiles GoogLeNet (concat, side
-outputs under `if`) in training mode, where its graph holds the aux heads and everything else;
+chain), ResNet-18 (residuals, projections, batch norm) and ConvNeXt-T (channels-last steps, layer
+scales, stochastic depth), and compiles GoogLeNet (concat, side outputs under `if`) in training mode,
+where its graph holds the aux heads and everything else;
 ARCHDSL_ALL_ARCHITECTURES=1 runs every check on every bundled file. torch.compile uses the "eager" backend:
 fullgraph=True makes Dynamo fail on any graph break, whatever compiles the graph afterwards.
 """
@@ -33,9 +34,9 @@ def tensors(result) -> list[torch.Tensor]:
     return [result] if isinstance(result, torch.Tensor) else [t for t in result if t is not None]
 
 
-CI = heavy("lenet5", "resnet18")
+CI = heavy("lenet5", "resnet18", "convnext_tiny")
 COMPILED = [pytest.param(p, training, marks=[pytest.mark.slow] if p.stem == "googlenet" else [])
-            for p in heavy("lenet5", "resnet18", "googlenet") for training in (False, True)
+            for p in heavy("lenet5", "resnet18", "googlenet", "convnext_tiny") for training in (False, True)
             if ALL_ARCHITECTURES or training or p.stem != "googlenet"]
 
 

@@ -18,8 +18,9 @@ MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34",
           "resnet152", "googlenet"]
 # Checked at a small input with random batch-norm statistics (test_family_outputs_agree_...).
 FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1", "resnext50_32x4d",
-            "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet161",
-            "densenet169", "densenet201"]
+            "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "convnext_tiny",
+            "convnext_small", "convnext_base", "convnext_large", "densenet121", "densenet161", "densenet169",
+            "densenet201"]
 
 
 def shapes(model) -> dict[str, list[int]]:
@@ -94,11 +95,26 @@ def _randomise_batch_norms(model: torch.nn.Module) -> None:
                 module.bias.copy_(torch.randn(n, generator=generator) * 0.5)
 
 
+def _randomise_layer_norms_and_scales(model: torch.nn.Module) -> None:
+    # ConvNeXt's LayerNorms start at ones and zeros and its layer scales at 1e-6, which makes each block's
+    # body nearly vanish: random ones make a wrong eps, a missing norm or a mislaid scale show in the output.
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.5)
+        for name, parameter in model.named_parameters():
+            if name.endswith("layer_scale"):
+                parameter.copy_(torch.rand(parameter.shape, generator=generator) + 0.5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in FAMILIES if ALL_ARCHITECTURES or n not in LARGER_SIZES])
 def test_family_outputs_agree_with_torchvision_under_random_batch_norms(name):
     reference = _torchvision_model(name).eval()
     _randomise_batch_norms(reference)
+    _randomise_layer_norms_and_scales(reference)
     model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64").eval()
     model.load_state_dict(reference.state_dict(), strict=True)
     torch.manual_seed(1)

@@ -374,3 +374,35 @@ def test_a_drawing_too_large_for_graphviz_is_refused_before_it_runs(tmp_path, ca
     assert not (tmp_path / "wide.svg").exists()
     assert main(["viz", str(source), "-o", str(tmp_path / "wide.dot")]) == 0
     assert main(["viz", str(source), "--depth", "1", "-o", str(tmp_path / "wide1.svg")]) == 0
+
+
+@needs_dot
+def test_an_html_page_leaves_out_the_depths_too_large_to_lay_out(tmp_path):
+    # Full depth is 703 nodes, refused; at depth 1 the block is one node: the page offers depth 1 alone.
+    from archdsl.cli.main import main
+
+    branches = " | ".join(["conv1-1"] * 700)
+    source = tmp_path / "wide.arch"
+    source.write_text(f"block wide() {{ inception< {branches} > }}\nnetwork n {{ input 1x8x8; w: wide() }}\n")
+    out = tmp_path / "wide.html"
+    assert main(["viz", str(source), "--depth", "1", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert '<span id="depths" hidden>' in text and "<template" not in text
+    assert '"depths":[1]' in text
+
+
+@needs_dot
+def test_an_html_page_opens_at_the_depth_asked_for_and_offers_the_others(tmp_path):
+    from archdsl.cli.main import main
+
+    out = tmp_path / "resnet18.html"
+    assert main(["viz", "architectures/resnet18.arch", "--depth", "9", "-o", str(out)]) == 0
+    deep = out.read_text()
+    assert main(["viz", "architectures/resnet18.arch", "--depth", "1", "-o", str(out)]) == 0
+    shallow = out.read_text()
+    # resnet18 nests 3 deep (layer1, its basic blocks, their residuals): depths 1 to 3, then every
+    # layer, which --depth 9 is.
+    for text, start in ((deep, 3), (shallow, 0)):
+        assert f'"start":{start},"depths":[1,2,3,null]' in text
+        assert [f'data-view="{i}">{label}<' in text for i, label in enumerate(["1", "2", "3", "all"])] == [True] * 4
+        assert text.count("<template") == 3

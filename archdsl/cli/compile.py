@@ -83,5 +83,6 @@ def exported_weights(arch_file: str | Path, weights: str | Path, params: dict[st
     from archdsl.pytorch.runtime import load
     from archdsl.pytorch.weights import safetensors_bytes
 
-    model = load(arch_file, weights=weights, strict=strict, freeze=freeze, **params)
-    return model.load_report, safetensors_bytes(fold(model.eval()) if fuse else model)
+    model = load(arch_file, weights=weights, strict=strict, freeze=freeze, params=params)
+    report: LoadReport = model.load_report  # type: ignore[assignment]  # set by load() when given weights
+    return report, safetensors_bytes(fold(model.eval()) if fuse else model)

@@ -1,7 +1,8 @@
 """Diagram structure: the IR's block structure as a tree of groups, ready to draw at any depth.
 
 A `Group` is what a drawing shows as a cluster (or, below the depth limit, as one node): the
-network, a block use, a labelled sequence, a residual, an inception, a gate, a side output's head.
+network, a block use, a labelled sequence, a residual, an inception, a gate, a split,
+a side output's head.
 Its children are groups and layer ids, in source order. Nothing here knows about Graphviz;
 viz.py turns the tree into a picture.
 """
@@ -30,7 +31,7 @@ from archdsl.ir.nodes import (
 # Layers drawn as their own small node rather than as a row of a layer table.
 JOINS: frozenset[str] = frozenset(Join)
 
-GroupKind = Literal["network", "block", "seq", "residual", "inception", "gate"]
+GroupKind = Literal["network", "block", "seq", "residual", "inception", "gate", "split"]
 
 
 @dataclass(eq=False)
@@ -119,6 +120,8 @@ class _Builder:
             return self.step_concat(step, parent)
         if step.kind == StepKind.GATE:
             return self.step_gate(step, parent)
+        if step.kind == StepKind.SPLIT:
+            return self.step_split(step, parent)
         assert step.member is not None  # APPLY and SIDE steps apply a member
         if step.kind == StepKind.SIDE:
             return self.step_side(step, step.member, parent)
@@ -149,6 +152,14 @@ class _Builder:
                           g.depth + 1)
                 b.children = self.steps(steps, b)
                 g.children.append(b)
+        g.children.append(step.out_node)
+        return [g]
+
+    def step_split(self, step: Step, parent: Group) -> list[Group | int]:
+        g = Group("split", "split", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
+                  out_node=step.out_node)
+        for part, branch in zip(step.parts, step.branches):
+            g.children += [part] + ([self.member(branch, g)] if branch is not None else [])
         g.children.append(step.out_node)
         return [g]
 
@@ -215,12 +226,12 @@ class _Builder:
         return bool(kept)
 
     def absorb(self, g: Group) -> None:
-        """A block that is nothing but one residual, inception or gate is drawn as one cluster, not two."""
+        """A block that is nothing but one residual, inception, gate or split is drawn as one cluster, not two."""
         for child in g.children:
             if isinstance(child, Group):
                 self.absorb(child)
         if g.kind == "block" and len(g.children) == 1 and isinstance(g.children[0], Group) \
-                and g.children[0].kind in ("residual", "inception", "gate"):
+                and g.children[0].kind in ("residual", "inception", "gate", "split"):
             inner = g.children[0]
             g.kind, g.children = inner.kind, inner.children
 

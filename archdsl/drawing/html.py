@@ -61,10 +61,13 @@ def page(d: Drawing, title: str | None = None) -> str:
                     info[f"L{child}"]["group"] = k
             else:
                 tree[number[id(child)]] = [k, child.depth]
-    meta = {"input": f"L{d.ir.input}", "start": start, "depths": [v.depth for v in drawn], "groups": tree}
+    deepest = max(g.depth for g in groups)
+    depths = [v.depth if v.depth is not None and v.depth <= deepest else None for v in drawn]
+    meta = {"input": f"L{d.ir.input}", "start": start, "depths": depths, "groups": tree}
     title = html.escape(title or d.ir.network.name)
     others = "\n".join(f'<template id="view-{i}">{svg}</template>' for i, svg in enumerate(svgs) if i != start)
-    buttons = "".join(f'<button type="button" data-view="{i}">{v.depth or "all"}</button>' for i, v in enumerate(drawn))
+    buttons = "".join(f'<button type="button" data-view="{i}">{depth or "all"}</button>'
+                      for i, depth in enumerate(depths))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

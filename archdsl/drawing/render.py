@@ -37,6 +37,7 @@ CLUSTER_STYLES = {
     "residual": {"fillcolor": "#fff8ec", "color": "#e0b673"},
     "inception": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
     "gate": {"fillcolor": "#f6f0fb", "color": "#b39ad1"},
+    "split": {"fillcolor": "#eef7f7", "color": "#86bdbd"},
 }
 SIDE_STYLE = {"fillcolor": "#fdf1f1", "color": "#d98c8c", "style": "rounded,filled,dashed"}
 JOIN_STYLES: dict[str, dict[str, str]] = {
@@ -46,9 +47,10 @@ JOIN_STYLES: dict[str, dict[str, str]] = {
     Join.ADD: {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
     Join.CONCAT: {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
     Join.MUL: {"shape": "ellipse", "style": "filled", "fillcolor": "#e6dcf3"},
+    Join.CHUNK: {"shape": "box", "style": "filled", "fillcolor": "#d6eded"},
 }
 JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat",
-                               Join.MUL: "multiply"}
+                               Join.MUL: "multiply"}  # a split's parts are titled by describe()
 _GRAPH = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3", "labeljust": "l",
           "newrank": "true"}
 _NODE = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03", "height": "0.3"}
@@ -232,7 +234,8 @@ class _Drawer:
                 self.table(graph, [layer_id])
             return
         name = f"L{layer_id}"
-        title = JOIN_TITLES.get(layer.op) or f"{layer.attrs['name']} (side output)"
+        title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op == Join.CHUNK
+                                              else f"{layer.attrs['name']} (side output)")
         graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])
         self.record(name, title, ModulePath(), layer.out_shape, [layer_id], layer)
@@ -320,6 +323,8 @@ def _layer_text(layer: Layer) -> str:
     stride = "" if s == "1" else f"/{s}"
     if d.decision == "pad":
         return f"shortcut: zero-pad +{d.pad_channels} ch{stride}"
+    if d.decision == "none":
+        return "no shortcut: the body changes the shape (when_equal)"
     channels = layer.out_shape[0] if layer.out_shape else "?"
     return f"shortcut: conv1-{channels}{stride} + bn"
 

@@ -155,7 +155,14 @@ class Gate(Node):
     paths: list[Seq]
 
 
-Item = Call | Group | Residual | Inception | Side | Gate
+@node
+class Split(Node):
+    """`split<a | b>`: the channels cut into equal parts, branch k applied to part k, the results concatenated."""
+
+    branches: list[Seq]
+
+
+Item = Call | Group | Residual | Inception | Side | Gate | Split
 
 
 @node
@@ -181,6 +188,18 @@ class Stmt(Node):
     repeat: Expr | None = None
     cond: Expr | None = None
     allow: list[Allowed] = field(default_factory=list)
+    init: Init | None = None  # `init(normal, std=0.01)`: how this statement's layers start
+
+
+@node
+class Init(Node):
+    """`init conv(kaiming_normal, mode=fan_out) if c;` in a network body, for every layer of the word (`residual`:
+    every residual body's last bn), or `init(normal, std=0.01)` after a statement (word None), for its layers."""
+
+    word: str | None
+    word_span: Span | None
+    args: list[Arg]
+    cond: Expr | None = None
 
 
 @node
@@ -199,6 +218,7 @@ class Seq(Node):
     stmts: list[Stmt]
     # Only the body of a network or block has any (the parser refuses them elsewhere).
     defaults: list[Default] = field(default_factory=list)
+    inits: list[Init] = field(default_factory=list)  # only a network's body has any
 
 
 # -- declarations ---------------------------------------------------------------------------

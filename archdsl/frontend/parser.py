@@ -36,7 +36,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
-from archdsl.frontend.syntax_errors import explain
+from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
 
@@ -64,8 +64,8 @@ _TERMINAL_WORDS = {
 def describe_expected(expected: set[str]) -> str:
     # What is described in words ("a name") before the keywords and punctuation, which a long list cuts off.
     words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in expected}, key=lambda w: (w.startswith("'"), w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    if len(words) > 10:
+        words = words[:10] + ["..."]
     return ", ".join(words)
 
 
@@ -198,6 +198,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
             lines = text.splitlines() or [""]
             line, column = len(lines), len(lines[-1]) + 1
     code, why = explain(exc, _lark())
+    if why is None and isinstance(exc, UnexpectedToken) and exc.token.type == "MORETHAN" \
+            and exc.token.start_pos is not None:
+        code, why = greater_in_condition(text, exc.token.start_pos) or (code, why)
     if why:
         hint = f"{why} ({hint})" if hint else why
     return Diagnostic(message, Span(file, line, column), hint=hint, code=code)
@@ -295,6 +298,9 @@ class _ToAst(Transformer):
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 
+    def split(self, meta, c):
+        return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
+
     # sequences
     def repeat(self, meta, c):
         return ("repeat", c[0])
@@ -308,6 +314,13 @@ class _ToAst(Transformer):
     def default_decl(self, meta, c):
         return A.Default(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1])
 
+    def init_decl(self, meta, c):
+        cond = next((x[1] for x in c if isinstance(x, tuple)), None)
+        return A.Init(span=self._s(meta), word=str(c[0]), word_span=self._s(c[0]), args=c[1], cond=cond)
+
+    def init_clause(self, meta, c):
+        return A.Init(span=self._s(meta), word=None, word_span=None, args=c[0])
+
     def label(self, meta, c):
         token = c[0]
         if token.type == "NAME":
@@ -320,10 +333,10 @@ class _ToAst(Transformer):
         return _Label(text, span, _label_parts(text, span, self.file))
 
     def stmt(self, meta, c):
-        if isinstance(c[0], A.Default):
+        if isinstance(c[0], A.Default | A.Init):
             return c[0]
         label = next((x for x in c if isinstance(x, _Label)), None)
-        item = next(x for x in c if isinstance(x, A.Call | A.Group | A.Residual | A.Inception | A.Side | A.Gate))
+        item = next(x for x in c if isinstance(x, A.Item))
         extras: dict[str, A.Expr] = dict(x for x in c if isinstance(x, tuple))
         return A.Stmt(
             span=self._s(meta),
@@ -334,20 +347,25 @@ class _ToAst(Transformer):
             repeat=extras.get("repeat"),
             cond=extras.get("cond"),
             allow=next((x for x in c if isinstance(x, list)), []),
+            init=next((x for x in c if isinstance(x, A.Init)), None),
         )
 
     def seq(self, meta, c):
         span = self._s(meta) if not meta.empty else Span(self.file, 1, 1)
         stmts: list[A.Stmt] = []
         defaults: list[A.Default] = []
+        inits: list[A.Init] = []
         for s in c:
-            if isinstance(s, A.Default):
+            if isinstance(s, A.Default | A.Init):
                 if stmts:
                     raise ArchError(_misplaced(s, "after a statement"))
-                defaults.append(s)
+                if isinstance(s, A.Default):
+                    defaults.append(s)
+                else:
+                    inits.append(s)
             elif s is not None:
                 stmts.append(s)
-        return A.Seq(span=span, stmts=stmts, defaults=defaults)
+        return A.Seq(span=span, stmts=stmts, defaults=defaults, inits=inits)
 
     # declarations
     def param(self, meta, c):
@@ -362,6 +380,11 @@ class _ToAst(Transformer):
         return A.InputDecl(span=self._s(meta), channels=channels, height=height, width=width)
 
     def block_def(self, meta, c):
+        if c[-1].inits:
+            raise ArchError(Diagnostic(
+                "`init` for a word belongs in the network body: it reaches the blocks the network uses",
+                c[-1].inits[0].span, hint="move it to the network, or give one statement of the block its own "
+                                          "`init(...)`: `conv1-64 init(normal, std=0.01)`", code="misplaced-init"))
         sequential = isinstance(c[0], Token) and c[0].type == "SEQUENTIAL"
         c = c[1:] if c[0] is None or sequential else c
         params = c[1] if isinstance(c[1], list) else []
@@ -445,15 +468,19 @@ def _nodes(expr: A.Expr) -> list[A.Expr]:
     return out
 
 
-def _misplaced(default: A.Default, where: str) -> Diagnostic:
-    return Diagnostic(f"`default` {where}", default.span,
+def _misplaced(decl: A.Default | A.Init, where: str) -> Diagnostic:
+    if isinstance(decl, A.Init):
+        return Diagnostic(f"`init {decl.word}` {where}", decl.span,
+                          hint="`init` declarations come first in the network body (after `input` and `freeze`), "
+                               "before any other statement", code="misplaced-init")
+    return Diagnostic(f"`default` {where}", decl.span,
                       hint="defaults come first in a network body (after `input` and `freeze`) or a block body, "
                            "before any other statement", code="misplaced-default")
 
 
 def _no_defaults(seq: A.Seq, where: str) -> A.Seq:
-    if seq.defaults:
-        raise ArchError(_misplaced(seq.defaults[0], f"inside {where}"))
+    if seq.defaults or seq.inits:
+        raise ArchError(_misplaced((seq.defaults or seq.inits)[0], f"inside {where}"))
     return seq
 
 

@@ -8,6 +8,7 @@ archdsl a new explanation, add an example here and a line to tests/test_diagnost
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from archdsl.frontend._lark_standalone import Lark, UnexpectedCharacters, UnexpectedInput
@@ -30,6 +31,7 @@ STATEMENT_EXAMPLES: dict[str, list[str]] = {
     "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": ["conv1: ;", "a: b: relu"],
     "a condition follows 'if', e.g. aux: side<...> if aux_logits": ["relu if;"],
     "inception<...> needs at least two branches separated by '|'": ["inception<relu>"],
+    "split<...> needs at least two branches separated by '|', e.g. split<identity | conv1-c>": ["split<relu>"],
     "`allow` takes warning codes in parentheses, e.g. conv3-64 allow(bias-before-bn)": [
         "relu allow", "relu allow bias-before-bn", "relu allow()", "relu allow(3)", "relu allow(a b)",
         "relu allow(a;", "a: relu x2 if c allow",
@@ -42,6 +44,7 @@ _CONTEXTS = (  # `@` stands for the snippet
     _NET + "@ }", _NET + "relu; @ }", "block b { @ }", "block b { relu; @ }", _NET + "(@) }",
     _NET + "a: (relu; @) }", "block b { residual<@> }", "block b { inception<relu | @> }",
     _NET + "a: side<@> }", "block b { gate<@> }", "block b { gate<relu | @> }",
+    "block b { split<relu | @> }",
 )
 
 # Mistakes around declarations, each a whole file.
@@ -97,6 +100,7 @@ CODE_OF: dict[str, str] = {
     "a label is a name followed by ':' and then the layer, e.g. conv1: conv3-64": "bad-label",
     "a condition follows 'if', e.g. aux: side<...> if aux_logits": "bad-condition",
     "inception<...> needs at least two branches separated by '|'": "one-branch",
+    "split<...> needs at least two branches separated by '|', e.g. split<identity | conv1-c>": "one-branch",
     "`allow` takes warning codes in parentheses, e.g. conv3-64 allow(bias-before-bn)": "bad-allow",
     "`default` gives a layer word's options in parentheses, e.g. default bn(eps=0.001)": "bad-default",
     "`default` comes first in a network body (after `input ...;` and `freeze ...;`) or a block body":
@@ -112,6 +116,21 @@ CODE_OF: dict[str, str] = {
     "missing '{' before the body?": "missing-brace",
     "unclosed bracket: the file ends inside a '{', '(' or '<'": "unclosed-bracket",
 }
+
+
+GREATER_IN_CONDITION = "in a condition after `if`, a bare '>' closes a residual<, inception< or side<: write (a > b) " \
+    "or b < a"
+
+
+def greater_in_condition(text: str, position: int) -> tuple[str, str] | None:
+    """The code and explanation when the '>' at `position` stands in the condition of its statement.
+
+    The parser state cannot tell: it has already read the statement as complete, as the bracket may
+    close there, so the state is the one a stray '>' after any statement gives."""
+    start = max(text.rfind(mark, 0, position) for mark in ";{|<")
+    if re.search(r"\bif\b", text[start + 1:position]) is None:
+        return None
+    return "greater-in-condition", GREATER_IN_CONDITION
 
 
 def explain(exc: UnexpectedInput, parser: Lark) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ShortcutDecision = Literal["identity", "projection", "pad"]
+ShortcutDecision = Literal["identity", "projection", "pad", "none"]
 
 
 @dataclass(slots=True)
@@ -28,6 +28,8 @@ class Derived:
     stride: tuple[int, int] | None = None  # fixed-window pools; projection and pad shortcuts: the stride taken
     padding: tuple[int, int] | None = None  # conv, fixed-window pools: the padding on each side, `same` resolved
     adaptive: bool | None = None  # maxpool, avgpool: True with `output=` (adaptive), False for a fixed window
-    decision: ShortcutDecision | None = None  # shortcut: identity, 1x1 conv + bn projection, or zero-padding
-    pad_channels: int | None = None  # pad shortcut: the zero channels appended
+    # shortcut: identity, 1x1 conv + bn projection, zero-padding, or none (when_equal where the shapes differ)
+    decision: ShortcutDecision | None = None
+    pad_channels: int | None = None  # pad shortcut: the zero channels added
+    pad_before: int | None = None  # pad shortcut: how many of them go before the input's channels (pad_both)
     folded: bool = False  # projection shortcut: its bn folded into the conv (fold_batchnorm, compile --fuse)

@@ -16,6 +16,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
+from archdsl.ir.init import read_inits, statement_rule
 from archdsl.ir.naming import name_container
 from archdsl.ir.nodes import (
     IR,
@@ -82,10 +83,12 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     block_defaults = {name: read_defaults(block.body, program.blocks, reporter)
                       for name, block in program.blocks.items()}
     in_blocks = as_literals(net_defaults, params, reporter)
+    inits = read_inits(net.body, params, program.blocks, reporter)
     reporter.raise_if_errors()
     structural = _structural_params(net)
     expander = _Expander(program, net, params, structural, input_shape, reporter, budget)
     expander.defaults = net_defaults, in_blocks, block_defaults
+    expander.ir.init = inits
     return expander.run()
 
 
@@ -166,6 +169,8 @@ def _child_seqs(item: A.Item) -> list[A.Seq]:
         return list(item.branches)
     if isinstance(item, A.Gate):
         return list(item.paths)
+    if isinstance(item, A.Split):
+        return list(item.branches)
     return []
 
 
@@ -206,6 +211,8 @@ class _Expander:
         self.ir = IR(program, net, params, structural, input_shape, [], [])
         # the network body's defaults as written, the same as literals for blocks, each block's own
         self.defaults: tuple[Defaults, Defaults, dict[str, Defaults]] = ({}, {}, {})
+        self.shaped = 0  # layers whose shapes are known during expansion (see input_width)
+        self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -303,17 +310,26 @@ class _Expander:
                                            code="bad-condition-value"))
             inner = ctx._replace(enabled=ctx.enabled and value)
         first_member = len(ctx.container.members)
+        first_layer = len(self.ir.layers)
         labelled = stmt.label is not None  # "" too: a quoted label, refused with its own diagnostic
         y = self.labelled(stmt, x, inner, site, count) if labelled else self.unlabelled(stmt, x, inner, site, count)
+        if stmt.init is not None:
+            rule = statement_rule(stmt, stmt.init, ctx.env, self.program.blocks)
+            for layer in self.ir.layers[first_layer:]:
+                if layer.span == stmt.item.span:  # the call's own layers, once per repetition
+                    self.ir.init.layers[layer.id] = rule
         if stmt.cond is None:
             return y
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
+            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE):
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception"}.get(step.kind, "gate")
+                raise ArchError(Diagnostic(f"a {word}<...> cannot be switched off with `if`", stmt.cond.span,
+                                           hint=f"define a block holding the {word} and put the `if` on the "
+                                                "block's use", code="misplaced-if"))
             step.cond, step.cond_index = stmt.cond, ctx.number
-        if not isinstance(stmt.item, A.Side):
-            self.ir.conditionals.append((x, y, stmt.span))
         return y if inner.enabled else x
 
     def _repeat_count(self, stmt: A.Stmt, ctx: _Ctx) -> int:
@@ -386,8 +402,9 @@ class _Expander:
             _check_label(label, label_span, self.reporter)
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
-        if isinstance(item, A.Residual | A.Inception | A.Gate):
-            word = "residual" if isinstance(item, A.Residual) else "gate" if isinstance(item, A.Gate) else item.word
+        if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
+            word = item.word if isinstance(item, A.Inception) else \
+                {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
             raise ArchError(Diagnostic(f"a {word}<...> cannot be labelled directly", label_span,
                                        hint=f"define a block holding the {word} and label the block's use",
                                        code="label-on-container"))
@@ -468,6 +485,8 @@ class _Expander:
             return self.inception(item, x, ctx, site)
         if isinstance(item, A.Gate):
             return self.gate(item, x, ctx, site)
+        if isinstance(item, A.Split):
+            return self.split(item, x, ctx, site)
         raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", item.span,
                                    hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
 
@@ -512,7 +531,8 @@ class _Expander:
         if call.dashes or call.slash is not None:
             raise ArchError(Diagnostic(f"block '{call.name}' takes arguments in parentheses, not '-' or '/'",
                                        call.span, hint=f"write {call.name}(...)", code="block-arguments"))
-        args = _bind_block_args(call, block, ctx.env)
+        width = self.input_width(x, call) if self._reads_width(block) else None
+        args = _bind_block_args(call, block, ctx.env, width)
         inst_id = len(self.ir.instances)
         m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
                         default_name=default_name)
@@ -521,7 +541,8 @@ class _Expander:
         inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
         self.ir.instances.append(inst)
         defaults = merged(self.defaults[1], self.defaults[2].get(block.name, {}))
-        inner = _Ctx(inst, container, inst.steps, dict(args), ctx.enabled, ctx.stack + (call.name,), defaults,
+        env = dict(args) if width is None else {**args, "in_channels": width}
+        inner = _Ctx(inst, container, inst.steps, env, ctx.enabled, ctx.stack + (call.name,), defaults,
                      chain_only=f"a sequential block ('{block.name}')" if block.sequential else None)
         start = len(self.reporter.diagnostics)
         inst.out_node = self.seq(block.body, x, inner, Site())
@@ -538,6 +559,29 @@ class _Expander:
             raise ArchError(Diagnostic(f"block '{block.name}' is empty", block.span, code="empty-block"))
         self._apply(ctx, m, site, call.span, x, inst.out_node)
         return inst.out_node
+
+    def _reads_width(self, block: A.BlockDef) -> bool:
+        if block.name not in self.reads_width:
+            self.reads_width[block.name] = "in_channels" in _names_in(block)
+        return self.reads_width[block.name]
+
+    def input_width(self, x: int, call: A.Call) -> int:
+        """The channels (or flat features) of tensor `x`, for a block body's `in_channels`.
+
+        Expressions are evaluated while the graph is built, so the shapes made so far are inferred
+        here, each layer once; the full inference after expansion computes them all again. A shape
+        rule's problem is reported now, as that inference would report it.
+        """
+        from archdsl.shapes.inference import infer_from  # here: the shape check imports the IR's records
+
+        layers = self.ir.layers
+        infer_from(self.ir, self.shaped, self.reporter)
+        self.shaped = len(layers)
+        shape = layers[x].out_shape
+        if shape is None:
+            raise ArchError(Diagnostic(f"block '{call.name}' reads `in_channels`, and the shape of its input is "
+                                       "unknown after the errors above", call.span, code="unknown-input-width"))
+        return shape[0]
 
     # -- combinators ---------------------------------------------------------------------------
     def residual(self, item: A.Residual, x: int, ctx: _Ctx, site: Site) -> int:
@@ -640,6 +684,41 @@ class _Expander:
         self._step(ctx, step)
         return mul.id
 
+    def split(self, item: A.Split, x: int, ctx: _Ctx, site: Site) -> int:
+        """ShuffleNetV2's `x1, x2 = x.chunk(2, dim=1)`: branch k runs on part k of the channels; the results
+        are concatenated. As a concat's, each branch is one member of the enclosing class, and an identity
+        branch is the part itself."""
+        step = Step(StepKind.SPLIT, site, item.span, x, -1)
+        outs = []
+        parts = len(item.branches)
+        for i, branch in enumerate(item.branches, start=1):
+            part = self.node(Join.CHUNK, branch.span, ctx, [x], {"index": i - 1, "parts": parts})
+            step.parts.append(part.id)
+            bsteps: list[Step] = []
+            bctx = ctx._replace(steps=bsteps)
+            bsite = site.then(SiteKind.BRANCH, i)
+            stmts = branch.stmts
+            if any(s.cond is not None for s in stmts):
+                raise ArchError(Diagnostic("split branches cannot be conditional", branch.span,
+                                           code="conditional-branch"))
+            if _is_identity(branch):
+                outs.append(part.id)
+                step.branches.append(None)
+                step.branch_steps.append([])
+                continue
+            if len(stmts) == 1:
+                outs.append(self.labelled(stmts[0], part.id, bctx, bsite, self._repeat_count(stmts[0], ctx),
+                                          default_name=f"branch{i}"))
+            else:
+                group = A.Stmt(span=branch.span, item=A.Group(span=branch.span, body=branch))
+                outs.append(self.labelled(group, part.id, bctx, bsite, 1, default_name=f"branch{i}"))
+            step.branches.append(_applied(bsteps))
+            step.branch_steps.append(bsteps)
+        cat = self.node(Join.CONCAT, item.span, ctx, outs)
+        step.out_node = cat.id
+        self._step(ctx, step)
+        return cat.id
+
     def side(self, stmt: A.Stmt, item: A.Side, x: int, ctx: _Ctx, site: Site) -> int:
         label = stmt.label
         assert label is not None  # unlabelled() refuses an unlabelled side<...>
@@ -678,7 +757,7 @@ class _Expander:
         return x
 
 
-SHORTCUT_MODES = ("projection", "pad", "project_all")
+SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
 DROP = L.Option("drop", "prob", 0.0, "the probability of dropping the body for a sample (stochastic depth)")
 
 
@@ -724,7 +803,22 @@ def _applied(steps: list[Step]) -> Member:
     return member
 
 
-def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> dict[str, Value]:
+def _names_in(node: object) -> set[str]:
+    """Every name an expression under `node` reads."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, A.Name):
+            found.add(item.id)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, A.Node):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__ if f != "span")
+    return found
+
+
+def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], width: int | None) -> dict[str, Value]:
     params = [p.name for p in block.params]
     given: dict[str, A.Expr] = {}
     positional = [a for a in call.args if a.name is None]
@@ -748,8 +842,8 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value]) -> 
     for param in block.params:
         if param.name in given:
             values[param.name] = evaluate(given[param.name], env)
-        elif param.default is not None:
-            values[param.name] = evaluate(param.default, values)
+        elif param.default is not None:  # defaults may read the parameters before them, and the input's width
+            values[param.name] = evaluate(param.default, values if width is None else {**values, "in_channels": width})
         else:
             raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
                                        hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))

@@ -20,6 +20,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value
 from archdsl.ir.derived import Derived
+from archdsl.ir.init import Inits
 from archdsl.layers import OPS
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Join(_Word):
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
     MUL = "mul"  # a gate's elementwise product
+    CHUNK = "chunk"  # one of a split's equal parts of the channels (a view)
 
 
 class ContainerKind(_Word):
@@ -68,6 +70,7 @@ class StepKind(_Word):
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
     GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
+    SPLIT = "split"  # channels cut into parts, a branch per part, concatenated
 
 
 class ModulePath(tuple[str, ...]):
@@ -236,6 +239,7 @@ class Step:
     branch_steps: list[list[Step]] = field(default_factory=list)
     flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
+    parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
     name: str | None = None
 
     def __repr__(self) -> str:
@@ -283,10 +287,10 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
-    conditionals: list[tuple[int, int, Span]] = field(default_factory=list)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)
+    init: Inits = field(default_factory=Inits)  # how the weights start (ir/init.py)
 
     def __repr__(self) -> str:
         c, h, w = self.input_shape

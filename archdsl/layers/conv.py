@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archdsl.analysis.accounting import IN, Context, Cost, numel
 from archdsl.ir.derived import Derived
-from archdsl.layers.registry import Fold, LayerSpec, Option, register
+from archdsl.layers.registry import Fold, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, padding, spatial, window
 
 KERNEL = Option("kernel", "size", None, "kernel size (also written in the word: conv3, conv1x7)")
@@ -71,4 +71,6 @@ register(LayerSpec(
     example="conv3-64, conv11-64/4(padding=2), conv1-(c*4)(bias=false)",
     shape=_shape, params=_params, cost=_cost, emit=_emit, stateless=False, inplace_after=frozenset(),
     fresh_output=True, fold=Fold(absorbs=2), counts_in_depth=True, describe=_describe, color="#dce8fa",
+    init=Initialised(module=lambda layer: "nn.Conv2d", has=lambda layer, t: t == "weight" or layer.attrs["bias"],
+                     fans=True, pytorch="weight kaiming_uniform(a=√5), bias uniform(±1/√fan_in)"),
 ))

@@ -1,4 +1,5 @@
-"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat, mul.
+"""The joins of the graph IR, which are no layer words: input, output, side_output, shortcut, add, concat, mul,
+chunk.
 
 Internal entries, so that every op the IR holds is looked up one way; they have no emitter (the
 code generator writes them as forward statements: `x += identity`, `torch.cat`, ...).
@@ -30,6 +31,9 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
     if source == target and mode != "project_all":
         layer.out_shape, layer.derived = source, Derived(decision="identity")
         return
+    if mode == "when_equal":  # MobileNet's use_res_connect: no add where the body changes the shape
+        layer.out_shape, layer.derived = target, Derived(decision="none")
+        return
     both = [Note(f"the residual's body gives {fmt(target)}", body.span)]
     if len(source) != 3 or len(target) != 3:
         raise Problem(f"residual add: the body gives {fmt(target)} but the input is {fmt(source)}", notes=both,
@@ -44,11 +48,13 @@ def _shortcut_shape(layer, ins: list[Shape], ir) -> None:
                                "an explicit shortcut: residual<body | shortcut>", code="residual-mismatch")
         stride.append(s)
     c_in, c_out = source[0], target[0]
-    if mode == "pad":
+    if mode in ("pad", "pad_both"):
         if c_out < c_in:
             raise Problem(f"zero-padding shortcut cannot reduce channels ({c_in} -> {c_out})", notes=both,
                           hint="use the projection shortcut: residual<...> (the default)", code="pad-shortcut-reduces")
-        layer.derived = Derived(decision="pad", stride=(stride[0], stride[1]), pad_channels=c_out - c_in)
+        extra = c_out - c_in
+        layer.derived = Derived(decision="pad", stride=(stride[0], stride[1]), pad_channels=extra,
+                                pad_before=extra // 2 if mode == "pad_both" else 0)
     else:
         layer.derived = Derived(decision="projection", stride=(stride[0], stride[1]), in_channels=c_in)
     layer.out_shape = target
@@ -65,7 +71,7 @@ def _shortcut_cost(layer, ctx: Context) -> Cost:
     decision = layer.derived.decision
     if decision == "identity":
         return Cost(alias=True)
-    if decision == "pad":
+    if decision in ("pad", "none"):
         return Cost()  # a strided slice (a view) zero-padded into a new tensor; backward keeps nothing
     # projection: 1x1 conv (no bias) then batch norm; the conv's output is an intermediate tensor.
     n, c_out = numel(layer.out_shape), layer.out_shape[0]
@@ -76,6 +82,9 @@ def _shortcut_cost(layer, ctx: Context) -> Cost:
 
 def _add_shape(layer, ins: list[Shape], ir) -> None:
     body, shortcut = ins
+    if ir.layers[layer.inputs[1]].derived.decision == "none":  # nothing to add: the body's output goes on
+        layer.out_shape, layer.derived = body, Derived(decision="none")
+        return
     if body != shortcut:
         raise Problem(f"residual add: the body gives {fmt(body)} but the shortcut gives {fmt(shortcut)}",
                       notes=[Note(f"the body ends here with {fmt(body)}", ir.layers[layer.inputs[0]].span),
@@ -134,6 +143,18 @@ def _mul_cost(layer, ctx: Context) -> Cost:
     return Cost(macs=numel(layer.out_shape), saves=(IN, IN2))
 
 
+def _chunk_shape(layer, ins: list[Shape], ir) -> None:
+    shape, parts = ins[0], layer.attrs["parts"]
+    if len(shape) != 3:
+        raise Problem(f"split: its {parts} branches need a feature map to cut, but get {fmt(shape)} flat features",
+                      hint="split before `flatten`", code="bad-split")
+    if shape[0] % parts:
+        raise Problem(f"split: {shape[0]} channels ({fmt(shape)}) cannot be cut into {parts} equal parts",
+                      hint=f"give it a multiple of {parts} channels, or {parts} branches that divide {shape[0]}",
+                      code="bad-split")
+    layer.out_shape = (shape[0] // parts, *shape[1:])
+
+
 def _join(op: str, doc: str, shape, cost, **rules) -> None:
     defaults: dict[str, Any] = {"params": no_params, "emit": None, "stateless": False, "inplace_after": frozenset(),
                                 "fresh_output": False, "fold": NO_FOLD, "counts_in_depth": False, "internal": True}
@@ -148,7 +169,10 @@ _join("side_output", "a side output (training mode only)", same, view, last_dim=
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
       describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")
-_join("add", "a residual's sum", _add_shape, lambda layer, ctx: Cost(ops=numel(layer.out_shape)))
+_join("add", "a residual's sum", _add_shape,
+      lambda layer, ctx: Cost(alias=True) if layer.derived.decision == "none" else Cost(ops=numel(layer.out_shape)))
 _join("concat", "the concatenation of inception branches", _concat_shape, new)
+_join("chunk", "one of a split's equal parts of the channels", _chunk_shape, view,
+      describe=lambda layer: f"channels part {layer.attrs['index'] + 1}/{layer.attrs['parts']}")
 _join("mul", "a gate's elementwise product", _mul_shape, _mul_cost,
       describe=lambda layer: "multiply")

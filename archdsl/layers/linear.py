@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archdsl.analysis.accounting import IN, Context, Cost, numel
 from archdsl.ir.derived import Derived
-from archdsl.layers.registry import Fold, LayerSpec, Option, register
+from archdsl.layers.registry import Fold, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt
 
 
@@ -52,4 +52,6 @@ register(LayerSpec(
     shape=_shape, params=_params, cost=_cost, emit=_emit, stateless=False, inplace_after=frozenset(),
     fresh_output=True, fold=Fold(absorbs=1), counts_in_depth=True, last_dim=True,
     describe=lambda layer: f"fc-{layer.attrs['features']}", color="#e7dff8",
+    init=Initialised(module=lambda layer: "nn.Linear", has=lambda layer, t: t == "weight" or layer.attrs["bias"],
+                     fans=True, pytorch="weight kaiming_uniform(a=√5), bias uniform(±1/√fan_in)"),
 ))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
 from archdsl.ir.derived import Derived
-from archdsl.layers.registry import NO_FOLD, Fold, Helper, LayerSpec, Option, register
+from archdsl.layers.registry import NO_FOLD, Fold, Helper, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
 
 if TYPE_CHECKING:
@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from archdsl.layers.registry import CostRule
 
 COLOR = "#fbf0d0"
+
+
+def _affine(layer, tensor: str) -> bool:
+    return bool(layer.attrs["affine"])
+
+
+def _norm_init(module) -> Initialised:
+    return Initialised(module=module, has=_affine, fans=False, pytorch="weight ones, bias zeros")
 
 
 def _bn_shape(layer, ins: list[Shape], ir) -> None:
@@ -82,6 +90,7 @@ register(LayerSpec(
     example="bn, bn(eps=0.001)",
     shape=_bn_shape, params=_bn_params, cost=_bn_cost, emit=_bn_emit, stateless=False,
     inplace_after=frozenset(), fresh_output=True, fold=Fold(folds=True), counts_in_depth=False, color=COLOR,
+    init=_norm_init(lambda layer: "nn.BatchNorm2d" if len(layer.out_shape) == 3 else "nn.BatchNorm1d"),
 ))
 
 
@@ -143,6 +152,7 @@ register(LayerSpec(
     shape=_norm_shape, params=_norm_params, cost=_norm_cost(_positions),
     emit=_ln_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
     counts_in_depth=False, color=COLOR, last_dim=True,
+    init=_norm_init(lambda layer: "nn.LayerNorm"),  # LayerNorm2d, on feature maps, is an nn.LayerNorm
 ))
 
 
@@ -174,4 +184,5 @@ register(LayerSpec(
     shape=_gn_shape, params=_norm_params, cost=_norm_cost(lambda layer: layer.attrs["groups"]),
     emit=_gn_emit, stateless=False, inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD,
     counts_in_depth=False, describe=lambda layer: f"gn-{layer.attrs['groups']}", color=COLOR,
+    init=_norm_init(lambda layer: "nn.GroupNorm"),
 ))

@@ -68,6 +68,19 @@ class Helper(NamedTuple):
     source: str
 
 
+class Initialised(NamedTuple):
+    """What `init` may set in a word's layers (ir/init.py checks it; pytorch/init_code.py writes it).
+
+    The emitted `init_weights` finds the layers' modules by class, as torchvision's loops over
+    `self.modules()` do, so `module` must name a class that no other word's layers become.
+    """
+
+    module: Callable[[Any], str]  # the torch class a layer becomes, as the emitted code names it
+    has: Callable[[Any, str], bool]  # whether a layer has the tensor ("weight", "bias"): bias=false, affine=false
+    fans: bool  # the weight has a fan-in and a fan-out (2 or more dims): kaiming and xavier apply
+    pytorch: str  # what the module's own reset_parameters gives, for the docs
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "MISSING"
@@ -104,6 +117,7 @@ class LayerSpec(NamedTuple):
     required: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other spellings of the word (`linear` for `fc`)
     helpers: tuple[Helper, ...] = ()  # the classes its emitter may define in the emitted module
+    init: Initialised | None = None  # the tensors `init conv(...)` may set; None: `init` refuses the word
     # -- rules: register() refuses an entry without each of these (see RULES)
     shape: ShapeRule = MISSING  # sets layer.out_shape (and layer.derived); raises shapes.geometry.Problem
     params: ParamRule = MISSING  # (parameters, buffers) once the shape is known
@@ -317,7 +331,7 @@ def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
     if not ok:
         raise ArchError(Diagnostic(f"'{word}': {option.name} must be {want}, got {value!r}", node.span,
                                    code="bad-option-value"))
-    return float(value) if option.kind in ("float", "prob") else value
+    return float(value) if option.kind in ("float", "prob", "real") else value
 
 
 _CHECKS = {
@@ -326,6 +340,7 @@ _CHECKS = {
     "int": lambda v: (_is_int(v), "an integer"),
     "pad": lambda v: ((_is_int(v) and v >= 0) or v in PADDING_WORDS, "a non-negative integer, `same` or `valid`"),
     "bool": lambda v: (isinstance(v, bool), "true or false"),
+    "real": lambda v: (isinstance(v, int | float) and not isinstance(v, bool), "a number"),
     "float": lambda v: (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, "a non-negative number"),
     "prob": lambda v: (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1, "a number in [0, 1]"),
 }

@@ -1,8 +1,9 @@
-"""Reshaping: `flatten`, from a (C, H, W) feature map to C*H*W features; `permute`, to channels last and back."""
+"""Reshaping: `flatten`, from a (C, H, W) feature map to C*H*W features; `permute`, to channels last and back;
+`shuffle`, the channels interleaved across groups."""
 
 from __future__ import annotations
 
-from archdsl.analysis.accounting import view
+from archdsl.analysis.accounting import Context, Cost, view
 from archdsl.layers.registry import NO_FOLD, Helper, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt, no_params
 
@@ -81,4 +82,52 @@ register(LayerSpec(
     shape=_permute_shape, params=no_params, cost=view, emit=_permute_emit, stateless=True,
     inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False, last_dim=True,
     describe=lambda layer: f"permute({', '.join(map(str, _dims(layer)))})",
+))
+
+
+# torchvision's ShuffleNetV2 calls a function, channel_shuffle, which no torch module computes in the
+# same steps (nn.ChannelShuffle is a separate kernel that ONNX export lacks): the same view, transpose
+# and reshape, as a module.
+CHANNEL_SHUFFLE = Helper("ChannelShuffle", '''class ChannelShuffle(nn.Module):
+    """torchvision's channel_shuffle (ShuffleNetV2) as a module: channel i of group g moves to i * groups + g."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.size()
+        x = x.view(b, self.groups, c // self.groups, h, w)
+        return x.transpose(1, 2).contiguous().view(b, c, h, w)''')
+
+
+def _shuffle_shape(layer, ins: list[Shape], ir) -> None:
+    shape, groups = ins[0], layer.attrs["groups"]
+    if len(shape) != 3:
+        raise Problem(f"'{layer.describe()}' needs a feature map, but gets {fmt(shape)} flat features",
+                      hint="shuffle before `flatten`", code="shape-mismatch")
+    if shape[0] % groups:
+        fits = max(d for d in range(1, min(groups, shape[0]) + 1) if shape[0] % d == 0)
+        raise Problem(f"'{layer.describe()}' cannot split {shape[0]} channels ({fmt(shape)}) into {groups} equal "
+                      "groups", hint=f"the groups must divide the channels: e.g. shuffle-{fits}", code="bad-groups")
+    layer.out_shape = shape
+
+
+def _shuffle_emit(e) -> tuple[str, object]:
+    return f"{e.helper('ChannelShuffle')}({e.opt('groups')})", e.same()
+
+
+def _shuffle_cost(layer, ctx: Context) -> Cost:
+    return Cost()  # a copy into the new order (contiguous()); no arithmetic, and backward keeps nothing
+
+
+register(LayerSpec(
+    "shuffle", "shuffle", "ChannelShuffle",
+    "channel shuffle (ShuffleNetV2): the channels, in `groups` groups, interleaved; torchvision's channel_shuffle",
+    dashes=("groups",), required=("groups",),
+    options=(Option("groups", "count", None, "groups the channels are split into; they must divide the channels"),),
+    example="shuffle-2", helpers=(CHANNEL_SHUFFLE,),
+    shape=_shuffle_shape, params=no_params, cost=_shuffle_cost, emit=_shuffle_emit, stateless=True,
+    inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD, counts_in_depth=False,
+    describe=lambda layer: f"shuffle-{layer.attrs['groups']}",
 ))

@@ -24,6 +24,7 @@ from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.layers import OPS
+from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -52,13 +53,15 @@ class Emitted:
     sources: dict[str, str] = field(default_factory=dict)  # to render the warnings with their lines
 
 
-def generate(ir: IR, weights_sha256: str | None = None) -> Emitted:
+def generate(ir: IR, weights_sha256: str | None = None, command: str | None = None) -> Emitted:
     """The emitted module's source text (deterministic: same IR, same bytes).
 
     `weights_sha256` adds `pretrained()`, which loads the .safetensors file written next to the
-    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one.
+    module (`archdsl compile --weights`), with torch alone, if its SHA-256 is that one. `command`: the
+    `archdsl compile` command line that reproduces the module, for its header (pipeline.reproduce_command).
     """
     gen = _Generator(ir, weights_sha256)
+    gen.command = command
     return Emitted(gen.run(), gen.net_class, dict(gen.class_of), gen.outputs_class, weights_sha256)
 
 
@@ -70,6 +73,7 @@ class _Generator:
     def __init__(self, ir: IR, weights_sha256: str | None = None):
         self.ir = ir
         self.weights_sha256 = weights_sha256
+        self.command: str | None = None
         self.imports: set[str] = set()
         self.class_of: dict[str, str] = {}
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
@@ -108,7 +112,7 @@ class _Generator:
             f"Input (B, {c}, {h}, {w}); {_param_summary(ir)}.",
             *(["Batch norms folded for inference: it loads the state_dict of archdsl.fuse(model)."] if ir.folded
               else []),
-            f"Do not edit: change {source} and run `archdsl compile {source}{self.flags()}` again.",
+            *self.reproduce(source),
             '"""',
             "",
         ]
@@ -121,6 +125,18 @@ class _Generator:
             lines.append("import torch")
         lines.append("from torch import Tensor, nn")
         return "\n".join(lines) + "\n"
+
+    def reproduce(self, source: str) -> list[str]:
+        """The header's lines on how to emit this module again: the command with its options."""
+        command = self.command or f"archdsl compile {source}{self.flags()}"
+        line = f"Do not edit: change {source} and run `{command}` again."
+        if len(line) <= 116:
+            return [line]
+        import textwrap
+
+        return [f"Do not edit: change {source} and run again (one command line):",
+                *textwrap.wrap(command, 112, initial_indent="    ", subsequent_indent="        ",
+                               break_long_words=False, break_on_hyphens=False)]
 
     def flags(self) -> str:
         """The `archdsl compile` options this module was emitted with."""
@@ -239,13 +255,18 @@ class _Generator:
         head: list[str] = []
         methods: list[str] = []
         init = list(writer.init)
+        initialise = init_method(ir, self.class_of, names, _basename(ir.file))
+        if initialise is not None:
+            init.append(initialise.call)
+            methods += initialise.lines
         if ir.channels_last:
             self.imports.add("torch")
             init.append("self.to(memory_format=torch.channels_last)  # NHWC weights (compile --channels-last)")
             fwd.insert(0, "x = x.contiguous(memory_format=torch.channels_last)  # NHWC input: no conversion per layer")
         if ir.frozen:
             doc += ["", f"Frozen for fine-tuning: {', '.join(ir.frozen)} (no gradients, always in eval mode)."]
-            head, methods, init = _frozen_parts(ir.frozen, init)
+            head, frozen_methods, init = _frozen_parts(ir.frozen, init)
+            methods += [""] * bool(methods) + frozen_methods
         docstring = doc[0] + '"""' if len(doc) == 1 else "\n".join([*doc, '"""'])
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
@@ -432,9 +453,59 @@ class _Writer:
 
     # -- statements ---------------------------------------------------------------------------
     def walk(self, steps: list[Step], t: _T) -> _T:
-        for step in steps:
-            t = getattr(self, f"step_{step.kind}")(step, t)
+        k = 0
+        while k < len(steps):
+            step = steps[k]
+            if step.cond is None:
+                t = getattr(self, f"step_{step.kind}")(step, t)
+                k += 1
+                continue
+            # The steps of one conditional statement (`(conv1-h; bn) if t != 1` makes two): each runs on
+            # what the one before it made, and after them the tensor is either theirs or the one before.
+            end = k
+            while end < len(steps) and steps[end].cond is step.cond:
+                end += 1
+            t = self.conditional(steps[k:end], t)
+            k = end
         return t
+
+    def conditional(self, steps: list[Step], t: _T) -> _T:
+        """Write a conditional statement's steps; the tensor after them, in every instance."""
+        out = t
+        for step in steps:
+            out = getattr(self, f"step_{step.kind}")(step, out)
+        first, last = steps[0], steps[-1]
+        assert first.cond is not None  # walk() passes the steps of a conditional statement
+        holds = render(first.cond, self.scope(first.cond_index), self.n).vals
+        ins = [_out_shape(self.ir.layers[s.in_node]) for s in self.counterparts(first)]
+        outs = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(last)]
+        actual = [o if h else i for h, i, o in zip(holds, ins, outs)]
+
+        def agrees(size: Sym | None, where: list[tuple[int, ...]]) -> bool:
+            return size is not None and all(v == s[0] for v, s in zip(size.vals, where))
+
+        def merged(on: Sym | None, off: Sym | None) -> Sym | None:
+            """The size after the statement: one of the two where it agrees with every instance, else both."""
+            for size in (off, on):
+                if agrees(size, actual):
+                    return size
+            if on is None or off is None:
+                return None
+            cond = self.cond_text(first)
+            return Sym(f"{on} if {cond} else {off}", -2, tuple(s[0] for s in actual))
+
+        if all(a == i for a, i in zip(actual, ins)) and all(h is False for h in holds):
+            return t
+        if all(a == o for a, o in zip(actual, outs)) and all(h is True for h in holds):
+            return out
+        scale = out.scale if out.scale is not None and t.scale is not None and out.scale.vals == t.scale.vals \
+            else None
+        rel = out.rel if out.rel is not None and t.rel is not None and out.rel.vals == t.rel.vals else None
+        if any(len(a) != len(actual[0]) for a in actual):
+            return _T(None, None, None, None)
+        if len(actual[0]) == 3:
+            return _T(merged(out.ch, t.ch), None, scale, rel)
+        return _T(None, merged(out.feat, t.feat), None, None)
 
     def step_apply(self, step: Step, t: _T) -> _T:
         m = known(step.member, step, "member")
@@ -446,7 +517,7 @@ class _Writer:
         self.declare(name, ctor, cond)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
             self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
-            return t  # a conditional statement keeps the shape (shapes.py checks it)
+            return out  # as if it held: walk() decides what follows the statement
         src = self.reads()
         self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
@@ -462,6 +533,23 @@ class _Writer:
         calls, channels, scale, rel = [], None, t.scale, t.rel
         for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
             call, out = self.branch(i, branch, steps, src, t)
+            calls.append(call)
+            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
+            scale, rel = out.scale, out.rel
+        self.gen.imports.add("torch")
+        out = _T(channels, None, scale, rel)
+        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        return out
+
+    def step_split(self, step: Step, t: _T) -> _T:
+        """`x1, x2 = x.chunk(2, 1)`, then the branches on their parts, concatenated (ShuffleNetV2's forward)."""
+        n = len(step.branches)
+        parts = [self.generated(f"x{k}") for k in range(1, n + 1)]
+        self.fwd.append(f"{', '.join(parts)} = {self.reads()}.chunk({n}, 1)")
+        part = _T(known(t.ch, step, "channels").binop("//", self.lit(n)), None, t.scale, t.rel)
+        calls, channels, scale, rel = [], None, t.scale, t.rel
+        for i, (branch, steps, var) in enumerate(zip(step.branches, step.branch_steps, parts), start=1):
+            call, out = self.branch(i, branch, steps, var, part)
             calls.append(call)
             channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
             scale, rel = out.scale, out.rel
@@ -507,25 +595,60 @@ class _Writer:
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
-        var = self.generated("identity")
         one = self.lit(1)
         outer_fwd, self.fwd = self.fwd, []
         body = self.walk(step.body, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
         body_lines, self.fwd = self.fwd, outer_fwd
+        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
+                 body.rel is not None else None)
+        decisions = [] if step.shortcut_steps else self.decisions(step)
+        if decisions and set(decisions) == {"none"}:  # when_equal where no use keeps the shape: the body alone
+            self.fwd += body_lines
+            return out
+        var = self.generated("identity")
+        guard = None
         if step.shortcut_steps:
             sc_step = step.shortcut_steps[-1]
             sc = known(sc_step.member, sc_step, "member")
             ctor, _ = self.ctor(sc, t)
             self.declare(_name(sc), ctor, None)
             self.fwd.append(f"{var} = {self.applied(sc)}")
+        elif "none" in decisions:
+            guard = self.when_equal(step, t, body, decisions)
+            self.fwd.append(f"{var} = x")
         else:
             self.fwd += self.auto_shortcut(step, t, body, var)
         self.fwd += body_lines
-        out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
-                 body.rel is not None else None)
         add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
-        self.fwd.append(f"{add}{self.comment(step, out)}")
+        if guard is None:
+            self.fwd.append(f"{add}{self.comment(step, out)}")
+        else:
+            self.fwd += [f"if self.{guard}:", f"{_INDENT}{add}{self.comment(step, out)}"]
         return out
+
+    def decisions(self, step: Step) -> list[str]:
+        """What the automatic shortcut of a residual is in each instance: identity, projection, pad or none."""
+        layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
+        return [known(layer.derived.decision, layer, "decision") for layer in layers]
+
+    def when_equal(self, step: Step, t: _T, body: _T, decisions: list[str]) -> str:
+        """`residual(shortcut=when_equal)` whose uses differ: the attribute saying whether this one adds its
+        input, as torchvision's `use_res_connect`: `stride == 1 and in_channels == c`, or a constructor argument."""
+        keeps = self.lit(True)
+        if t.ch is not None and body.ch is not None:
+            keeps = t.ch.binop("==", body.ch)
+        elif t.feat is not None and body.feat is not None:
+            keeps = t.feat.binop("==", body.feat)
+        if body.rel is not None and not (body.rel.const and body.rel.vals[0] == 1):
+            keeps = body.rel.binop("==", self.lit(1)).binop("and", keeps) if not keeps.const else \
+                body.rel.binop("==", self.lit(1))
+        wanted = [d == "identity" for d in decisions]
+        if list(keeps.vals) != wanted:
+            keeps = self.size(f"{step.site}:shortcut", "use_shortcut", wanted)
+        attr = self.generated("use_shortcut")
+        if self.emit:
+            self.init.append(f"self.{attr} = {keeps}")
+        return attr
 
     def step_gate(self, step: Step, t: _T) -> _T:
         """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
@@ -560,7 +683,7 @@ class _Writer:
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = known(step.shortcut, step, "shortcut")
         layers = [self.layer(known(s.shortcut, s, "shortcut")) for s in self.counterparts(step)]
-        decisions = [known(layer.derived.decision, layer, "decision") for layer in layers]
+        decisions = self.decisions(step)
         if set(decisions) == {"identity"}:
             return [f"{var} = x"]
         # Not an identity: the shape check allows that only between feature maps, which have channels.
@@ -586,8 +709,12 @@ class _Writer:
                 self.init += [f"self.{s_attr} = {stride}", f"self.{c_attr} = {channels}"]
             rows, cols = (f"self.{s_attr}[0]", f"self.{s_attr}[1]") if any(
                 isinstance(v, tuple) for v in stride.vals) else (f"self.{s_attr}",) * 2
-            return [f"{var} = x[:, :, :: {rows}, :: {cols}]",
-                    f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            lines = [f"{var} = x[:, :, :: {rows}, :: {cols}]"]
+            if all(not layer.derived.pad_before for layer in layers):  # the zeros after the input's channels
+                return lines + [f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, 0, self.{c_attr}))"]
+            half = self.generated("half")  # half before them, the rest after, as the common CIFAR ResNet code pads
+            return lines + [f"{half} = self.{c_attr} // 2",
+                            f"{var} = nn.functional.pad({var}, (0, 0, 0, 0, {half}, self.{c_attr} - {half}))"]
         stride_arg = "" if stride.const and stride.vals[0] == 1 else f", stride={stride}"
         ctor = (f"nn.Sequential(\n{_INDENT}nn.Conv2d({cin}, {cout}, kernel_size=1{stride_arg}, bias=False),\n"
                 f"{_INDENT}nn.BatchNorm2d({cout}),\n)")

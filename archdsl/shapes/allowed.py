@@ -37,6 +37,8 @@ def regions(program: A.Program) -> list[Region]:
                 stack += item.branches
             elif isinstance(item, A.Gate):
                 stack += item.paths
+            elif isinstance(item, A.Split):
+                stack += item.branches
     return found
 
 

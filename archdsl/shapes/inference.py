@@ -9,7 +9,7 @@ a failed one are skipped) so independent errors are all reported.
 
 from __future__ import annotations
 
-from archdsl.errors import Reporter
+from archdsl.errors import Diagnostic, Reporter
 from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
@@ -18,8 +18,36 @@ from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
 def infer(ir: IR) -> IR:
     """Fill in shapes, parameter counts and derived sizes; raise ArchError listing every problem."""
     reporter = Reporter(ir.program.sources)
+    too_small = infer_from(ir, 0, reporter)
+    if too_small is not None:
+        fits = smallest_input(ir)
+        if fits:
+            too_small.hint = f"{too_small.hint}; an input of at least {fmt(fits)} would work"
+    reporter.raise_if_errors()
+    return ir
+
+
+def _layout(ir: IR, layer: Layer, takes_last: bool) -> None:
+    """A layer's output is channels last where its input is (permute's rule changes that); only the ops
+    whose entry says `last_dim` take such a tensor, the others would read its height as channels."""
+    layer.nhwc = any(ir.layers[i].nhwc for i in layer.inputs)
+    if layer.nhwc and not takes_last:
+        h, w, c = ir.layers[layer.inputs[0]].out_shape or (0, 0, 0)
+        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception",
+                "mul": "a gate", "chunk": "a split"}.get(
+            layer.op, f"'{layer.describe()}'")  # joins: name the construct the user wrote
+        raise Problem(f"{what} needs a channels-first feature map (C, H, W), but gets a channels-last "
+                      f"one (H, W, C) = {h}x{w}x{c}",
+                      hint="turn it back first with `permute(0, 3, 1, 2)`; channels last take only element-wise "
+                           "layers, `ln` and `fc`", code="channels-last")
+
+
+def infer_from(ir: IR, start: int, reporter: Reporter) -> Diagnostic | None:
+    """Infer the layers from `start` on, reporting their problems; the first too-small window's diagnostic.
+
+    Expansion calls it too, on the layers made so far, to know a block's `in_channels`."""
     too_small = None
-    for layer in ir.layers:  # creation order is a topological order
+    for layer in ir.layers[start:]:  # creation order is a topological order
         ins = _input_shapes(ir, layer)
         if ins is None:
             continue
@@ -35,32 +63,7 @@ def infer(ir: IR) -> IR:
             continue
         if layer.out_shape is not None:
             layer.params, layer.buffers = spec.params(layer)
-    if too_small is not None:
-        fits = smallest_input(ir)
-        if fits:
-            too_small.hint = f"{too_small.hint}; an input of at least {fmt(fits)} would work"
-    for x, y, span in ir.conditionals:
-        before, after = ir.layers[x].out_shape, ir.layers[y].out_shape
-        if before is not None and after is not None and before != after:
-            reporter.error(f"a conditional statement must keep the shape, but this one turns {fmt(before)} into "
-                           f"{fmt(after)}", span, hint="only layers that keep the shape (bn, dropout, relu, ...) "
-                                                       "can be switched off with `if`", code="conditional-shape")
-    reporter.raise_if_errors()
-    return ir
-
-
-def _layout(ir: IR, layer: Layer, takes_last: bool) -> None:
-    """A layer's output is channels last where its input is (permute's rule changes that); only the ops
-    whose entry says `last_dim` take such a tensor, the others would read its height as channels."""
-    layer.nhwc = any(ir.layers[i].nhwc for i in layer.inputs)
-    if layer.nhwc and not takes_last:
-        h, w, c = ir.layers[layer.inputs[0]].out_shape or (0, 0, 0)
-        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception"}.get(
-            layer.op, f"'{layer.describe()}'")  # joins: name the construct the user wrote
-        raise Problem(f"{what} needs a channels-first feature map (C, H, W), but gets a channels-last "
-                      f"one (H, W, C) = {h}x{w}x{c}",
-                      hint="turn it back first with `permute(0, 3, 1, 2)`; channels last take only element-wise "
-                           "layers, `ln` and `fc`", code="channels-last")
+    return too_small
 
 
 def _input_shapes(ir: IR, layer: Layer) -> list[Shape] | None:

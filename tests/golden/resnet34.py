@@ -39,7 +39,7 @@ class Basic(nn.Module):
 class ResNet34(nn.Module):
     """Network `ResNet34` (resnet34.arch): input (B, 3, 224, 224)."""
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, zero_init_residual: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -72,6 +72,22 @@ class ResNet34(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(512, num_classes)
+        self.init_weights(zero_init_residual)
+
+    def init_weights(self, zero_init_residual: bool = False) -> None:
+        """Every weight drawn afresh as the `init` statements of resnet34.arch declare (__init__ calls it)."""
+        if next(self.parameters()).is_meta:  # built for its shapes only: no values to draw
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:  # each residual body's last bn starts at zero
+            for m in self.modules():
+                if isinstance(m, Basic):
+                    nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv1(x)  # (B, 64, 112, 112)

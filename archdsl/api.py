@@ -1,0 +1,130 @@
+"""What the Python functions share: a network named by path, bundled name, text or model (`network_ir`),
+network parameters passed one way everywhere, and `archdsl.summary()`.
+
+Network parameters: `params={"num_classes": 10}` in every function, whatever the names (a parameter
+called `weights`, `device` or `depth` included); names that are none of the function's own keywords
+may also be given directly, `archdsl.summary("resnet34", num_classes=10)`. A name given both ways is a
+TypeError.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archdsl.ir.nodes import IR
+from archdsl.origin import origin_of
+from archdsl.pipeline import build
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from archdsl.analysis.costs import Analysis
+    from archdsl.schemas import Summary
+
+
+def network_parameters(params: Mapping[str, Any] | None, keywords: Mapping[str, Any], function: str) -> dict[str, Any]:
+    """`params={...}` and the network parameters passed as keywords, merged; a name given both ways is
+    an error rather than a silent choice."""
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"{function}(params=...) takes a dict of network parameters, got {type(params).__name__}")
+    both = sorted(set(params or {}) & set(keywords))
+    if both:
+        raise TypeError(f"{function}() got network parameter {', '.join(map(repr, both))} both in params= and as "
+                        "a keyword; pass it once")
+    return {**(params or {}), **keywords}
+
+
+def network_ir(target: object, params: Mapping[str, Any], function: str) -> IR:
+    """The checked IR of `target`: an .arch path, a bundled network's name, .arch text, or a model that
+    archdsl.load made (which knows its source and parameters; `params` override them)."""
+    if isinstance(target, Path):
+        return build(target, params=dict(params))
+    if isinstance(target, str):
+        if "\n" not in target and "{" not in target:
+            return build(target, params=dict(params))
+        return build(None, source=target, params=dict(params))
+    origin = origin_of(target)
+    if origin is not None:
+        return build(origin.file, source=origin.source, params={**origin.params, **params})
+    what = type(target).__name__
+    hint = (" archdsl knows only the networks it compiled: pass the model that archdsl.load returned, or "
+            "the .arch file, bundled name or text it came from") if hasattr(target, "state_dict") else ""
+    raise TypeError(f"{function}() takes an .arch path, a bundled network's name, .arch text or a model from "
+                    f"archdsl.load, not {what}.{hint}")
+
+
+def summary(network: object, params: Mapping[str, Any] | None = None, *, depth: int | None = None,
+            optimizer: str = "none", device: str = "cuda", **network_params: Any) -> Summary:
+    """Parameters, MACs and memory of one forward pass, per layer and per block, from the description
+    alone (torch is not imported). `network`: an .arch path, a bundled name ("resnet34"), .arch text, or
+    a model from archdsl.load. Returns an `archdsl.schemas.Summary` (pydantic): its fields are
+    `archdsl summary --json`'s; it prints as the command's table (`depth` folds deeper blocks) and shows
+    as an HTML table in a notebook. `optimizer` and `device`: see `archdsl summary --help`.
+    """
+    from archdsl.analysis.costs import analyse
+    from archdsl.analysis.summary import as_json, table
+    from archdsl.schemas import Summary
+
+    ir = network_ir(network, network_parameters(params, network_params, "summary"), "summary")
+    analysis = analyse(ir, optimizer=optimizer, device=device)
+    result = Summary.model_validate(as_json(analysis))
+    result._text = table(analysis, depth)
+    result._html = _html(analysis, depth)
+    return result
+
+
+def _html(analysis: Analysis, depth: int | None) -> str:
+    from archdsl.analysis.summary import human, totals, tree, visible
+    from archdsl.shapes.inference import fmt
+
+    rows = []
+    for node, folded in visible(tree(analysis), depth):
+        label = html.escape(node.parts[-1] if node.parts else "")
+        pad = f"padding-left:{(node.level - 1) * 1.2:.1f}em"
+        macs = node.total("macs")
+        rows.append(f"<tr><td style='text-align:left;{pad}'>{label}</td>"
+                    f"<td style='text-align:left'>{html.escape(node.word + (' ...' if folded else ''))}</td>"
+                    f"<td style='text-align:left'>{html.escape(fmt(node.out_shape))}</td>"
+                    f"<td>{node.total('params'):,}</td><td>{human(macs) if macs else ''}</td>"
+                    f"<td>{human(node.total('activation_bytes'), 'B')}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("layer", "op / block", "output", "params", "MACs", "activations"))
+    foot = "<br>".join(html.escape(line) for line in totals(analysis))
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<p style='font-family:monospace'>{foot}</p>")
+
+
+def draw(network: object, depth: int | None = None, *, rankdir: str = "TB", params: Mapping[str, Any] | None = None,
+         fold_repeats: bool = False, **network_params: Any) -> graphviz.Digraph:
+    """The network's diagram as a `graphviz.Digraph`, which renders inline in Jupyter.
+
+    `network`: an .arch path, a bundled name ("resnet34"), .arch text, or a model from archdsl.load.
+    `depth` collapses everything below that nesting depth into one node per block; `fold_repeats` draws
+    a run of identical `x N` repetitions once, marked ×N. Without Graphviz's `dot` program the graph
+    is still made (its DOT text is `.source`); a notebook then shows how to install Graphviz instead
+    of a traceback.
+    """
+    from archdsl.drawing.render import drawing
+
+    ir = network_ir(network, network_parameters(params, network_params, "draw"), "draw")
+    graph = drawing(ir, depth, rankdir=rankdir, fold_repeats=fold_repeats).graph
+    graph._repr_mimebundle_ = functools.partial(_mimebundle, graph)
+    return graph
+
+
+def _mimebundle(graph: graphviz.Digraph, include=None, exclude=None, **kwargs) -> dict[str, str]:
+    """graphviz's notebook display, with archdsl's hint where `dot` is missing (graphviz itself raises
+    ExecutableNotFound, a traceback in the notebook)."""
+    import graphviz
+
+    from archdsl.drawing.files import INSTALL_HINT
+
+    try:
+        return type(graph)._repr_mimebundle_(graph, include, exclude, **kwargs)
+    except graphviz.ExecutableNotFound:
+        text = (f"Graphviz's `dot` program was not found, so the drawing cannot be shown: {INSTALL_HINT}. "
+                "The graph's DOT text is its .source.")
+        return {"text/plain": text, "text/html": f"<p><b>archdsl:</b> {html.escape(text)}</p>"}

@@ -28,7 +28,7 @@ def heavy(*names: str) -> list[Path]:
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
                 "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
-                "densenet161", "densenet169", "densenet201"}
+                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet161", "densenet169", "densenet201"}
 
 
 def runnable() -> list[Path]:
@@ -67,6 +67,11 @@ EXPECTED_PARAMS = {
     "convnext_small": 50_223_688,
     "convnext_base": 88_591_464,
     "convnext_large": 197_767_336,
+    "mobilenet_v2": 3_504_872,
+    "mnasnet0_5": 2_218_512,
+    "mnasnet0_75": 3_170_208,
+    "mnasnet1_0": 4_383_312,
+    "mnasnet1_3": 6_282_256,
     "densenet121": 7_978_856,
     "densenet161": 28_681_000,
     "densenet169": 14_149_480,

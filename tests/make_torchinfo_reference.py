@@ -24,6 +24,7 @@ TORCHVISION = {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resne
                "resnet152", "googlenet", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0",
                "squeezenet1_1", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2",
                "wide_resnet101_2", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
                "densenet121", "densenet161", "densenet169", "densenet201", "inception_v3"}
 
 

@@ -30,11 +30,15 @@ DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn
           "resnext101_64x4d": 101, "wide_resnet50_2": 50, "wide_resnet101_2": 101,
           # ConvNeXt: the stem, 3 per block (the depthwise conv and two linears), 3 downsamplings, the head
           "convnext_tiny": 59, "convnext_small": 113, "convnext_base": 113, "convnext_large": 113,
+          # 1 + 2 (the first block) + 16 blocks x 3 + 1 + the classifier: MobileNetV2's 53 layers; MNASNet's alike
+          "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53,
           "densenet121": 121, "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
-# Networks whose batch norms alone take archdsl's MACs more than 0.5% past torchinfo's (docs/analysis.md):
-# test_batch_norm_is_the_whole_difference_from_torchinfo holds them to that difference exactly.
-BATCH_NORM_HEAVY = {"densenet121", "densenet169", "densenet201"}
+# Networks whose batch norms weigh more than 0.5% of their MACs (cheap depthwise convolutions, a norm after
+# each; DenseNet's norms over every earlier layer's features): test_batch_norm_is_the_whole_difference_from_torchinfo
+# accounts for all of their difference.
+NORM_HEAVY = {"mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet169",
+              "densenet201"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -49,8 +53,9 @@ def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
     a = analyse(archdsl.build(path))
     assert [1, *a.ir.input_shape] == reference["input"]
     assert a.params == EXPECTED_PARAMS[path.stem] == reference["trainable_params"]
-    if path.stem not in CONVNEXT and path.stem not in BATCH_NORM_HEAVY:  # see the tests after the next
-        assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < 0.005
+    if path.stem not in CONVNEXT:  # torchinfo misses most of ConvNeXt's MACs: see the test after the next
+        assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < \
+            (0.03 if path.stem in NORM_HEAVY else 0.005)
     assert a.depth == DEPTHS[path.stem]
 
 
@@ -64,7 +69,7 @@ def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
 
 @pytest.mark.parametrize("name", ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet50", "resnext50_32x4d",
                                   "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
-                                  *sorted(BATCH_NORM_HEAVY), "densenet161"])
+                                  *sorted(NORM_HEAVY), "densenet161"])
 def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
     # torchinfo counts a batch norm as its two parameters per channel, archdsl as a multiply-add per element;
     # a projection shortcut holds one batch norm on its output.

@@ -213,6 +213,11 @@ def test_a_word_wide_scheme_can_depend_on_a_network_parameter():
     assert kept.fc.weight.abs().sum() > 0
 
 
+def test_a_compound_condition_stays_one_condition():
+    _, source = model_and_source("init fc(zeros) if a or b;\nflatten; fc: fc-10", "a = false, b = true")
+    assert "if isinstance(m, nn.Linear) and (a or b):" in source
+
+
 def test_norms_affine_false_and_mixed_biases_are_guarded():
     model, source = model_and_source("init conv(xavier_uniform, bias=zeros);\ninit bn(constant, value=0.5);\n"
                                      "conv3-8; a: bn(affine=false); conv3-8(bias=false); b: bn")
@@ -246,6 +251,9 @@ def test_a_folded_copy_has_no_initialisation_of_its_own():
     ("init conv(normal, std=-1);\nconv3-8", "bad-option-value", "std must be a non-negative number"),
     ("init conv(kaiming_normal, mode=fan_up);\nconv3-8", "bad-option-value", "mode must be `fan_in` or `fan_out`"),
     ("init conv(constant);\nconv3-8", "missing-option", "constant needs value"),
+    ("init conv(uniform, a=1, b=-1);\nconv3-8", "bad-option-value", "uniform: a must be below b"),
+    ("init conv(trunc_normal, b=-3);\nconv3-8", "bad-option-value", "trunc_normal: a must be below b"),
+    ("init conv(trunc_normal, std=0);\nconv3-8", "bad-option-value", "trunc_normal: std must be above 0"),
     ("init conv(zeros, bias=twos);\nconv3-8", "bad-option-value", "bias must be `zeros` or `ones`"),
     ("init conv(zeros);\ninit conv(ones);\nconv3-8", "duplicate-init", "a second `init` for 'conv'"),
     ("init cnov(zeros);\nconv3-8", "unknown-word", "unknown layer word 'cnov'"),

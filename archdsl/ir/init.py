@@ -162,8 +162,22 @@ def _rule(args: list[A.Arg], spec: L.LayerSpec, word: str, span: Span, env: dict
         if name not in given:
             raise ArchError(Diagnostic(f"{scheme.name} needs {name}", span, code="missing-option",
                                        hint=f"e.g. `{word}({scheme.name}, {name}=0.1)`"))
+    _check_range(scheme.name, {o.name: given.get(o.name, o.default) for o in scheme.options}, args, span)
     options = tuple((o.name, given[o.name]) for o in scheme.options if o.name in given)
     return Rule(scheme.name, options, bias)
+
+
+def _check_range(scheme: str, values: dict[str, Value], args: list[A.Arg], span: Span) -> None:
+    """What torch.nn.init would refuse, or divide by zero over, when the model is built: refused here."""
+    where = next((arg.span for arg in args if arg.name in ("a", "b", "std")), span)
+    bounded = scheme in ("uniform", "trunc_normal")
+    if bounded and not values["a"] < values["b"]:  # type: ignore[operator]  # both checked as numbers
+        raise ArchError(Diagnostic(f"{scheme}: a must be below b, got a={values['a']}, b={values['b']}", where,
+                                   code="bad-option-value", hint=f"e.g. `{scheme}, a=-2, b=2`" if scheme ==
+                                   "trunc_normal" else "e.g. `uniform, a=-0.1, b=0.1`"))
+    if scheme == "trunc_normal" and values["std"] == 0:
+        raise ArchError(Diagnostic("trunc_normal: std must be above 0", where, code="bad-option-value",
+                                   hint="for a constant, write `constant, value=...`"))
 
 
 def _residual_rule(decl: A.Init, env: dict[str, Value]) -> Rule:

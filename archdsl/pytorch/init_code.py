@@ -73,7 +73,10 @@ def _word_loop(ir: IR, names: dict[str, Sym]) -> list[str]:
             has["bias"].append(shortcut[1])
         lines = _tensor_lines("m", decl.rule, has)
         if classes and lines:
-            cond = f" and {render(decl.cond, names, 1)}" if decl.cond is not None else ""
+            cond = ""
+            if decl.cond is not None:  # in brackets unless a name: `isinstance(m, X) and a or b` would not be it
+                text = str(render(decl.cond, names, 1))
+                cond = f" and {text}" if text.isidentifier() else f" and ({text})"
             branches.setdefault((cond, tuple(lines)), []).extend(classes)
     loop = ["for m in self.modules():"] if branches else []
     for i, ((cond, calls), kinds) in enumerate(branches.items()):

@@ -9,6 +9,7 @@ printed. A derandomized run would test the same few hundred inputs forever: each
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sys
 from collections import Counter
@@ -17,11 +18,13 @@ import pytest
 from helpers import ROOT, net
 
 pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(ROOT / "tools"))
 import fuzz  # tools/ is not a package: found through sys.path
+import fuzz_names
+import fuzz_outputs
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,6 +46,24 @@ def test_mutated_bundled_files_give_only_diagnostics(rng):
     _check(*fuzz.mutated(rng))
 
 
+@FUZZ
+@given(st.randoms(use_true_random=False))
+def test_programs_named_like_generated_identifiers_give_diagnostics_or_run(rng):
+    # Labels, side outputs, blocks and parameters named `identity`, `NOutputs`, `open`, `compile`, ...:
+    # what check accepts is built and run forward (meta device) in both modes.
+    _check(*fuzz.colliding(rng))
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.randoms(use_true_random=False))
+def test_outputs_and_standard_streams_keep_their_guarantees(rng):
+    # Each output kind (FIFO, device, directory, socket, symlinks, the input) and closed or full streams.
+    text = fuzz_names.collisions(rng)
+    assume(fuzz.check(text, ROOT / "t.arch") != "diagnostic")
+    note(f"input: {text!r}")
+    fuzz.outputs_and_streams(text)
+
+
 def test_the_fuzzer_reaches_past_the_parser():
     # A fuzzer whose inputs all fail in the parser tests nothing behind it: some must compile
     # (and so pass through shapes, lint, codegen, the guard, analysis and drawing).
@@ -62,3 +83,32 @@ def test_the_fuzzer_counts_a_check_compile_disagreement_as_a_crash(monkeypatch):
     monkeypatch.setattr(fuzz, "compile_source", refuses)
     with pytest.raises(fuzz.Disagreement, match="check says 'ok' but compile says .*codegen refuses"):
         fuzz.check(text, ROOT / "t.arch")
+
+
+def test_the_fuzzer_counts_a_forward_that_breaks_the_inferred_shape_as_a_crash(monkeypatch):
+    real = fuzz.compile_source
+
+    def halves_the_batch(*args, **kwargs):  # an emitted forward that disagrees with shape inference
+        emitted = real(*args, **kwargs)
+        source = emitted.source.replace("        return x\n", "        return x[:1]\n")
+        return dataclasses.replace(emitted, source=source)
+
+    text = net("    conv3-8; gap; flatten; fc-10")
+    monkeypatch.setattr(fuzz, "compile_source", halves_the_batch)
+    with pytest.raises(fuzz.ForwardMismatch, match=r"\(training\) gives \(1, 10\), shape inference said \(2, 10\)"):
+        fuzz.check(text, ROOT / "t.arch")
+
+
+def test_the_fuzzer_counts_a_replaced_fifo_or_a_traceback_on_a_closed_stdout_as_a_crash(monkeypatch):
+    import archdsl.cli.main
+    import archdsl.outputs
+
+    text = net("    conv3-8; gap; flatten; fc-10")
+    real_target = archdsl.outputs._target  # a writer that replaces streams, as archdsl's once did
+    monkeypatch.setattr(archdsl.outputs, "_target", lambda path: dataclasses.replace(real_target(path), stream=False))
+    with pytest.raises(fuzz_outputs.OutputBreach, match="a fifo became a file"):
+        fuzz.outputs_and_streams(text)
+    monkeypatch.undo()
+    monkeypatch.setattr(archdsl.cli.main, "_Stdout", lambda stream: stream)  # no guard: print() to None
+    with pytest.raises(fuzz_outputs.OutputBreach, match="check with standard output closed"):
+        fuzz.outputs_and_streams(text)

@@ -291,3 +291,30 @@ def test_features_may_not_name_a_side_output():
     source = _net("conv3-4; aux: side<gap; flatten; fc-10>; gap; flatten; fc-10", "3x8x8")
     with pytest.raises(ArchError, match="feature 'aux' is in the side output 'aux', which runs in training mode only"):
         archdsl.load("t.arch", source=source, features=["aux"])
+
+
+def test_every_attribute_of_torch_s_module_classes_is_reserved():
+    # A label is an attribute of an nn.Module (an nn.Sequential inside a labelled group): one the
+    # class already has is refused by add_module at construction (`compile`, torch 2.2's, was not).
+    from archdsl.ir.reserved import MODULE_ATTRIBUTES
+
+    public = {n for cls in (torch.nn.Module, torch.nn.Sequential) for n in dir(cls) if not n.startswith("_")}
+    public |= {n for n in vars(torch.nn.Module()) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES, sorted(public - MODULE_ATTRIBUTES)
+
+
+FOUND_BY_THE_NAME_FUZZER = {
+    # check accepted each; then the module's construction raised, or the guard refused the emitted code
+    "label named like nn.Module.compile": _net("gap; flatten; compile: fc-10"),
+    "label named like nn.Sequential.append": _net("g: (append: conv3-4; relu); gap; flatten; fc-10"),
+    "network parameter named open": _net("conv3-open; gap; flatten; fc-10", "(open = 4)"),
+    "block parameter named exec": "block b(exec) { conv3-exec }\n" + _net("b(4); gap; flatten; fc-10"),
+    "side output named vars": _net("vars: side<gap; flatten; fc-10>; gap; flatten; fc-10"),
+}
+
+
+@pytest.mark.parametrize("source", FOUND_BY_THE_NAME_FUZZER.values(), ids=FOUND_BY_THE_NAME_FUZZER.keys())
+def test_names_the_emitted_module_cannot_take_are_refused_by_check(source):
+    with pytest.raises(ArchError) as info:
+        build("t.arch", source=source)
+    assert info.value.first.code == "reserved-name"

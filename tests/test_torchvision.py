@@ -17,10 +17,13 @@ import archdsl
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
           "resnet152", "googlenet"]
 # Checked at a small input with random batch-norm statistics (test_family_outputs_agree_...).
+REGNETS = [f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")] + \
+          [f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")]
 FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1", "resnext50_32x4d",
             "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "convnext_tiny",
             "convnext_small", "convnext_base", "convnext_large", "mobilenet_v2", "mnasnet0_5", "mnasnet0_75",
             "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201"]
+FAMILIES += REGNETS
 
 
 def shapes(model) -> dict[str, list[int]]:

@@ -7,23 +7,29 @@ Inputs come from two sources, both driven by one `random.Random`; input SEED:N o
   values (layer words, option names, reserved words, zero, huge and fractional numbers);
 - the bundled .arch files, mutated at the token level: deletions, duplications, swaps, inserted
   grammar words and odd numbers, splices from another file, truncation, stray characters,
-  deep bracketing.
+  deep bracketing;
+- small programs whose every user name is one the emitted module uses itself, a Python builtin or a
+  torch name, sometimes with a boundary literal (2^63, 1e308, 19 digits): tools/fuzz_names.py.
 
 `check()` sends one input through everything that reads user text: `format_text`, then the
 checker (`build`: parse, `use` resolution, expansion, shape inference, budgets, lint) and the
 compiler (`compile_source`: the same, then codegen and the guard) and, for networks that
-compile, the analysis, summary table and drawing. Anything but `ArchError` is a crash, and so is
-an input that takes longer than `--limit` seconds (a hang), and so is an input on which the two
-verdicts differ: `archdsl check` must accept exactly what `archdsl compile` accepts, and reject
-the rest with the same diagnostics.
-With `--forward`, small networks that compile are also loaded and run, and their output shape
-is compared with the one shape inference promised.
+compile, the analysis, summary table and drawing, and the emitted module, built on the meta
+device (no memory) and run forward in training and eval mode on an input of the declared shape:
+what `check` accepts must run. Anything but `ArchError` is a crash, and so is an input that takes
+longer than `--limit` seconds (a hang), and so is an input on which the two verdicts differ:
+`archdsl check` must accept exactly what `archdsl compile` accepts, and reject the rest with the
+same diagnostics, and so is a forward whose output shape is not the one shape inference promised.
+With `--forward`, small networks are also loaded and run on a random CPU input, both modes.
+With `--outputs K`, every K-th input that compiles also goes through the command line with each
+kind of output path (FIFO, device, directory, socket, symlinks, the input itself) and with
+standard output closed or full: tools/fuzz_outputs.py.
 
 Expansion runs under a smaller layer and repetition budget than the default (the same code paths
 at a fraction of the time: a default-budget `x 100000` costs seconds per input).
 tests/test_fuzz.py runs a bounded number of these inputs through hypothesis in CI.
 
-    .venv/bin/python tools/fuzz.py [--inputs N] [--seconds S] [--seed K] [--forward] [--save DIR]
+    .venv/bin/python tools/fuzz.py [--inputs N] [--seconds S] [--seed K] [--forward] [--outputs K] [--save DIR]
 """
 
 from __future__ import annotations
@@ -31,14 +37,18 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
+import fuzz_names
+import fuzz_outputs
 import lark
 
 from archdsl.analysis.costs import analyse
@@ -49,7 +59,7 @@ from archdsl.errors import ArchError
 from archdsl.frontend.formatter import format_text
 from archdsl.layers import SPECS
 from archdsl.pipeline import build, compile_source
-from archdsl.pytorch.runtime import load
+from archdsl.pytorch.runtime import load, module_from_source
 from archdsl.resources import architectures_dir, grammar_text
 from archdsl.shapes.limits import Budget
 
@@ -64,7 +74,8 @@ RESERVED = ["forward", "self", "class", "__init__", "_modules", "None", "True", 
 PLAIN_NAMES = ["a", "b", "c", "n", "k", "depth", "width", "num_classes", "stage", "layer1", "conv1", "aux",
                "same", "valid", "up", "to", "if"]
 NUMBERS = ["0", "1", "2", "3", "4", "7", "8", "16", "64", "255", "1000", "4096", "65536", "99999", "10000000",
-           "99999999999", "9" * 30, "0.0", "0.5", "1.5", "2.", "1e-5", "1e9", "1e300", "1e999", "007"]
+           "99999999999", "9" * 30, "0.0", "0.5", "1.5", "2.", "1e-5", "1e9", "1e300", "1e999", "007",
+           *fuzz_names.HUGE]
 SHAPES = ["3x32x32", "1x8x8", "3x224x224", "3x1x1", "1x7x7", "3x5x9", "0x8x8", "3x0x0", "1x99999x99999",
           "100000x1000x1000", "3x" + "9" * 25 + "x2"]
 # Quoted labels: module names PyTorch takes, and the ones it refuses ('', a '.'), braces good and bad.
@@ -258,9 +269,14 @@ def generated(rng: random.Random) -> tuple[str, Path]:
     return text, architectures_dir() / "fuzz.arch"
 
 
+def colliding(rng: random.Random) -> tuple[str, Path]:
+    return fuzz_names.collisions(rng), architectures_dir() / "fuzz.arch"
+
+
 def make_input(rng: random.Random) -> tuple[str, Path]:
     """One input and the path it pretends to live at (its `use` paths resolve from there)."""
-    return (generated if rng.random() < 0.4 else mutated)(rng)
+    roll = rng.random()
+    return (generated if roll < 0.35 else colliding if roll < 0.5 else mutated)(rng)
 
 
 # -- the oracle ----------------------------------------------------------------------------------
@@ -272,6 +288,10 @@ class Disagreement(AssertionError):
     """`build` (what `archdsl check` runs) and `compile_source` gave different verdicts on one input."""
 
 
+class ForwardMismatch(AssertionError):
+    """The emitted module ran, but its output's shape is not the one shape inference promised."""
+
+
 def check(text: str, path: Path, forward: bool = False) -> str:
     """'diagnostic', 'ok' (compiled) or 'ran' (compiled and run) for an input; raises anything else."""
     try:
@@ -279,7 +299,7 @@ def check(text: str, path: Path, forward: bool = False) -> str:
     except ArchError as exc:
         exc.render()
     ir, checked = _verdict(build, text, path)
-    _, compiled = _verdict(compile_source, text, path)
+    emitted, compiled = _verdict(compile_source, text, path)
     if checked != compiled:
         raise Disagreement(f"check says {checked or 'ok'!r:.300} but compile says {compiled or 'ok'!r:.300}")
     if ir is None:
@@ -287,6 +307,7 @@ def check(text: str, path: Path, forward: bool = False) -> str:
     analysis = analyse(ir)
     table(analysis)
     drawing(ir).graph.source  # noqa: B018 -- writing the DOT text is the point
+    run_on_meta(emitted, path, ir)
     # Forward only small networks: the point is shape agreement, and a 4,000-layer run can pass the
     # per-input time limit on a busy machine without anything hanging (seed 400 found one, 8 s idle).
     small = len(ir.layers) <= 1_000 and analysis.params <= 1_000_000
@@ -311,16 +332,42 @@ def _numel(shape: tuple[int, ...] | None) -> int:
     return n
 
 
+def run_on_meta(emitted, path: Path, ir) -> None:
+    """What check accepts must run: the emitted module, built on the meta device (shapes, no memory,
+    so networks of any size), forward in training and in eval mode."""
+    import torch
+
+    with torch.device("meta"):
+        model = getattr(module_from_source(emitted.source, str(path)), emitted.class_name)()
+    _both_modes(model, torch.empty(2, *ir.input_shape, device="meta"), ir)
+
+
 def _forward(text: str, path: Path, ir) -> None:
     import torch
 
-    model = load(path, source=text).eval()
-    with torch.no_grad():
-        out = model(torch.zeros(1, *ir.input_shape))
-    main = out if isinstance(out, torch.Tensor) else out[0]
-    expected = (1, *ir.layers[ir.output].out_shape)
-    if tuple(main.shape) != expected:
-        raise AssertionError(f"forward gives {tuple(main.shape)}, shape inference said {expected}")
+    _both_modes(load(path, source=text), torch.randn(2, *ir.input_shape), ir)
+
+
+def _both_modes(model, x, ir) -> None:
+    import torch
+
+    expected = (x.shape[0], *ir.layers[ir.output].out_shape)
+    for training in (True, False):
+        out = model.train(training)(x)
+        main = out if isinstance(out, torch.Tensor) else out[0]
+        if tuple(main.shape) != expected:
+            raise ForwardMismatch(f"forward ({'training' if training else 'eval'}) gives {tuple(main.shape)}, "
+                                  f"shape inference said {expected}")
+
+
+def outputs_and_streams(text: str) -> None:
+    """tools/fuzz_outputs.py's checks, each in a fresh folder (raises OutputBreach)."""
+    for oracle in (fuzz_outputs.check_outputs, fuzz_outputs.check_streams):
+        folder = Path(tempfile.mkdtemp(prefix="archdsl-fuzz-"))
+        try:
+            oracle(text, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alarm(signum, frame):
@@ -341,8 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=float, default=20, help="seconds one input may take before it counts as a hang")
     ap.add_argument("--forward", action="store_true", help="also load and run small networks that compile")
+    ap.add_argument("--outputs", type=int, default=0, metavar="K",
+                    help="every K-th input that compiles also goes through the command line's outputs and streams")
     ap.add_argument("--save", type=Path, help="write each new crash's input and traceback here")
     args = ap.parse_args(argv)
+    import torch  # noqa: F401 -- before any timer: a first import on a busy machine can outlast --limit
+
     sys.setrecursionlimit(10_000)  # as deep as a user's interpreter may be set; archdsl must not depend on it
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the run and still prints the count
@@ -358,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.setitimer(signal.ITIMER_REAL, args.limit)
         began = time.monotonic()
         try:
-            outcomes[check(text, path, args.forward)] += 1
+            outcome = check(text, path, args.forward)
+            outcomes[outcome] += 1
+            if args.outputs and outcome != "diagnostic" and (outcomes["ok"] + outcomes["ran"]) % args.outputs == 0:
+                outputs_and_streams(text)
+                outcomes["outputs"] += 1
             slowest = max(slowest, (time.monotonic() - began, n - 1))
         except KeyboardInterrupt:
             n -= 1  # not finished: not counted
@@ -382,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - start
     compiled = outcomes["ok"] + outcomes["ran"]
     print(f"ran {n:,} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s): {compiled:,} compiled "
-          f"({outcomes['ran']:,} of them run forward), {outcomes['diagnostic']:,} diagnostics, "
+          f"({outcomes['ran']:,} of them run forward on CPU, {outcomes['outputs']:,} through the outputs "
+          f"and streams), {outcomes['diagnostic']:,} diagnostics, "
           f"{outcomes['crash']:,} crashes in {len(crashes)} places; "
           f"slowest input {args.seed}:{slowest[1]} took {slowest[0]:.2f} s")
     for key, (index, text, trace) in crashes.items():

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
@@ -48,7 +50,9 @@ def page(d: Drawing, title: str | None = None) -> str:
     """The drawing as one standalone HTML page, opening at `d`'s depth."""
     drawn = views(d)
     start = drawn.index(d)
-    svgs = [_PROLOG.sub("", v.graph.pipe(format="svg", encoding="utf-8"), count=1) for v in drawn]
+    # Each layout is a `dot` process of its own: run side by side, they take the time of the largest.
+    with ThreadPoolExecutor(max_workers=min(len(drawn), os.cpu_count() or 1)) as pool:
+        svgs = list(pool.map(_svg, drawn))
     info = _details(drawn)
     groups = d.diagram.groups()
     number = {id(g): k for k, g in enumerate(groups)}
@@ -101,6 +105,10 @@ and options.</p></div>
 </body>
 </html>
 """
+
+
+def _svg(d: Drawing) -> str:
+    return _PROLOG.sub("", d.graph.pipe(format="svg", encoding="utf-8"), count=1)
 
 
 def _details(drawn: list[Drawing]) -> dict[str, dict[str, Any]]:

@@ -32,18 +32,10 @@ from archdsl.ir.nodes import (
     Step,
     StepKind,
 )
+from archdsl.ir.reserved import EMITTED_NAMES, MODULE_ATTRIBUTES, UNSAFE_NAMES
 from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
-# Names an nn.Module attribute must not take.
-_RESERVED = {
-    "forward", "training", "parameters", "buffers", "children", "modules", "state_dict", "to", "cuda", "cpu",
-    "eval", "train", "apply", "zero_grad", "type", "float", "double", "half", "register_buffer", "add_module",
-    "named_parameters", "named_modules", "named_children", "named_buffers", "load_state_dict", "requires_grad_",
-    "extra_repr", "get_submodule", "get_parameter", "register_module", "share_memory", "bfloat16", "dump_patches",
-    "call_super_init", "in_channels", "self", "x", "torch", "nn", "Tensor", "super",
-    "FROZEN",  # the emitted network's tuple of frozen parts
-}
 # Expansion reports at most this many errors (as compilers do: gcc's -fmax-errors): each costs a
 # "did you mean" search over every name, and 3,000 misspellings among 3,000 blocks took minutes.
 MAX_ERRORS = 100
@@ -193,8 +185,11 @@ def _check_label(label: str, span: Span, reporter: Reporter) -> None:
 
 
 def _check_identifier(name: str, span: Span, reporter: Reporter, what: str) -> bool:
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED or name.startswith("_") \
-            or (what == "parameter" and name in _MODULE_NAMES):
+    # Parameters and side outputs are also local variables of the emitted methods.
+    local = what in ("parameter", "side output")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in MODULE_ATTRIBUTES \
+            or name in EMITTED_NAMES or name.startswith("_") or (what == "parameter" and name in _MODULE_NAMES) \
+            or (local and name in UNSAFE_NAMES):
         reporter.error(f"'{name}' cannot be used as a {what} name: it is reserved in the generated Python",
                        span, hint=f"rename it, e.g. '{name.strip('_')}_'" if name.strip("_") else "rename it",
                        code="reserved-name")
@@ -732,7 +727,7 @@ class _Expander:
             raise ArchError(Diagnostic(f"side output \"{label}\" needs a name that is an identifier", stmt.label_span,
                                        hint="it names a field of the returned tuple, e.g. aux1: side<...>",
                                        code="bad-module-name"))
-        _check_identifier(label, stmt.label_span or stmt.span, self.reporter, "label")
+        _check_identifier(label, stmt.label_span or stmt.span, self.reporter, "side output")
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
                                        code="duplicate-side"))

@@ -27,14 +27,11 @@ import ast as pyast
 import re
 
 from archdsl.ir.nodes import IR
+from archdsl.ir.reserved import UNSAFE_NAMES
 from archdsl.layers import OPS
 from archdsl.pytorch.weights import loader_source
 
 _IMPORT_ROOTS = {"torch", "collections", "typing", "__future__", "math", "hashlib", "json", "pathlib"}
-_FORBIDDEN_NAMES = {
-    "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
-    "vars", "breakpoint", "input", "os", "sys", "subprocess", "importlib", "builtins", "__builtins__", "pickle",
-}
 # Identifiers (labels, `same`, `valid`) and the keys "0", "1", ... of the unlabelled layers in an
 # nn.Sequential built from an OrderedDict (a labelled group that also holds unlabelled layers).
 _KEY = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
@@ -164,7 +161,7 @@ def _submodule_attributes(node: pyast.AST) -> set[str]:
 
 
 def _check_node(node: pyast.AST, docstrings: set[pyast.AST], permitted: set[int], quoted: set[str]) -> None:
-    if isinstance(node, pyast.Name) and node.id in _FORBIDDEN_NAMES and id(node) not in permitted:
+    if isinstance(node, pyast.Name) and node.id in UNSAFE_NAMES and id(node) not in permitted:
         _fail(f"forbidden name {node.id!r} at line {node.lineno}")
     if isinstance(node, pyast.Attribute) and node.attr.startswith("__") and node.attr != "__init__":
         _fail(f"dunder attribute {node.attr!r} at line {node.lineno}")

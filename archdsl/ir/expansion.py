@@ -798,6 +798,14 @@ def _applied(steps: list[Step]) -> Member:
     return member
 
 
+def _argument(expr: A.Expr, env: dict[str, Value]) -> Value:
+    """A block argument's value: an expression's, or the padding word `same` or `valid` (unless a name
+    in scope is called so), which the block passes on to a padding option."""
+    if isinstance(expr, A.Name) and expr.id in L.PADDING_WORDS and expr.id not in env:
+        return expr.id
+    return evaluate(expr, env)
+
+
 def _names_in(node: object) -> set[str]:
     """Every name an expression under `node` reads."""
     found: set[str] = set()
@@ -836,9 +844,10 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], wid
     values: dict[str, Value] = {}
     for param in block.params:
         if param.name in given:
-            values[param.name] = evaluate(given[param.name], env)
+            values[param.name] = _argument(given[param.name], env)
         elif param.default is not None:  # defaults may read the parameters before them, and the input's width
-            values[param.name] = evaluate(param.default, values if width is None else {**values, "in_channels": width})
+            values[param.name] = _argument(param.default,
+                                           values if width is None else {**values, "in_channels": width})
         else:
             raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
                                        hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))

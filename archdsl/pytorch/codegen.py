@@ -17,13 +17,14 @@ import keyword
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
-from archdsl.layers import OPS
+from archdsl.layers import OPS, PADDING_WORDS
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
@@ -165,6 +166,8 @@ class _Generator:
             kind = _type_name([i.args[p.name] for i in instances])
             if p.default is None:
                 sig.append(f"{p.name}: {kind}")
+            elif _is_enum(p.default):  # `same` or `valid`
+                sig.append(f"{p.name}: {kind} = {p.default.id!r}")
             elif not free_names(p.default):
                 sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
             else:
@@ -763,7 +766,7 @@ class _Writer:
         for p, a in zip(block.params, positional):
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
-        names = self.scope(m.index)
+        names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
         for a in call.args:
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
@@ -772,7 +775,8 @@ class _Writer:
             if expr is not None:
                 child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
-                child_names[p.name] = render(p.default, child_names, self.n)
+                child_names[p.name] = self.lit(p.default.id) if _is_enum(p.default) else \
+                    render(p.default, child_names, self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
                 raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
@@ -796,7 +800,11 @@ class _Writer:
         """The padding argument: as written, or the 'same' padding as a number or a formula."""
         layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
-            return render(layer.exprs["padding"], self.scope(m.index), self.n)
+            written = render(layer.exprs["padding"], self.scope(m.index), self.n)
+            if not any(isinstance(v, str) for v in written.vals):
+                return written
+            # A block argument that is `same` or `valid` somewhere: torch's padding="same" is another rule
+            # (stride 1 only, the odd pixel on one side), so write the numbers the shape check worked out.
         values = [known(lay.derived.padding, lay, "padding") for lay in self.layers_of(m)]
         if all(v == values[0] for v in values):
             return self.pair(values)
@@ -945,7 +953,7 @@ def _attr(name: str) -> str:
     return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
 
 
-def _is_enum(expr: A.Expr) -> bool:
+def _is_enum(expr: A.Expr) -> TypeGuard[A.Name]:
     return isinstance(expr, A.Name) and expr.id in ("same", "valid")
 
 
@@ -956,6 +964,10 @@ def _indent(text: str, levels: int) -> str:
 def _type_name(values: list) -> str:
     if all(isinstance(v, bool) for v in values):
         return "bool"
+    if all(isinstance(v, str) for v in values):
+        return "str"
+    if any(isinstance(v, str) for v in values):
+        return "int | str"  # a padding: a number, `same` or `valid`
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return "int"
     return "float"

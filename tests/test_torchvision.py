@@ -24,6 +24,7 @@ FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "sq
             "convnext_small", "convnext_base", "convnext_large", "mobilenet_v2", "mnasnet0_5", "mnasnet0_75",
             "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201"]
 FAMILIES += REGNETS
+FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 
 
 def shapes(model) -> dict[str, list[int]]:

@@ -333,6 +333,7 @@ class _Writer:
         # statement reads instead (a branch's first statement reads the concatenation's input).
         self.var = "x"
         self.src: str | None = None
+        self.kept: dict[str, _T] = {}  # the labels a reference reads: what their variables hold
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -461,6 +462,7 @@ class _Writer:
             step = steps[k]
             if step.cond is None:
                 t = getattr(self, f"step_{step.kind}")(step, t)
+                self.keep(step, t)
                 k += 1
                 continue
             # The steps of one conditional statement (`(conv1-h; bn) if t != 1` makes two): each runs on
@@ -469,8 +471,23 @@ class _Writer:
             while end < len(steps) and steps[end].cond is step.cond:
                 end += 1
             t = self.conditional(steps[k:end], t)
+            self.keep(steps[end - 1], t)
             k = end
         return t
+
+    def keep(self, step: Step, t: _T) -> None:
+        """A labelled statement's output that a later `@label` reads: kept in a variable named by the label
+        (no attribute or generated name can take it: labels are the user's, and `x` is reserved)."""
+        if step.save is not None:
+            self.fwd.append(f"{step.save} = {self.var}")
+            self.kept[step.save] = t
+
+    def step_ref(self, step: Step, t: _T) -> _T:
+        self.reads()  # a branch's first statement: it reads the reference, not the branch's input
+        name = known(step.name, step, "name")
+        out = self.kept[name]
+        self.fwd.append(f"{self.var} = {name}{self.comment(step, out)}")
+        return out
 
     def conditional(self, steps: list[Step], t: _T) -> _T:
         """Write a conditional statement's steps; the tensor after them, in every instance."""
@@ -570,6 +587,9 @@ class _Writer:
         if not steps:
             return src, t  # the identity: the input itself
         first = steps[0]
+        if len(steps) == 1 and first.kind == "ref":  # `concat< @d4 | ... >`: the kept tensor itself
+            name = known(first.name, first, "name")
+            return name, self.kept[name]
         if len(steps) == 1 and first.kind == "apply":
             m = known(first.member, first, "member")
             ctor, out = self.ctor(m, t)
@@ -679,6 +699,9 @@ class _Writer:
             body = body[:-1]
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
+            return False
+        # A result that something else reads too (a reference to its label) must not be written into.
+        if any(len(self.ir.layers[s.out_node].outputs) > 1 for s in self.counterparts(last)):
             return False
         m = known(last.member, last, "member")
         return m.kind == "layer" and OPS[self.layer(m).op].fresh_output
@@ -876,6 +899,8 @@ class _Emit:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
         (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
         self.writer.gen.helpers[name] = helper.source
+        if "torch." in helper.source:
+            self.writer.gen.imports.add("torch")
         return name
 
     # -- the tensor going out

@@ -151,6 +151,7 @@ CODES: dict[str, Code] = {
     **_table("warnings", "warning", {
         "pool-drops-input": "a fixed-window pooling that ignores the last rows or columns of its input",
         "dropout-last": "dropout as the last layer",
+        "softmax-last": "softmax as a classifier's last layer (nn.CrossEntropyLoss applies it itself)",
         "bias-before-bn": "a convolution bias that the batch norm right after it cancels",
         "dropout-all": "dropout with p=1",
         "lossy-shortcut": "a residual's automatic shortcut that strides by more than 2, dropping most of its input",

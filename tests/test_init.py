@@ -30,13 +30,12 @@ TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13
                "densenet169", "densenet201", "inception_v3"]
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121",
-         "inception_v3"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3"}
 
 
 def torchvision_model(name: str, **kwargs):
     torchvision = pytest.importorskip("torchvision")
-    if name in ("googlenet", "inception_v3"):  # their default start, said out loud (else a warning says it)
+    if name in ("googlenet", "inception_v3"):
         kwargs.update(init_weights=True, aux_logits=True)
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 

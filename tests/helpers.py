@@ -28,7 +28,7 @@ def heavy(*names: str) -> list[Path]:
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
                 "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
-                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet161", "densenet169", "densenet201",
                 # RegNet: the 400MF and 800MF sizes run in CI, the others with ARCHDSL_ALL_ARCHITECTURES
                 "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf",
                 "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"}
@@ -96,6 +96,11 @@ EXPECTED_PARAMS = {
     "shufflenet_v2_x2_0": 7_393_996,
     "mobilenet_v3_large": 5_483_032,
     "mobilenet_v3_small": 2_542_856,
+    "densenet121": 7_978_856,
+    "densenet161": 28_681_000,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
+    "inception_v3": 27_161_264,
 }
 
 

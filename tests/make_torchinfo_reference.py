@@ -25,7 +25,7 @@ OUT = Path(__file__).parent / "reference" / "torchinfo.json"
 def model_for(path: Path) -> tuple[torch.nn.Module, str]:
     # A file named after a torchvision builder copies that model (the bundled files' rule).
     if path.stem in torchvision.models.list_models(module=torchvision.models):
-        kwargs = {"aux_logits": True, "init_weights": False} if path.stem == "googlenet" else {}
+        kwargs = {"aux_logits": True, "init_weights": False} if path.stem in ("googlenet", "inception_v3") else {}
         return getattr(torchvision.models, path.stem)(weights=None, **kwargs), f"torchvision.models.{path.stem}"
     return archdsl.load(path), "archdsl.load"
 

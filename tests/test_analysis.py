@@ -38,14 +38,17 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           # 1 + 2 (the first block) + 16 blocks x 3 + 1 + the classifier: MobileNetV2's 53 layers; MNASNet's alike
           "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53,
           # ShuffleNetV2: conv1, three convolutions in each of 16 units, conv5, fc
-          "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51}
+          "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51,
+          "densenet121": 121, "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 # Networks whose difference from torchinfo exceeds 0.5% and is exactly what torchinfo leaves out
 # (docs/analysis.md): batch norms counted by parameters (they weigh most next to cheap depthwise
-# or narrow convolutions), gates' products not at all.
+# or narrow convolutions, and in DenseNet, whose norms take every earlier layer's features), gates'
+# products not at all.
 EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
-             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "unet"}
+             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
+             "densenet201", "unet"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -101,7 +104,7 @@ def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
                                   "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
                                   "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
                                   "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
-                                  "shufflenet_v2_x2_0"])
+                                  "shufflenet_v2_x2_0", "densenet121", "densenet161", "densenet169", "densenet201"])
 def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
     a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
     assert any(r.layer.op == "bn" for r in a.rows) and not any(r.layer.op == "mul" for r in a.rows)

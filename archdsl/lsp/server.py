@@ -409,6 +409,12 @@ def code_actions(ls: ArchServer, params: T.CodeActionParams) -> list[T.CodeActio
                 title=f"Change to '{match.group(1)}'", kind=T.CodeActionKind.QuickFix, diagnostics=[diagnostic],
                 is_preferred=True,
                 edit=T.WorkspaceEdit(changes={uri: [T.TextEdit(range=diagnostic.range, new_text=match.group(1))]})))
+        if data.get("code") == "bias-before-bn":
+            fix = _without_bias(ls, uri, document, diagnostic.range)
+            if fix is not None:
+                actions.append(T.CodeAction(
+                    title="Write bias=false", kind=T.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                    is_preferred=True, edit=T.WorkspaceEdit(changes={uri: [fix]})))
         if diagnostic.severity == T.DiagnosticSeverity.Warning and data.get("code"):
             insert = _allow_insertion(ls, uri, document, diagnostic.range, data["code"])
             if insert is not None:
@@ -416,6 +422,28 @@ def code_actions(ls: ArchServer, params: T.CodeActionParams) -> list[T.CodeActio
                     title=f"Allow '{data['code']}' on this statement", kind=T.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic], edit=T.WorkspaceEdit(changes={uri: [insert]})))
     return actions
+
+
+def _without_bias(ls: ArchServer, uri: str, document: Document, where: T.Range) -> T.TextEdit | None:
+    """The edit that makes a convolution's bias false: its `bias=true` changed, or the option added."""
+    from archdsl.frontend import ast as A
+
+    if document.module is None:
+        return None
+    line, column = ls.position_of(uri, where.start)
+    calls = [n for n in walk(document.module)
+             if isinstance(n, A.Call) and (n.span.line, n.span.column) == (line, column)]
+    if not calls:
+        return None
+    call = calls[0]
+    written = next((a for a in call.args if a.name == "bias"), None)
+    if written is not None:
+        return T.TextEdit(range=ls.range_of(uri, written.span), new_text="bias=false")
+    end = ls.range_of(uri, call.span).end
+    if call.args:
+        at = T.Position(end.line, end.character - 1)  # before the closing parenthesis
+        return T.TextEdit(range=T.Range(at, at), new_text=", bias=false")
+    return T.TextEdit(range=T.Range(end, end), new_text="(bias=false)")
 
 
 def _allow_insertion(ls: ArchServer, uri: str, document: Document, where: T.Range, code: str) -> T.TextEdit | None:
@@ -487,12 +515,11 @@ def completion(ls: ArchServer, params: T.CompletionParams) -> T.CompletionList:
         return T.CompletionList(is_incomplete=False, items=[
             T.CompletionItem(label=c.name, kind=T.CompletionItemKind.Field) for c in labels])
     for spec in words():
-        snippet = spec.example or spec.word
         items.append(T.CompletionItem(label=spec.word, kind=T.CompletionItemKind.Keyword, detail=spec.torch,
                                       documentation=T.MarkupContent(kind=T.MarkupKind.Markdown,
                                                                     value=word_markdown(spec.word) or ""),
-                                      insert_text=spec.word, label_details=T.CompletionItemLabelDetails(
-                                          description=snippet)))
+                                      insert_text=word_snippet(spec), insert_text_format=T.InsertTextFormat.Snippet,
+                                      label_details=T.CompletionItemLabelDetails(description=spec.example or None)))
     for name, block in document.known_blocks().items():
         required = [p.name for p in block.params if p.default is None]
         snippet = f"{name}(" + ", ".join(f"${{{i + 1}:{p}}}" for i, p in enumerate(required)) + ")"
@@ -506,6 +533,18 @@ def completion(ls: ArchServer, params: T.CompletionParams) -> T.CompletionList:
     for keyword in keywords():
         items.append(T.CompletionItem(label=keyword, kind=T.CompletionItemKind.Keyword))
     return T.CompletionList(is_incomplete=False, items=items)
+
+
+def word_snippet(spec) -> str:
+    """A layer word's shorthand as a snippet with a placeholder per part: `conv${1:3}-${2:channels}`."""
+    parts, n = [spec.word], 1
+    if spec.kernel_in_word:
+        parts.append(f"${{{n}:3}}")
+        n += 1
+    for name in spec.dashes:
+        parts.append(f"-${{{n}:{name}}}")
+        n += 1
+    return "".join(parts)
 
 
 def main() -> None:

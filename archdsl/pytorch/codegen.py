@@ -904,6 +904,8 @@ class _Emit:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
         (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
         self.writer.gen.helpers[name] = helper.source
+        if "torch." in helper.source:
+            self.writer.gen.imports.add("torch")
         return name
 
     # -- the tensor going out

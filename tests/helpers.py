@@ -31,7 +31,10 @@ LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101
                 "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet161", "densenet169", "densenet201",
                 # RegNet: the 400MF and 800MF sizes run in CI, the others with ARCHDSL_ALL_ARCHITECTURES
                 "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf",
-                "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"}
+                "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
+                # EfficientNet: B0 runs in CI, B1-B7 (the same blocks, wider and deeper) with ARCHDSL_ALL_ARCHITECTURES
+                "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
+                "efficientnet_b6", "efficientnet_b7"}
 
 
 def runnable() -> list[Path]:
@@ -97,6 +100,14 @@ EXPECTED_PARAMS = {
     "shufflenet_v2_x2_0": 7_393_996,
     "mobilenet_v3_large": 5_483_032,
     "mobilenet_v3_small": 2_542_856,
+    "efficientnet_b0": 5_288_548,
+    "efficientnet_b1": 7_794_184,
+    "efficientnet_b2": 9_109_994,
+    "efficientnet_b3": 12_233_232,
+    "efficientnet_b4": 19_341_616,
+    "efficientnet_b5": 30_389_784,
+    "efficientnet_b6": 43_040_704,
+    "efficientnet_b7": 66_347_960,
     "densenet121": 7_978_856,
     "densenet161": 28_681_000,
     "densenet169": 14_149_480,

@@ -26,6 +26,7 @@ FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "sq
 FAMILIES += REGNETS
 FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 FAMILIES += ["mobilenet_v3_large", "mobilenet_v3_small"]
+FAMILIES += [f"efficientnet_b{k}" for k in range(8)]
 
 
 def shapes(model) -> dict[str, list[int]]:
@@ -179,3 +180,26 @@ def test_googlenet_transform_input_agrees_with_torchvision():
         assert torch.equal(model.transform(x), reference._transform_input(x))
         assert (model.transform(x) - x).abs().max().item() > 0.1
     assert archdsl.load(ROOT / "architectures" / "googlenet.arch", input="3x64x64").transform is None
+
+
+@pytest.mark.slow
+def test_efficientnet_training_mode_drops_the_rows_torchvision_drops():
+    # In training, stochastic depth zeroes whole rows of each residual body and dropout elements of the
+    # classifier's input: with the same seed both models draw the same masks in the same order, so the
+    # outputs agree only if each block has torchvision's probability and the blocks without a shortcut
+    # (the first of each stage, written with probability 0) draw nothing, as torchvision's skip the call.
+    reference = _torchvision_model("efficientnet_b0")
+    model = archdsl.load(ROOT / "architectures" / "efficientnet_b0.arch", input="3x64x64")
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.train()
+    reference.train()
+    x = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        torch.manual_seed(5)
+        ours = model(x)
+        torch.manual_seed(5)
+        theirs = reference(x)
+        torch.manual_seed(6)
+        other = reference(x)
+    _agree(ours, theirs)
+    assert not torch.allclose(theirs, other)  # the masks do depend on the seed: the comparison can fail

@@ -25,15 +25,16 @@ TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13
                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "googlenet", "squeezenet1_0",
                "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
-               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
+               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161",
+               "densenet169", "densenet201", "inception_v3"]
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny", "mobilenet_v2", "mnasnet0_5"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3"}
 
 
 def torchvision_model(name: str, **kwargs):
     torchvision = pytest.importorskip("torchvision")
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):
         kwargs.update(init_weights=True, aux_logits=True)
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 

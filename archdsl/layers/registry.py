@@ -341,10 +341,10 @@ def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
 
 _CHECKS = {
     "count": lambda v: (_is_int(v) and v >= 1, "a positive integer"),
-    "size": lambda v: ((_is_int(v) and v >= 1) or _pair(v, 1), "a positive integer or a pair of them (1x7)"),
+    "size": lambda v: ((_is_int(v) and v >= 1) or _pair(v, 1), "a positive integer"),  # or a pair of them: 1x7
     "int": lambda v: (_is_int(v), "an integer"),
-    "pad": lambda v: ((_is_int(v) and v >= 0) or _pair(v, 0) or v in PADDING_WORDS,
-                      "a non-negative integer, a pair of them ((0, 3)), `same` or `valid`"),
+    "pad": lambda v: ((_is_int(v) and v >= 0) or _pair(v, 0) or v in PADDING_WORDS,  # a pair: (0, 3)
+                      "a non-negative integer, `same` or `valid`"),
     "bool": lambda v: (isinstance(v, bool), "true or false"),
     "real": lambda v: (isinstance(v, int | float) and not isinstance(v, bool), "a number"),
     "float": lambda v: (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, "a non-negative number"),

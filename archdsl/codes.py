@@ -114,6 +114,10 @@ CODES: dict[str, Code] = {
                               "itself",
         "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",
         "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
+        "misplaced-reference": "an @name inside a labelled group, a sequential block or a chain branch",
+        "forward-reference": "an @name that names a statement standing after it",
+        "unknown-reference": "an @name that names no earlier labelled statement of its block or network",
+        "unreadable-reference": "an @name of a statement inside an nn.Sequential, or of a side output",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",
@@ -147,6 +151,7 @@ CODES: dict[str, Code] = {
     **_table("warnings", "warning", {
         "pool-drops-input": "a fixed-window pooling that ignores the last rows or columns of its input",
         "dropout-last": "dropout as the last layer",
+        "softmax-last": "softmax as a classifier's last layer (nn.CrossEntropyLoss applies it itself)",
         "bias-before-bn": "a convolution bias that the batch norm right after it cancels",
         "dropout-all": "dropout with p=1",
         "lossy-shortcut": "a residual's automatic shortcut that strides by more than 2, dropping most of its input",

@@ -28,7 +28,10 @@ def heavy(*names: str) -> list[Path]:
 # checks that build and run a torch module (seconds each) leave them to ARCHDSL_ALL_ARCHITECTURES=1.
 LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101_32x8d", "resnext101_64x4d",
                 "wide_resnet50_2", "wide_resnet101_2", "convnext_small", "convnext_base", "convnext_large",
-                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"}
+                "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet161", "densenet169", "densenet201",
+                # RegNet: the 400MF and 800MF sizes run in CI, the others with ARCHDSL_ALL_ARCHITECTURES
+                "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf",
+                "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"}
 
 
 def runnable() -> list[Path]:
@@ -72,6 +75,30 @@ EXPECTED_PARAMS = {
     "mnasnet0_75": 3_170_208,
     "mnasnet1_0": 4_383_312,
     "mnasnet1_3": 6_282_256,
+    "regnet_x_400mf": 5_495_976,
+    "regnet_x_800mf": 7_259_656,
+    "regnet_x_1_6gf": 9_190_136,
+    "regnet_x_3_2gf": 15_296_552,
+    "regnet_x_8gf": 39_572_648,
+    "regnet_x_16gf": 54_278_536,
+    "regnet_x_32gf": 107_811_560,
+    "regnet_y_400mf": 4_344_144,
+    "regnet_y_800mf": 6_432_512,
+    "regnet_y_1_6gf": 11_202_430,
+    "regnet_y_3_2gf": 19_436_338,
+    "regnet_y_8gf": 39_381_472,
+    "regnet_y_16gf": 83_590_140,
+    "regnet_y_32gf": 145_046_770,
+    "regnet_y_128gf": 644_812_894,
+    "shufflenet_v2_x0_5": 1_366_792,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "shufflenet_v2_x1_5": 3_503_624,
+    "shufflenet_v2_x2_0": 7_393_996,
+    "densenet121": 7_978_856,
+    "densenet161": 28_681_000,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
+    "inception_v3": 27_161_264,
 }
 
 

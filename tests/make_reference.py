@@ -1,10 +1,11 @@
-"""Regenerate tests/reference/*.json from torchvision: `python tests/make_reference.py`.
+"""Regenerate tests/reference/*.json from torchvision: `python tests/make_reference.py [NAME ...]` (all without names).
 
 The files record each torchvision model's state_dict keys and shapes and its parameter count,
 so the compatibility tests hold where torchvision is not installed.
 """
 
 import json
+import sys
 from pathlib import Path
 
 import torchvision
@@ -42,10 +43,17 @@ MODELS = {
     "mnasnet0_75": {},
     "mnasnet1_0": {},
     "mnasnet1_3": {},
+    "densenet121": {},
+    "densenet161": {},
+    "densenet169": {},
+    "densenet201": {},
+    "inception_v3": {"aux_logits": True, "init_weights": False},
 }
 
 if __name__ == "__main__":
     for name, kwargs in MODELS.items():
+        if sys.argv[1:] and name not in sys.argv[1:]:
+            continue
         model = getattr(torchvision.models, name)(weights=None, **kwargs)
         record = {
             "model": f"torchvision.models.{name}",

@@ -28,14 +28,26 @@ DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn
           "resnet152": 152, "googlenet": 22, "vgg11_bn": 11, "vgg13_bn": 13, "vgg16_bn": 16, "vgg19_bn": 19,
           "squeezenet1_0": 18, "squeezenet1_1": 18, "resnext50_32x4d": 50, "resnext101_32x8d": 101,
           "resnext101_64x4d": 101, "wide_resnet50_2": 50, "wide_resnet101_2": 101,
+          # RegNet's names give no depth: 3 convolutions a block (5 with squeeze-and-excitation), stem and fc.
+          "regnet_x_400mf": 68, "regnet_x_800mf": 50, "regnet_x_1_6gf": 56, "regnet_x_3_2gf": 77, "regnet_x_8gf": 71,
+          "regnet_x_16gf": 68, "regnet_x_32gf": 71, "regnet_y_400mf": 82, "regnet_y_800mf": 72, "regnet_y_1_6gf": 137,
+          "regnet_y_3_2gf": 107, "regnet_y_8gf": 87, "regnet_y_16gf": 92, "regnet_y_32gf": 102, "regnet_y_128gf": 137,
           # ConvNeXt: the stem, 3 per block (the depthwise conv and two linears), 3 downsamplings, the head
           "convnext_tiny": 59, "convnext_small": 113, "convnext_base": 113, "convnext_large": 113,
           # 1 + 2 (the first block) + 16 blocks x 3 + 1 + the classifier: MobileNetV2's 53 layers; MNASNet's alike
-          "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53}
+          "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53,
+          # ShuffleNetV2: conv1, three convolutions in each of 16 units, conv5, fc
+          "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51,
+          "densenet121": 121, "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
-# Networks whose batch norms weigh more than 0.5% of their MACs (cheap depthwise convolutions, a norm after
-# each): test_batch_norm_is_the_whole_difference_from_torchinfo accounts for all of their difference.
-NORM_HEAVY = {"mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"}
+# Networks whose difference from torchinfo exceeds 0.5% and is exactly what torchinfo leaves out
+# (docs/analysis.md): batch norms counted by parameters (they weigh most next to cheap depthwise
+# or narrow convolutions, and in DenseNet, whose norms take every earlier layer's features), gates'
+# products not at all.
+EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+             "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
+             "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
+             "densenet201"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -50,10 +62,27 @@ def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
     a = analyse(archdsl.build(path))
     assert [1, *a.ir.input_shape] == reference["input"]
     assert a.params == EXPECTED_PARAMS[path.stem] == reference["trainable_params"]
-    if path.stem not in CONVNEXT:  # torchinfo misses most of ConvNeXt's MACs: see the test after the next
-        assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < \
-            (0.03 if path.stem in NORM_HEAVY else 0.005)
+    if path.stem in EXPLAINED:
+        assert _as_torchinfo_counts(a) == reference["total_mult_adds"]
+    elif path.stem not in CONVNEXT:  # torchinfo misses most of ConvNeXt's MACs: see the test after the next
+        assert abs(a.macs - reference["total_mult_adds"]) / reference["total_mult_adds"] < 0.005
     assert a.depth == DEPTHS[path.stem]
+
+
+def _as_torchinfo_counts(a) -> int:
+    """archdsl's MACs as torchinfo counts them: a batch norm as its two parameters per channel rather
+    than a multiply-add per element (a projection shortcut holds one), a gate's product as nothing."""
+    norms = [r.layer.out_shape for r in a.rows
+             if r.eval and (r.layer.op == "bn" or r.layer.derived.decision == "projection")]
+    products = [r.macs for r in a.rows if r.eval and r.layer.op == "mul"]
+    return a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) - sum(products)
+
+
+@pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_8gf", "regnet_y_8gf"])
+def test_batch_norms_and_gates_are_the_whole_difference_from_torchinfo(name):
+    a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
+    assert any(r.layer.op == "mul" for r in a.rows) == name.startswith("regnet_y")
+    assert _as_torchinfo_counts(a) == TORCHINFO[name]["total_mult_adds"]
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19", "alexnet", "lenet5", "squeezenet1_0",
@@ -66,15 +95,13 @@ def test_macs_equal_torchinfo_exactly_without_batch_norm_or_lrn(name):
 
 @pytest.mark.parametrize("name", ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet50", "resnext50_32x4d",
                                   "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2",
-                                  *sorted(NORM_HEAVY)])
+                                  "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+                                  "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+                                  "shufflenet_v2_x2_0", "densenet121", "densenet161", "densenet169", "densenet201"])
 def test_batch_norm_is_the_whole_difference_from_torchinfo(name):
-    # torchinfo counts a batch norm as its two parameters per channel, archdsl as a multiply-add per element;
-    # a projection shortcut holds one batch norm on its output.
     a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
-    norms = [r.layer.out_shape for r in a.rows
-             if r.eval and (r.layer.op == "bn" or r.layer.derived.decision == "projection")]
-    assert norms
-    assert a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) == TORCHINFO[name]["total_mult_adds"]
+    assert any(r.layer.op == "bn" for r in a.rows) and not any(r.layer.op == "mul" for r in a.rows)
+    assert _as_torchinfo_counts(a) == TORCHINFO[name]["total_mult_adds"]
 
 
 @pytest.mark.parametrize("name", CONVNEXT)

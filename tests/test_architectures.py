@@ -18,7 +18,9 @@ SMALL_INPUT = {"alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", 
                "resnet152": "3x64x64", "vgg11_bn": "3x32x32", "vgg13_bn": "3x32x32", "vgg16_bn": "3x32x32",
                "vgg19_bn": "3x32x32", "squeezenet1_0": "3x64x64", "squeezenet1_1": "3x64x64",
                "resnext50_32x4d": "3x64x64", "resnext101_32x8d": "3x64x64", "resnext101_64x4d": "3x64x64",
-               "wide_resnet50_2": "3x64x64", "wide_resnet101_2": "3x64x64"}
+               "wide_resnet50_2": "3x64x64", "wide_resnet101_2": "3x64x64", "densenet121": "3x64x64",
+               "densenet161": "3x64x64", "densenet169": "3x64x64", "densenet201": "3x64x64"}
+# inception_v3 runs at its full 299x299: its auxiliary head, built in training mode, needs it.
 
 RUNNER = """
 import importlib.util, json, sys

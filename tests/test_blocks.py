@@ -211,3 +211,15 @@ def test_pad_both_splits_the_zero_channels_as_the_cifar_resnet_code_does():
 def test_shortcut_options_are_checked():
     err = error_of(net("    residual(shortcut=sometimes)< conv3-3 >"))
     assert err.first.code == "bad-residual-option" and "when_equal" in err.first.message
+
+
+def test_same_and_valid_are_block_argument_values():
+    source = "block b(c, s = 1, p = same) { conv3-c/s(padding=p); maxpool3/1(padding=p) }\n" + \
+        net("    b(4); b(8, 2, valid); b(8, 1, 1)", "3x16x16")
+    ir = build(source)
+    assert [layer.out_shape for layer in ir.layers if layer.op == "conv"] == [(4, 16, 16), (8, 7, 7), (8, 5, 5)]
+    model = archdsl.load(source=source)
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, *ir.layers[ir.output].out_shape)
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "p: int | str = 'same'" in text and "B(4, 8, 2, 'valid', padding=0, padding2=0)" in text
+    assert 'padding="same"' not in text and "padding='same'" not in text  # torch's own "same" is another rule

@@ -54,7 +54,7 @@ def test_one_class_per_block_definition_and_shape_comments():
     source = archdsl.compile_source(ROOT / "architectures" / "googlenet.arch").source
     tree = ast.parse(source)
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
-    assert classes == ["GoogLeNetOutputs", "ConvBn", "InceptionModule", "InceptionAux", "GoogLeNet"]
+    assert classes == ["GoogLeNetOutputs", "TransformInput", "ConvBn", "InceptionModule", "InceptionAux", "GoogLeNet"]
     assert "x = self.inception3a(x)  # (B, 256, 28, 28)" in source
     assert "x = torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)  " \
            "# (B, c1 + c3 + c5 + pool, H, W)" in source

@@ -83,7 +83,7 @@ def test_the_code_is_shown_gcc_style():
 
 @pytest.mark.parametrize("body, code", [
     ("    conv3-8 relu", "missing-semicolon"),
-    ("    conv3-8 @", "unexpected-character"),
+    ("    conv3-8 $", "unexpected-character"),
     ("    conv3-8; fc-10", "shape-mismatch"),
     ("    a: relu; a: relu", "duplicate-label"),
     ("    conv3-8(strid=2)", "unknown-option"),

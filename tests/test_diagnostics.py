@@ -59,7 +59,7 @@ CATALOGUE = {
     "inception with one branch": Case(net("    inception<relu>"), 3, 19, "unexpected '>'", "at least two branches"),
     "bare '>' in a condition": Case(net("    relu if a > 1", params="a = 2"), 3, 15, "unexpected '>'",
                                     "write (a > b) or b < a"),
-    "stray character": Case(net("    conv3-8 @"), 3, 13, "unexpected character '@'", "expected"),
+    "stray character": Case(net("    conv3-8 $"), 3, 13, "unexpected character '$'", "expected"),
     "allow without parentheses": Case(net("    relu allow bias-before-bn"), 3, 16, "unexpected 'bias'",
                                       "`allow` takes warning codes in parentheses"),
     "default before the input": Case("network n {\n    default bn(eps=0.1);\n    input 3x8x8;\n}\n", 2, 5,

@@ -119,8 +119,9 @@ def test_misplaced_gates_are_errors(body, code):
 def test_a_gate_at_the_start_of_a_residual_body_keeps_both_names_apart():
     source = net("residual<gate<conv1-3; sigmoid>; conv3-3>", "3x6x6")
     emitted = archdsl.compile_source("g.arch", source=source).source
-    assert "identity = x\n        identity2 = x" in emitted
-    assert "x = identity2 * x" in emitted and "x += identity" in emitted
+    assert "identity = x" in emitted and "identity2 = x" in emitted  # the residual's and the gate's inputs
+    assert ("x = identity * x" in emitted and "x += identity2" in emitted) or \
+        ("x = identity2 * x" in emitted and "x += identity" in emitted)
     model = archdsl.load("g.arch", source=source).eval()
     x = torch.randn(1, 3, 6, 6)
     with torch.no_grad():

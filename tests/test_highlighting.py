@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 import sys
 
 import pytest
@@ -13,6 +14,7 @@ from helpers import ROOT
 pygments = pytest.importorskip("pygments")
 from pygments.token import Error, Keyword, Name, Number
 
+import archdsl
 from archdsl.highlighting import ArchLexer
 
 FILES = sorted((ROOT / "architectures").rglob("*.arch"))
@@ -74,3 +76,19 @@ def test_check_highlights_the_quoted_source_on_a_colour_terminal(tmp_path):
     plain = subprocess.run([sys.executable, "-m", "archdsl", "check", str(bad)], capture_output=True, text=True,
                            env=dict(env, NO_COLOR="1"), check=False)
     assert "\x1b[" not in plain.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_the_viewer_shows_highlighted_source_lines_with_their_text_escaped():
+    import json
+
+    from archdsl.drawing.html import page
+    from archdsl.drawing.render import drawing
+
+    source = "network N {\n  input 3x8x8;\n  conv3-4; relu  # <img src=x onerror=alert(1)> </script>\n}\n"
+    text = page(drawing(archdsl.build(None, source=source)))
+    info = json.loads(re.search(r'id="archdsl-info">(.*?)</script>', text, re.DOTALL).group(1))
+    lines = [v["html"] for v in info.values() if v.get("text", "").startswith("conv3-4")]
+    assert lines and all("<span" in line for line in lines)  # painted
+    assert all("<img" not in line and "&lt;img src=x" in line for line in lines)  # escaped by Pygments
+    assert "</script>" not in text.split('id="archdsl-info">', 1)[1].split("</script>", 1)[0]

@@ -24,10 +24,11 @@ import archdsl
 TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "googlenet", "squeezenet1_0",
-               "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
+               "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5"}
 
 
 def torchvision_model(name: str, **kwargs):
@@ -212,6 +213,16 @@ def test_a_word_wide_scheme_can_depend_on_a_network_parameter():
     assert not model.fc.weight.any()
     kept, _ = model_and_source("init fc(zeros, bias=zeros) if blank;\nflatten; fc: fc-10", "blank = true", blank=False)
     assert kept.fc.weight.abs().sum() > 0
+
+
+def test_the_default_scheme_sets_only_the_bias():
+    torch.manual_seed(0)
+    model, source = model_and_source("init fc(default, bias=zeros);\nflatten; fc: fc-500")
+    assert "nn.init.zeros_(m.bias)" in source and "m.weight" not in source
+    bound = 1 / (3 * 16 * 16) ** 0.5  # PyTorch's start: uniform(±1/sqrt(fan_in))
+    assert model.fc.weight.abs().max().item() <= bound and model.fc.weight.std().item() == pytest.approx(
+        bound / 3 ** 0.5, rel=0.02)
+    assert not model.fc.bias.any()
 
 
 def test_a_compound_condition_stays_one_condition():

@@ -112,6 +112,9 @@ async def test_a_warning_gets_an_allow_quick_fix_that_silences_it(client: Langua
     assert warning.severity == T.DiagnosticSeverity.Warning and warning.code == "bias-before-bn"
     actions = await client.text_document_code_action_async(T.CodeActionParams(
         T.TextDocumentIdentifier(uri), warning.range, T.CodeActionContext(diagnostics=[warning])))
+    [bias] = [a for a in actions if a.title == "Write bias=false"]
+    [edit] = bias.edit.changes[uri]
+    assert edit.new_text == "(bias=false)" and edit.range.start == warning.range.end
     [allow] = [a for a in actions if "allow" in a.title.lower()]
     [edit] = allow.edit.changes[uri]
     lines = text.split("\n")
@@ -188,3 +191,17 @@ async def test_a_broken_text_keeps_hovers_where_it_is_unchanged(client: Language
                                                                  _position(broken, "layer3", 0)))
     assert hover is not None and "256x14x14" in hover.contents.value
     assert "last version that compiled" in hover.contents.value
+
+
+@pytest.mark.asyncio
+async def test_a_reference_goes_to_its_label_and_hovers_with_its_shape(client: LanguageClient):
+    text = ("network N {\n  input 3x32x32;\n  d1: conv3-16; relu; maxpool;\n  conv3-16;\n"
+            "  concat< @d1; maxpool | identity >;\n  gap; flatten; fc-10\n}\n")
+    uri = await _open(client, RESNET.parent / "refs.arch", text)
+    assert list(client.diagnostics[uri]) == []
+    where = _position(text, "@d1", 2)
+    location = await client.text_document_definition_async(T.DefinitionParams(T.TextDocumentIdentifier(uri), where))
+    assert location is not None and location.range.start == _position(text, "d1:")
+    hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri),
+                                                                 _position(text, "concat<")))
+    assert hover is not None and "32x16x16" in hover.contents.value  # 16 + 16 channels concatenated

@@ -74,7 +74,7 @@ def test_bundled_files_parse(path):
         ("network n {\n  input 3x8x8;\n  conv3-64(stride=)\n}", 3, 19, "unexpected ')'", "a number",
          "missing-option-value"),
         ("network n { input 3x8x8; conv3-64", 1, 34, "unexpected end of file", "'}'", "missing-semicolon"),
-        ("network n { input 3x8x8; conv3-64 @ }", 1, 35, "unexpected character '@'", None,
+        ("network n { input 3x8x8; conv3-64 $ }", 1, 35, "unexpected character '$'", None,
          "unexpected-character"),
         ("network n { conv3-64 }", 1, 13, "unexpected 'conv3'", "'input'", "missing-input"),
     ],

@@ -17,17 +17,21 @@ import archdsl
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
           "resnet152", "googlenet"]
 # Checked at a small input with random batch-norm statistics (test_family_outputs_agree_...).
+REGNETS = [f"regnet_x_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")] + \
+          [f"regnet_y_{size}" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")]
 FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "squeezenet1_1", "resnext50_32x4d",
             "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "convnext_tiny",
             "convnext_small", "convnext_base", "convnext_large", "mobilenet_v2", "mnasnet0_5", "mnasnet0_75",
-            "mnasnet1_0", "mnasnet1_3"]
+            "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201"]
+FAMILIES += REGNETS
+FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 
 
 def shapes(model) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", MODELS + FAMILIES)
+@pytest.mark.parametrize("name", MODELS + FAMILIES + ["inception_v3"])
 def test_state_dict_matches_committed_reference(name):
     reference = json.loads((ROOT / "tests" / "reference" / f"{name}.json").read_text())
     with torch.device("meta"):  # keys and shapes only: no storage to allocate, no weights to initialise
@@ -38,11 +42,11 @@ def test_state_dict_matches_committed_reference(name):
     assert sum(p.numel() for p in model.parameters()) == reference["parameters"]
 
 
-def _torchvision_model(name: str):
+def _torchvision_model(name: str, **options):
     torchvision = pytest.importorskip("torchvision")
     kwargs = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
     torch.manual_seed(0)
-    return getattr(torchvision.models, name)(weights=None, **kwargs)
+    return getattr(torchvision.models, name)(weights=None, **{**kwargs, **options})
 
 
 @pytest.mark.slow
@@ -123,3 +127,54 @@ def test_family_outputs_agree_with_torchvision_under_random_batch_norms(name):
         ours, theirs = model(x), reference(x)
     assert ours.shape == theirs.shape == (2, 1000)
     assert (ours - theirs).abs().max().item() <= 1e-5 * max(1.0, theirs.abs().max().item())
+
+
+def _agree(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    assert ours.shape == theirs.shape
+    assert (ours - theirs).abs().max().item() <= 1e-5 * max(1.0, theirs.abs().max().item())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transform_input", [False, True])
+def test_inception_v3_agrees_with_torchvision_in_eval_and_training_mode(transform_input):
+    # The full 299x299 input: the auxiliary head's 5x5 convolution needs the 17x17 grid it makes.
+    # init_weights=False: torchvision's truncated-normal init with random batch norms overflows float32.
+    reference = _torchvision_model("inception_v3", aux_logits=True, init_weights=False,
+                                   transform_input=transform_input)
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / "inception_v3.arch", transform_input=transform_input)
+    model.load_state_dict(reference.state_dict(), strict=True)
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 299, 299)
+    with torch.no_grad():
+        _agree(model.eval()(x), reference.eval()(x))
+        for module in list(model.modules()) + list(reference.modules()):
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        # Training mode with the running statistics kept: batch statistics of one image would be too noisy
+        # to compare, and this checks the aux head's wiring.
+        model.train()
+        reference.train()
+        for module in list(model.modules()) + list(reference.modules()):
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        ours, theirs = model(x), reference(x)
+    assert ours._fields == ("out", "AuxLogits")
+    _agree(ours.out, theirs.logits)
+    _agree(ours.AuxLogits, theirs.aux_logits)
+
+
+@pytest.mark.slow
+def test_googlenet_transform_input_agrees_with_torchvision():
+    reference = _torchvision_model("googlenet", transform_input=True).eval()
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / "googlenet.arch", transform_input=True, input="3x64x64").eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _agree(model(x), reference(x))
+        # The outputs of a random network barely depend on its input; the transform itself, exactly:
+        assert torch.equal(model.transform(x), reference._transform_input(x))
+        assert (model.transform(x) - x).abs().max().item() > 0.1
+    assert archdsl.load(ROOT / "architectures" / "googlenet.arch", input="3x64x64").transform is None

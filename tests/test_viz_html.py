@@ -3,6 +3,7 @@ zoom, keyboard, collapsing, offline; ResNet-152 opens readable at its input and 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import shutil
 import subprocess
@@ -98,6 +99,8 @@ def test_click_on_a_layer_shows_its_source_line_shape_and_parameters(page):
     assert page.locator("#details .path").inner_text() == "layer2.0.bn1"
     assert page.locator("#details .where").inner_text() == "architectures/blocks/resnet.arch:8:44"  # `bn`
     assert page.locator("#details .text").inner_text() == "conv1: conv3-c/s(bias=false); bn1: bn; relu;"
+    if importlib.util.find_spec("pygments"):  # highlighted: the layer words painted, the text unchanged
+        assert page.locator("#details .text span").count() > 3
     assert page.locator("#details .shape").inner_text() == "128x28x28"
     assert page.locator("#details .params").inner_text() == "256"
 

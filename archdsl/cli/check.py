@@ -12,7 +12,7 @@ import time
 from archdsl.cli.colour import paint
 from archdsl.cli.common import add_set_option, add_strict_options, budget, print_warnings, settings
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.ir.nodes import Join
+from archdsl.ir.nodes import Join, Layer
 from archdsl.pipeline import build
 from archdsl.shapes.inference import fmt, total_params
 
@@ -39,8 +39,8 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         c, h, w = ir.input_shape
         print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
         if not args.quiet:
-            rows = [(str(layer.path) or "-", layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
-                    for layer in ir.enabled_layers() if layer.op not in (Join.INPUT, Join.OUTPUT)]
+            rows = [(_name(layer), layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
+                    for layer in ir.enabled_layers() if _shown(layer)]
             widths = [max(len(r[i]) for r in rows + [("layer", "op", "output", "params")]) for i in range(4)]
             print(f"  {'layer':<{widths[0]}}  {'op':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>{widths[3]}}")
             for row in rows:
@@ -49,6 +49,22 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"  output {fmt(ir.layers[ir.output].out_shape)}{sides}; {total_params(ir):,} parameters; "
               f"checked in {elapsed * 1000:.0f} ms")
     return 1 if failed else 0
+
+
+def _shown(layer: Layer) -> bool:
+    """Not the input or output, nor an identity shortcut (no module, no computation: its row would name
+    a module that does not exist)."""
+    if layer.op in (Join.INPUT, Join.OUTPUT):
+        return False
+    return not (layer.op == Join.SHORTCUT and layer.derived is not None
+                and layer.derived.decision in ("identity", "none"))
+
+
+def _name(layer: Layer) -> str:
+    # Only a projection shortcut is a module (`downsample`); zero-padding happens in the forward.
+    if layer.op == Join.SHORTCUT and (layer.derived is None or layer.derived.decision != "projection"):
+        return "-"
+    return str(layer.path) or "-"
 
 
 def _print_json(diagnostics: list[Diagnostic]) -> None:

@@ -122,6 +122,8 @@ class _Builder:
             return self.step_gate(step, parent)
         if step.kind == StepKind.SPLIT:
             return self.step_split(step, parent)
+        if step.kind == StepKind.REF:
+            return []  # no layer of its own: the edges from the referenced layer draw it
         assert step.member is not None  # APPLY and SIDE steps apply a member
         if step.kind == StepKind.SIDE:
             return self.step_side(step, step.member, parent)

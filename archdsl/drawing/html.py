@@ -117,7 +117,33 @@ def _details(drawn: list[Drawing]) -> dict[str, dict[str, Any]]:
     for v in reversed(drawn):
         for key, value in v.info.items():
             info.setdefault(key, dict(value))
+    highlight = _highlighter()
+    if highlight is not None:
+        for value in info.values():
+            if value.get("text"):
+                value["html"] = highlight(value["text"])
     return info
+
+
+def _highlighter():
+    """The source lines as highlighted HTML (Pygments' own escaping, inline styles), where Pygments is
+    installed: the details panel shows them so. None without it: the panel shows plain text."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+
+        from archdsl.highlighting import ArchLexer
+    except ImportError:
+        return None
+    lexer, formatter = ArchLexer(), HtmlFormatter(nowrap=True, noclasses=True)
+    cache: dict[str, str] = {}
+
+    def html_of(text: str) -> str:
+        if text not in cache:
+            cache[text] = highlight(text, lexer, formatter).rstrip("\n")
+        return cache[text]
+
+    return html_of
 
 
 def _json(value: object) -> str:

@@ -162,7 +162,15 @@ class Split(Node):
     branches: list[Seq]
 
 
-Item = Call | Group | Residual | Inception | Side | Gate | Split
+@node
+class Ref(Node):
+    """`@d4`: the output of the earlier statement labelled `d4` (`@input`: the body's input), read in place
+    of the previous statement's."""
+
+    name: str
+
+
+Item = Call | Group | Residual | Inception | Side | Gate | Split | Ref
 
 
 @node

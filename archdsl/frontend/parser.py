@@ -57,7 +57,7 @@ _TERMINAL_WORDS = {
     "SHAPE": "an input shape like 3x224x224", "SEMICOLON": "';'", "COLON": "':'", "COMMA": "','",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "LESSTHAN": "'<'",
     "MORETHAN": "'>'", "VBAR": "'|'", "EQUAL": "'='", "MINUS": "'-'", "PLUS": "'+'", "STAR": "'*'",
-    "SLASH": "'/'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
+    "SLASH": "'/'", "AT": "'@'", "$END": "end of file", "CODE": "a diagnostic code like bias-before-bn",
 }
 
 
@@ -300,6 +300,9 @@ class _ToAst(Transformer):
 
     def split(self, meta, c):
         return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
+
+    def ref(self, meta, c):
+        return A.Ref(span=self._s(meta), name=str(c[0]))
 
     # sequences
     def repeat(self, meta, c):

@@ -207,6 +207,7 @@ class _Expander:
         self.program, self.net, self.reporter, self.budget = program, net, reporter, budget
         self.depth = 0
         self.exhausted = False  # the layer budget ran out: stop, rather than report it at every later layer
+        self.tensors: dict[int, dict[str, _Defined]] = {}  # per instance: label -> what `@label` reads
         self.ir = IR(program, net, params, structural, input_shape, [], [])
         # the network body's defaults as written, the same as literals for blocks, each block's own
         self.defaults: tuple[Defaults, Defaults, dict[str, Defaults]] = ({}, {}, {})
@@ -317,15 +318,19 @@ class _Expander:
             for layer in self.ir.layers[first_layer:]:
                 if layer.span == stmt.item.span:  # the call's own layers, once per repetition
                     self.ir.init.layers[layer.id] = rule
+        if stmt.label is not None and not stmt.label_parts:
+            self.define(stmt, ctx, start, y if inner.enabled else x)
         if stmt.cond is None:
             return y
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
         for step in ctx.steps[start:]:
-            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE):
-                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception"}.get(step.kind, "gate")
-                raise ArchError(Diagnostic(f"a {word}<...> cannot be switched off with `if`", stmt.cond.span,
+            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception", StepKind.GATE: "gate",
+                        StepKind.SPLIT: "split"}.get(step.kind, "reference")
+                what = "a reference" if word == "reference" else f"a {word}<...>"
+                raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", stmt.cond.span,
                                            hint=f"define a block holding the {word} and put the `if` on the "
                                                 "block's use", code="misplaced-if"))
             step.cond, step.cond_index = stmt.cond, ctx.number
@@ -468,6 +473,8 @@ class _Expander:
             return self.call(item, x, ctx, site, None)
         if isinstance(item, A.Group):
             return self.seq(item.body, x, ctx, site)
+        if isinstance(item, A.Ref):
+            return self.ref(item, x, ctx, site)
         word = item.word if isinstance(item, A.Inception) else type(item).__name__.lower()
         if ctx.steps is None:
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
@@ -643,6 +650,16 @@ class _Expander:
             if any(s.cond is not None for s in stmts):
                 raise ArchError(Diagnostic(f"{item.word} branches cannot be conditional", branch.span,
                                            code="conditional-branch"))
+            if stmts and isinstance(stmts[0].item, A.Ref) and stmts[0].label is None and stmts[0].repeat is None:
+                # U-Net's `concat< @d4; crop(@up) | identity >`: the branch starts from an earlier tensor; its
+                # statements run as a chain on a variable of their own, their members the enclosing block's.
+                start = self.ref(stmts[0].item, x, bctx, bsite)  # the rest's statements are bsite/0, /1, ...
+                rest = A.Seq(span=branch.span, stmts=stmts[1:])
+                chain = bctx._replace(chain_only=f"a {item.word} branch that starts with a reference")
+                outs.append(self.seq(rest, start, chain, bsite) if rest.stmts else start)
+                step.branches.append(None)
+                step.branch_steps.append(bsteps)
+                continue
             if _is_identity(branch):
                 # The input itself: no member, and the concatenation reads `x` (DenseNet's dense layer).
                 outs.append(x)
@@ -667,6 +684,52 @@ class _Expander:
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
+
+    # -- references --------------------------------------------------------------------------
+    def define(self, stmt: A.Stmt, ctx: _Ctx, start: int, y: int) -> None:
+        """Record what `@label` will read: the statement's output, and the step that makes it (None where
+        its tensor lives only inside an nn.Sequential, or for a side output, whose head returns its input)."""
+        assert stmt.label is not None
+        step = None
+        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side):
+            step = ctx.steps[-1]
+        why = None
+        if ctx.steps is None:
+            why = "its output exists only inside the labelled ( ) group (an nn.Sequential) around it"
+        elif isinstance(stmt.item, A.Side):
+            why = "it is a side output, returned apart from the main path"
+        self.tensors.setdefault(ctx.scope.id, {})[stmt.label] = _Defined(y, step, stmt.label_span or stmt.span, why)
+
+    def ref(self, item: A.Ref, x: int, ctx: _Ctx, site: Site) -> int:
+        """`@name`: the output of the statement labelled `name` that stands before this one in the same block
+        (or network) body; inside `x N`, that of the same repetition: the latest one expanded."""
+        where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else ctx.chain_only
+        if where:
+            raise ArchError(Diagnostic(f"a reference cannot stand in {where}: its items run in a chain", item.span,
+                                       hint="move the reference into the block or network body, or start a "
+                                            "concat branch with it", code="misplaced-reference"))
+        known_here = self.tensors.get(ctx.scope.id, {})
+        found = known_here.get(item.name)
+        if found is None:
+            later = _label_span(ctx.scope.block.body if ctx.scope.block else self.net.body, item.name)
+            body = f"block '{ctx.scope.block.name}'" if ctx.scope.block else f"network '{self.net.name}'"
+            if later is not None:
+                raise ArchError(Diagnostic(f"'@{item.name}' refers to a statement that comes later", item.span,
+                                           notes=[Note(f"'{item.name}' is defined here", later)],
+                                           hint="a reference reads an earlier statement's output: move the "
+                                                "statement before the reference", code="forward-reference"))
+            raise ArchError(Diagnostic(f"no statement labelled '{item.name}' before this reference in {body}",
+                                       item.span, hint=did_you_mean(item.name, sorted(known_here),
+                                                                    "label the statement whose output you mean"),
+                                       code="unknown-reference"))
+        if found.step is None:
+            raise ArchError(Diagnostic(f"'@{item.name}' cannot be read: {found.why}", item.span,
+                                       notes=[Note(f"'{item.name}' is defined here", found.span)],
+                                       hint="label a statement of the block or network body itself",
+                                       code="unreadable-reference"))
+        found.step.save = item.name
+        self._step(ctx, Step(StepKind.REF, site, item.span, x, found.node, name=item.name))
+        return found.node
 
     def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
         """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
@@ -802,6 +865,14 @@ def _applied(steps: list[Step]) -> Member:
     return member
 
 
+def _argument(expr: A.Expr, env: dict[str, Value]) -> Value:
+    """A block argument's value: an expression's, or the padding word `same` or `valid` (unless a name
+    in scope is called so), which the block passes on to a padding option."""
+    if isinstance(expr, A.Name) and expr.id in L.PADDING_WORDS and expr.id not in env:
+        return expr.id
+    return evaluate(expr, env)
+
+
 def _names_in(node: object) -> set[str]:
     """Every name an expression under `node` reads."""
     found: set[str] = set()
@@ -815,6 +886,27 @@ def _names_in(node: object) -> set[str]:
         elif isinstance(item, A.Node):
             stack.extend(getattr(item, f) for f in item.__dataclass_fields__ if f != "span")
     return found
+
+
+class _Defined(NamedTuple):
+    """A labelled statement as a reference sees it (see _Expander.define)."""
+
+    node: int
+    step: Step | None
+    span: Span
+    why: str | None
+
+
+def _label_span(seq: A.Seq, label: str) -> Span | None:
+    """Where a statement labelled `label` stands in `seq` or the sequences nested in it."""
+    for stmt in seq.stmts:
+        if stmt.label == label and not stmt.label_parts:
+            return stmt.label_span or stmt.span
+        for child in _child_seqs(stmt.item):
+            found = _label_span(child, label)
+            if found is not None:
+                return found
+    return None
 
 
 def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], width: int | None) -> dict[str, Value]:
@@ -840,9 +932,10 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], wid
     values: dict[str, Value] = {}
     for param in block.params:
         if param.name in given:
-            values[param.name] = evaluate(given[param.name], env)
+            values[param.name] = _argument(given[param.name], env)
         elif param.default is not None:  # defaults may read the parameters before them, and the input's width
-            values[param.name] = evaluate(param.default, values if width is None else {**values, "in_channels": width})
+            values[param.name] = _argument(param.default,
+                                           values if width is None else {**values, "in_channels": width})
         else:
             raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
                                        hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))

@@ -71,6 +71,7 @@ class StepKind(_Word):
     SIDE = "side"  # a side output's head
     GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
     SPLIT = "split"  # channels cut into parts, a branch per part, concatenated
+    REF = "ref"  # `@name`: the output of an earlier labelled statement read in place of the current tensor
 
 
 class ModulePath(tuple[str, ...]):
@@ -240,6 +241,8 @@ class Step:
     flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
+    # A labelled statement's step whose output a later `@label` reads: code generation keeps it in a variable.
+    save: str | None = None
     name: str | None = None
 
     def __repr__(self) -> str:

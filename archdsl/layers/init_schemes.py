@@ -25,7 +25,7 @@ class Scheme(NamedTuple):
     """A way to fill a weight: `function` of torch.nn.init with `options` (those given are passed by name)."""
 
     name: str  # as written after `init word(`
-    function: str  # torch.nn.init's
+    function: str  # torch.nn.init's; "" for `default`: no call
     options: tuple[Option, ...]
     fans: bool  # needs the weight's fan-in and fan-out: only for words whose weight has them (conv, fc)
     doc: str
@@ -54,6 +54,8 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
            required=("value",), keywords=(("value", "val"),)),
     Scheme("ones", "ones_", (), False, "every element 1: norms' scales"),
     Scheme("zeros", "zeros_", (), False, "every element 0"),
+    # torchvision's DenseNet zeroes its classifier's bias and keeps PyTorch's start for the weight.
+    Scheme("default", "", (), False, "the weight as PyTorch's reset_parameters left it (a rule for the bias alone)"),
 )}
 # What `bias=` may set, next to the weight's scheme.
 BIAS_SCHEMES = ("zeros", "ones")

@@ -10,13 +10,17 @@ from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, padding, spatial, window
 
 COLOR = "#dcf0e0"
-_OPTIONS = (
-    Option("kernel", "size", 2, "window size (also in the word: maxpool3)"),
-    Option("stride", "size", None, "step; default: the window size"),
-    Option("padding", "pad", 0, "implicit padding on each side"),
-    Option("ceil_mode", "bool", False, "round the output size up (keeps the last partial window)"),
-    Option("output", "size", None, "adaptive pooling to this output size instead of a fixed window"),
-)
+
+
+def _options(word: str) -> tuple[Option, ...]:
+    """The options maxpool and avgpool share; the kernel's help names the word it belongs to."""
+    return (
+        Option("kernel", "size", 2, f"window size (also in the word: {word}3)"),
+        Option("stride", "size", None, "step; default: the window size"),
+        Option("padding", "pad", 0, "implicit padding on each side"),
+        Option("ceil_mode", "bool", False, "round the output size up (keeps the last partial window)"),
+        Option("output", "size", None, "adaptive pooling to this output size instead of a fixed window"),
+    )
 
 
 def _shape(layer, ins: list[Shape], ir) -> None:
@@ -102,12 +106,12 @@ _pool = partial(LayerSpec, slash="stride", kernel_in_word=True, shape=_shape, pa
                 describe=_describe, color=COLOR)
 register(_pool(
     "maxpool", "maxpool", "nn.MaxPool2d / nn.AdaptiveMaxPool2d", "max pooling (2x2, stride 2 by default)",
-    options=_OPTIONS, example="maxpool, maxpool3/2 (overlapping), maxpool3/1(padding=1, ceil_mode=true)",
+    options=_options("maxpool"), example="maxpool, maxpool3/2 (overlapping), maxpool3/1(padding=1, ceil_mode=true)",
     cost=_maxpool_cost, emit=_emitter("Max"),
 ))
 register(_pool(
     "avgpool", "avgpool", "nn.AvgPool2d / nn.AdaptiveAvgPool2d", "average pooling (2x2, stride 2 by default)",
-    options=_OPTIONS + (Option("count_include_pad", "bool", True, "count padded zeros in the average"),),
+    options=_options("avgpool") + (Option("count_include_pad", "bool", True, "count padded zeros in the average"),),
     example="avgpool, avgpool5/3, avgpool(output=7)", cost=_avgpool_cost, emit=_emitter("Avg"),
 ))
 register(LayerSpec(

@@ -409,6 +409,12 @@ def code_actions(ls: ArchServer, params: T.CodeActionParams) -> list[T.CodeActio
                 title=f"Change to '{match.group(1)}'", kind=T.CodeActionKind.QuickFix, diagnostics=[diagnostic],
                 is_preferred=True,
                 edit=T.WorkspaceEdit(changes={uri: [T.TextEdit(range=diagnostic.range, new_text=match.group(1))]})))
+        if data.get("code") == "bias-before-bn":
+            fix = _without_bias(ls, uri, document, diagnostic.range)
+            if fix is not None:
+                actions.append(T.CodeAction(
+                    title="Write bias=false", kind=T.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                    is_preferred=True, edit=T.WorkspaceEdit(changes={uri: [fix]})))
         if diagnostic.severity == T.DiagnosticSeverity.Warning and data.get("code"):
             insert = _allow_insertion(ls, uri, document, diagnostic.range, data["code"])
             if insert is not None:
@@ -416,6 +422,28 @@ def code_actions(ls: ArchServer, params: T.CodeActionParams) -> list[T.CodeActio
                     title=f"Allow '{data['code']}' on this statement", kind=T.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic], edit=T.WorkspaceEdit(changes={uri: [insert]})))
     return actions
+
+
+def _without_bias(ls: ArchServer, uri: str, document: Document, where: T.Range) -> T.TextEdit | None:
+    """The edit that makes a convolution's bias false: its `bias=true` changed, or the option added."""
+    from archdsl.frontend import ast as A
+
+    if document.module is None:
+        return None
+    line, column = ls.position_of(uri, where.start)
+    calls = [n for n in walk(document.module)
+             if isinstance(n, A.Call) and (n.span.line, n.span.column) == (line, column)]
+    if not calls:
+        return None
+    call = calls[0]
+    written = next((a for a in call.args if a.name == "bias"), None)
+    if written is not None:
+        return T.TextEdit(range=ls.range_of(uri, written.span), new_text="bias=false")
+    end = ls.range_of(uri, call.span).end
+    if call.args:
+        at = T.Position(end.line, end.character - 1)  # before the closing parenthesis
+        return T.TextEdit(range=T.Range(at, at), new_text=", bias=false")
+    return T.TextEdit(range=T.Range(end, end), new_text="(bias=false)")
 
 
 def _allow_insertion(ls: ArchServer, uri: str, document: Document, where: T.Range, code: str) -> T.TextEdit | None:

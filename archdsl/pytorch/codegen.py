@@ -17,13 +17,14 @@ import keyword
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
-from archdsl.layers import OPS
+from archdsl.layers import OPS, PADDING_WORDS
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
@@ -165,6 +166,8 @@ class _Generator:
             kind = _type_name([i.args[p.name] for i in instances])
             if p.default is None:
                 sig.append(f"{p.name}: {kind}")
+            elif _is_enum(p.default):  # `same` or `valid`
+                sig.append(f"{p.name}: {kind} = {p.default.id!r}")
             elif not free_names(p.default):
                 sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
             else:
@@ -330,6 +333,7 @@ class _Writer:
         # statement reads instead (a branch's first statement reads the concatenation's input).
         self.var = "x"
         self.src: str | None = None
+        self.kept: dict[str, _T] = {}  # the labels a reference reads: what their variables hold
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -458,6 +462,7 @@ class _Writer:
             step = steps[k]
             if step.cond is None:
                 t = getattr(self, f"step_{step.kind}")(step, t)
+                self.keep(step, t)
                 k += 1
                 continue
             # The steps of one conditional statement (`(conv1-h; bn) if t != 1` makes two): each runs on
@@ -466,8 +471,23 @@ class _Writer:
             while end < len(steps) and steps[end].cond is step.cond:
                 end += 1
             t = self.conditional(steps[k:end], t)
+            self.keep(steps[end - 1], t)
             k = end
         return t
+
+    def keep(self, step: Step, t: _T) -> None:
+        """A labelled statement's output that a later `@label` reads: kept in a variable named by the label
+        (no attribute or generated name can take it: labels are the user's, and `x` is reserved)."""
+        if step.save is not None:
+            self.fwd.append(f"{step.save} = {self.var}")
+            self.kept[step.save] = t
+
+    def step_ref(self, step: Step, t: _T) -> _T:
+        self.reads()  # a branch's first statement: it reads the reference, not the branch's input
+        name = known(step.name, step, "name")
+        out = self.kept[name]
+        self.fwd.append(f"{self.var} = {name}{self.comment(step, out)}")
+        return out
 
     def conditional(self, steps: list[Step], t: _T) -> _T:
         """Write a conditional statement's steps; the tensor after them, in every instance."""
@@ -567,6 +587,9 @@ class _Writer:
         if not steps:
             return src, t  # the identity: the input itself
         first = steps[0]
+        if len(steps) == 1 and first.kind == "ref":  # `concat< @d4 | ... >`: the kept tensor itself
+            name = known(first.name, first, "name")
+            return name, self.kept[name]
         if len(steps) == 1 and first.kind == "apply":
             m = known(first.member, first, "member")
             ctor, out = self.ctor(m, t)
@@ -677,6 +700,9 @@ class _Writer:
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
             return False
+        # A result that something else reads too (a reference to its label) must not be written into.
+        if any(len(self.ir.layers[s.out_node].outputs) > 1 for s in self.counterparts(last)):
+            return False
         m = known(last.member, last, "member")
         return m.kind == "layer" and OPS[self.layer(m).op].fresh_output
 
@@ -763,7 +789,7 @@ class _Writer:
         for p, a in zip(block.params, positional):
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
-        names = self.scope(m.index)
+        names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
         for a in call.args:
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
@@ -772,7 +798,8 @@ class _Writer:
             if expr is not None:
                 child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
-                child_names[p.name] = render(p.default, child_names, self.n)
+                child_names[p.name] = self.lit(p.default.id) if _is_enum(p.default) else \
+                    render(p.default, child_names, self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
                 raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
@@ -796,7 +823,11 @@ class _Writer:
         """The padding argument: as written, or the 'same' padding as a number or a formula."""
         layer = self.layer(m)
         if "padding" in layer.exprs and not _is_enum(layer.exprs["padding"]):
-            return render(layer.exprs["padding"], self.scope(m.index), self.n)
+            written = render(layer.exprs["padding"], self.scope(m.index), self.n)
+            if not any(isinstance(v, str) for v in written.vals):
+                return written
+            # A block argument that is `same` or `valid` somewhere: torch's padding="same" is another rule
+            # (stride 1 only, the odd pixel on one side), so write the numbers the shape check worked out.
         values = [known(lay.derived.padding, lay, "padding") for lay in self.layers_of(m)]
         if all(v == values[0] for v in values):
             return self.pair(values)
@@ -868,6 +899,8 @@ class _Emit:
         """The class `name` of the op's registry entry (its `helpers`), defined once in the module."""
         (helper,) = [h for h in OPS[self.layer.op].helpers if h.name == name]
         self.writer.gen.helpers[name] = helper.source
+        if "torch." in helper.source:
+            self.writer.gen.imports.add("torch")
         return name
 
     # -- the tensor going out
@@ -943,7 +976,7 @@ def _attr(name: str) -> str:
     return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
 
 
-def _is_enum(expr: A.Expr) -> bool:
+def _is_enum(expr: A.Expr) -> TypeGuard[A.Name]:
     return isinstance(expr, A.Name) and expr.id in ("same", "valid")
 
 
@@ -954,6 +987,10 @@ def _indent(text: str, levels: int) -> str:
 def _type_name(values: list) -> str:
     if all(isinstance(v, bool) for v in values):
         return "bool"
+    if all(isinstance(v, str) for v in values):
+        return "str"
+    if any(isinstance(v, str) for v in values):
+        return "int | str"  # a padding: a number, `same` or `valid`
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return "int"
     return "float"

@@ -100,7 +100,7 @@ def _tensor_lines(module: str, rule: Rule, has: dict[str, list[bool]]) -> list[s
     keyword = dict(scheme.keywords)
     options = "".join(f", {keyword.get(name, name)}={_value(value)}" for name, value in rule.options)
     lines: list[str] = []
-    for tensor, call in (("weight", f"{scheme.function}({{}}{options})"),
+    for tensor, call in (("weight", f"{scheme.function}({{}}{options})" if scheme.function else None),
                          ("bias", f"{rule.bias}_({{}})" if rule.bias else None)):
         if call is None or not any(has[tensor]):
             continue

@@ -73,6 +73,20 @@ def _dropout_at_the_end(ir: IR) -> list[Diagnostic]:
     return []
 
 
+def _softmax_at_the_end(ir: IR) -> list[Diagnostic]:
+    """A classifier whose last layer is softmax: nn.CrossEntropyLoss takes logits and applies log-softmax
+    itself, so training such a network applies softmax twice and learns slowly, silently."""
+    last = _producer(ir, ir.layers[ir.output])
+    if last is not None and last.op == "softmax" and last.enabled and last.out_shape is not None \
+            and len(last.out_shape) == 1:
+        return [Diagnostic("the classifier ends in softmax: nn.CrossEntropyLoss expects logits and applies "
+                           "log-softmax itself, so training on these outputs applies softmax twice", last.span,
+                           "warning", hint="leave softmax out and apply it when predicting (model(x).softmax(1)); "
+                           "for a loss that does take probabilities, write `softmax allow(softmax-last)`",
+                           code="softmax-last")]
+    return []
+
+
 def _bias_before_batch_norm(ir: IR) -> list[Diagnostic]:
     """A convolution's bias feeding only a batch norm: the norm subtracts the mean, and the bias with it."""
     out = []
@@ -119,4 +133,4 @@ def _producer(ir: IR, layer: Layer) -> Layer | None:
 
 
 RULES: list[Callable[[IR], list[Diagnostic]]] = [_pool_drops_input, _dropout_at_the_end, _bias_before_batch_norm,
-                                                 _dropout_of_everything, _lossy_shortcut]
+                                                 _dropout_of_everything, _lossy_shortcut, _softmax_at_the_end]

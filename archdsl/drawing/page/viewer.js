@@ -194,15 +194,17 @@
     details.innerHTML = "";
     const h = document.createElement("h2"); h.textContent = d.title; details.appendChild(h);
     const dl = document.createElement("dl");
-    function row(name, value, cls, pre) {
+    function row(name, value, cls, pre, markup) {
       if (value === "" || value === null || value === undefined) return;
       const dt = document.createElement("dt"); dt.textContent = name;
-      const dd = document.createElement(pre ? "pre" : "dd"); dd.textContent = value; dd.className = cls;
+      const dd = document.createElement(pre ? "pre" : "dd"); dd.className = cls;
+      // markup: the source line highlighted by Pygments when the page was written (its text escaped there)
+      if (markup) dd.innerHTML = markup; else dd.textContent = value;
       dl.appendChild(dt); dl.appendChild(dd);
     }
     row("module", d.path, "path");
     row("source", d.file + ":" + d.line + ":" + d.column, "where");
-    row("line " + d.line, d.text, "text", true);
+    row("line " + d.line, d.text, "text", true, d.html);
     row("input shape", d.in_shape, "inshape");
     row("output shape", d.shape, "shape");
     row("parameters", d.params.toLocaleString("en-US"), "params");

@@ -96,7 +96,8 @@ CODES: dict[str, Code] = {
         "division-by-zero": "an expression that divides by zero",
         "zero-input": "an input shape with a dimension below 1",
         "bad-repeat": "a repetition count that is not a positive integer",
-        "repeat-depends-on-argument": "a repetition count inside a block that depends on its arguments",
+        "repeat-depends-on-argument": "a labelled repetition (an nn.Sequential) whose count differs between the "
+                                      "uses of its block",
         "bad-condition-value": "an `if` condition that is not true or false",
         "unknown-input-width": "`in_channels` of a block whose input shape is unknown after earlier errors",
         "misplaced-if": "a condition on a statement that cannot be switched off",

@@ -31,12 +31,13 @@ def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
     out, err = capsys.readouterr()
     table = rows(out)
     assert [(r[1], r[2]) for r in table] == [("eval", "1"), ("train", "1"), ("eval", "4"), ("train", "4")]
-    for _, _, batch, ms_batch, ms_image, per_s in table:
+    for _, _, batch, ms_batch, ms_min, iqr, ms_image, per_s, *flag in table:
         ms_batch, ms_image, per_s = float(ms_batch), float(ms_image), float(per_s)
         # the same median three ways, each printed rounded (0.1 ms, 0.01 ms, 0.1 image/s)
         assert abs(ms_image - ms_batch / int(batch)) <= 0.05 / int(batch) + 0.005
         assert ms_batch > 0 and abs(per_s * ms_image - 1000) <= 0.05 * ms_image + 0.005 * per_s + 1e-6
-    assert "# cpu (1 thread); median of 2 runs after 0 warm-up" in out
+        assert 0 < float(ms_min) <= ms_batch + 0.05 and float(iqr) >= 0 and flag in ([], ["!"])
+    assert "# cpu (1 thread); median, fastest and interquartile range of 2 runs after 0 warm-up" in out
     assert "4/4 lenet5.arch batch 4 train" in err and "[" in err  # the progress bar, on stderr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -97,3 +98,18 @@ def test_bench_refuses_a_batch_that_would_not_fit_in_memory(capsys):
     assert main(["bench", str(ROOT / "architectures" / "vgg16.arch"), "--batch", "1000000", "--runs", "1"]) == 1
     err = capsys.readouterr().err
     assert "error[out-of-memory]: cannot benchmark network VGG16" in err and "for a batch of 1000000" in err
+
+
+def test_bench_reports_the_spread_and_warns_when_runs_disagree():
+    from archdsl.pytorch.bench import Result, table, warnings
+
+    steady = Result("a.arch", "eval", 2, [0.010, 0.011, 0.010, 0.012])
+    noisy = Result("b.arch", "eval", 1, [2.696, 0.613, 0.620, 0.630])  # ResNet-18's two runs in issue 15
+    assert steady.ms_min == pytest.approx(10.0) and steady.ms_iqr == pytest.approx(1.25, abs=1e-9)
+    assert not steady.disagree and noisy.disagree
+    rows = table([steady, noisy]).splitlines()
+    assert rows[0].split() == ["file", "mode", "batch", "ms/batch", "min", "IQR", "ms/image", "images/s"]
+    assert rows[1].split()[3:6] == ["10.5", "10.0", "1.2"] and not rows[1].endswith("!") and rows[2].endswith("!")
+    [line] = warnings([steady, noisy])
+    assert line.startswith("warning: the runs of b.arch batch 1 eval disagree widely (fastest 613.0 ms, slowest "
+                           "2,696.0 ms")

@@ -223,3 +223,55 @@ def test_same_and_valid_are_block_argument_values():
     text = archdsl.compile_source("t.arch", source=source).source
     assert "p: int | str = 'same'" in text and "B(4, 8, 2, 'valid', padding=0, padding2=0)" in text
     assert 'padding="same"' not in text and "padding='same'" not in text  # torch's own "same" is another rule
+
+
+STAGES = """
+block basic(c, s = 1) {
+    residual< conv1: conv3-c/s(bias=false); bn1: bn; relu; conv2: conv3-c(bias=false); bn2: bn >; relu
+}
+block stage(c, n, s = 2) { basic(c, s); basic(c) x (n - 1) }
+network t {
+    input 3x32x32;
+    conv3-8;
+    stage(8, 2, 1); stage(16, 3); stage(32, 1)
+}
+"""
+
+
+def test_a_repetition_count_may_be_a_block_argument():
+    ir = build(STAGES)
+    model = archdsl.load(source=STAGES)
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in ir.enabled_layers())
+    assert model.stage1.basic3 is None and model.stage2.basic3 is not None and model.stage3.basic2 is None
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, *ir.layers[ir.output].out_shape) == (1, 32, 8, 8)
+    text = archdsl.compile_source("t.arch", source=STAGES).source
+    assert "if n - 1 >= 1:\n            self.basic2 = Basic(c, c)" in text and "if n - 1 >= 2:" in text
+
+
+def test_uses_that_agree_on_the_count_unroll_it_without_conditions():
+    source = STAGES.replace("stage(8, 2, 1); stage(16, 3); stage(32, 1)", "stage(8, 3, 1); stage(16, 3)")
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "self.basic3 = Basic(c, c)" in text and ">=" not in text
+
+
+def test_numbered_labels_follow_a_count_that_is_a_block_argument():
+    source = "block layer(k) { conv1-k(bias=false); bn; relu }\nblock dense(n, k) { denselayer{i}: layer(k) x n }\n" \
+        + net("    dense(2, 4); dense(3, 4)", "3x8x8")
+    keys = [k for k in archdsl.load(source=source).state_dict() if k.endswith("conv1.weight")]
+    assert keys == ["dense1.denselayer1.conv1.weight", "dense1.denselayer2.conv1.weight",
+                    "dense2.denselayer1.conv1.weight", "dense2.denselayer2.conv1.weight",
+                    "dense2.denselayer3.conv1.weight"]
+
+
+def test_a_labelled_repetition_cannot_vary_between_uses():
+    source = "block b(n) { layers: relu x n }\n" + net("    b(1); b(2)", "3x8x8")
+    err = error_of(source)
+    assert err.first.code == "repeat-depends-on-argument" and "labelled repetition" in err.first.message
+    build("block b(n) { layers: relu x n }\n" + net("    b(2); b(2)", "3x8x8"))  # the same count everywhere: fine
+
+
+def test_a_count_of_zero_leaves_a_statement_out_of_a_use():
+    source = "block b(n) { conv1-4; relu x n }\n" + net("    b(0); b(1)", "3x8x8")
+    model = archdsl.load(source=source)
+    assert model.b1.relu1 is None and model.b2.relu1 is not None
+    assert error_of(net("    relu x 0")).first.code == "bad-repeat"  # outside blocks a count stays positive

@@ -18,6 +18,7 @@ import torch
 from helpers import ALL_ARCHITECTURES, ROOT, error_of, net
 
 import archdsl
+from archdsl.pytorch.runtime import module_from_source
 
 # Every bundled file named after a torchvision builder. AlexNet has no initialisation of its own in
 # torchvision (PyTorch's defaults): its file declares none, and the comparison checks that too.
@@ -25,15 +26,16 @@ TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13
                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "googlenet", "squeezenet1_0",
                "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
-               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]
+               "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161",
+               "densenet169", "densenet201", "inception_v3"]
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny", "mobilenet_v2", "mnasnet0_5"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3"}
 
 
 def torchvision_model(name: str, **kwargs):
     torchvision = pytest.importorskip("torchvision")
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):
         kwargs.update(init_weights=True, aux_logits=True)
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
@@ -185,9 +187,24 @@ def test_a_layer_that_some_uses_of_its_block_switch_off_is_set_by_its_path():
     blocks = "block unit(c, extra = false) { conv3-c; last: conv1-c init(zeros) if extra }\n"
     source = blocks + net("a: unit(16); b: unit(16, true)", "3x16x16")
     text = archdsl.compile_source("test.arch", source=source).source
-    assert "nn.init.zeros_(self.b.last.weight)" in text and "self.a.last" not in text
+    assert "        if self.b.last is not None:\n            nn.init.zeros_(self.b.last.weight)\n" in text
+    assert "self.a.last" not in text
     model = archdsl.load(source=source)
     assert model.a.last is None and not model.b.last.weight.any()
+
+
+def test_a_head_that_a_constructor_argument_leaves_out_is_guarded():
+    # inception_v3.arch: the aux head's fc has its own init, and aux_logits is an argument of the class.
+    source = archdsl.compile_source(ROOT / "architectures" / "inception_v3.arch").source
+    assert "        if self.AuxLogits is not None:\n" \
+           "            nn.init.trunc_normal_(self.AuxLogits.fc.weight, std=0.001, a=-2.0, b=2.0)\n" in source
+    # Compiled with aux = true, built with aux=False: the class's own argument leaves the head out.
+    emitted = archdsl.compile_source("test.arch", source=net("head: (flatten; fc-10 init(zeros)) if aux;\n"
+                                                             "flatten; fc: fc-10 init(zeros)", "3x16x16", "aux = true"))
+    cls = getattr(module_from_source(emitted.source, "test.arch"), emitted.class_name)
+    model = cls(aux=False)
+    assert model.head is None and not model.fc.weight.any()
+    assert not cls().head[1].weight.any()
 
 
 def test_zero_init_residual_is_a_parameter_of_the_class_and_of_init_weights():

@@ -164,6 +164,9 @@ async def test_outline_completion_formatting_and_rename(client: LanguageClient):
         T.TextDocumentIdentifier(uri), _position(text, "gap", 0)))
     labels = [i.label for i in words.items]
     assert {"conv", "relu6", "pair", "residual"} <= set(labels)
+    snippets = {i.label: i.insert_text for i in words.items}
+    assert snippets["conv"] == "conv${1:3}-${2:channels}" and snippets["fc"] == "fc-${1:features}"
+    assert snippets["pair"] == "pair(${1:c})"
 
     messy = text.replace("  conv3-(c); relu", "conv3-(c);relu")
     await _change(client, uri, messy, 4)

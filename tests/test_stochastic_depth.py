@@ -124,3 +124,21 @@ def test_the_bundled_convnexts_drop_with_torchvisions_probabilities(name):
     probabilities = [[m.p for m in model.modules() if type(m).__name__ == "StochasticDepth"]
                      for model in (ours, theirs)]
     assert probabilities[0] == probabilities[1] and len(probabilities[0]) in (18, 36) and probabilities[0][-1] > 0
+
+
+@pytest.mark.slow
+def test_convnext_tiny_in_training_drops_the_blocks_torchvision_drops_from_the_same_seed():
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    torch.manual_seed(0)
+    theirs = models.convnext_tiny(weights=None, stochastic_depth_prob=0.5).train()
+    ours = archdsl.load(ROOT / "architectures" / "convnext_tiny.arch", input="3x32x32", stochastic_depth_prob=0.5)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    ours.train()
+    x = torch.randn(16, 3, 32, 32)
+    torch.manual_seed(7)
+    mine = ours(x)
+    torch.manual_seed(7)
+    reference = theirs(x)
+    torch.manual_seed(8)
+    assert torch.equal(mine, reference) and not torch.equal(ours(x), reference)  # another seed, other drops

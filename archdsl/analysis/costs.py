@@ -73,6 +73,7 @@ class Analysis:
     depth: int
     device: str
     optimizer: str = "none"
+    batch: int = 1  # the figures per forward pass are for this many samples (analysis/batching.py)
 
     def __repr__(self) -> str:
         return (f"<Analysis of network {self.ir.network.name}: {self.params:,} parameters, {self.macs:,} MACs, "
@@ -101,7 +102,7 @@ class Analysis:
     def as_dict(self) -> dict:
         ir = self.ir
         return {
-            "file": ir.file, "network": ir.network.name, "input": list(ir.input_shape), "batch": 1,
+            "file": ir.file, "network": ir.network.name, "input": list(ir.input_shape), "batch": self.batch,
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
             "ops": self.ops, "activation_bytes": self.activation_bytes, "param_bytes": self.param_bytes,
             "train_bytes": self.train_bytes,

@@ -154,7 +154,7 @@ def totals(a: Analysis) -> list[str]:
     c, h, w = a.ir.input_shape
     opt = f" + optimizer state ({a.optimizer}) {human(a.optimizer_bytes, 'B')}" if a.optimizer_bytes else ""
     return [
-        (f"network {a.ir.network.name}: input {c}x{h}x{w}, batch 1, float32; depth {a.depth} (weighted layers "
+        (f"network {a.ir.network.name}: input {c}x{h}x{w}, batch {a.batch}, float32; depth {a.depth} (weighted layers "
         "on the longest path)"),
         f"parameters: {_trainable(a)}; {a.buffers:,} in buffers (non-trainable)",
         (f"MACs: {a.macs:,} ({human(a.macs)}; FLOPs = 2 x MACs = {human(a.flops)}); other ops (comparisons, adds): "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from archdsl.cli.common import add_set_option, settings
 from archdsl.outputs import write_file
-from archdsl.pytorch.bench import configure, plot, run, table
+from archdsl.pytorch.bench import configure, plot, run, table, warnings
 
 
 def batch_sizes(text: str) -> list[int]:
@@ -34,9 +34,11 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     where = configure(args.device, args.threads)
     results = run(args.files, args.batch, args.device, args.train, args.runs, args.warmup,
                   settings(args.set, parser), args.channels_last)
-    print(f"# {where}; median of {args.runs} runs after {args.warmup} warm-up"
+    print(f"# {where}; median, fastest and interquartile range of {args.runs} runs after {args.warmup} warm-up"
           + (", channels_last" if args.channels_last else ""))
     print(table(results))
+    for line in warnings(results):
+        print(line, file=sys.stderr)
     if args.plot:
         write_file(args.plot, plot(results, f"time per image on {where}"), inputs=args.files)
         print(f"wrote {args.plot}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from archdsl.analysis.batching import at_batch
 from archdsl.analysis.costs import analyse
 from archdsl.analysis.summary import as_json, table
 from archdsl.cli.common import add_analysis_options, add_set_option, depth_arg, settings
@@ -13,7 +14,7 @@ from archdsl.pipeline import build
 
 def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     ir = build(args.file, params=settings(args.set, parser), freeze=args.freeze)
-    analysis = analyse(ir, optimizer=args.optimizer, device=args.device)
+    analysis = at_batch(analyse(ir, optimizer=args.optimizer, device=args.device), args.batch)
     if args.json:
         print(json.dumps(as_json(analysis)))  # one line: json's C encoder only runs without indent
     else:
@@ -21,11 +22,20 @@ def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
+def _batch(text: str) -> int:
+    if not (text.isdigit() and len(text) <= 9 and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"expects a whole number from 1 up (at most 9 digits), got {text!r}")
+    return int(text)
+
+
 def register(sub) -> None:
     p = sub.add_parser("summary", help="per-layer parameters, MACs and memory, rolled up per block (no torch)")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--depth", type=depth_arg, default=None, help="fold blocks nested deeper than N")
+    p.add_argument("--batch", type=_batch, default=1, metavar="N",
+                   help="figures for a batch of N samples: MACs, activations and saved tensors grow with N, "
+                        "weights do not (default 1)")
     p.add_argument("--freeze", metavar="PARTS", help="count these parts as frozen: 'up to layer3', 'conv1, layer1'")
     add_analysis_options(p)
     add_set_option(p)

@@ -8,6 +8,8 @@ at its `Site`; naming.py then names the members.
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 from archdsl import layers as L
@@ -80,6 +82,15 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
     structural = _structural_params(net)
     expander = _Expander(program, net, params, structural, input_shape, reporter, budget)
     expander.defaults = net_defaults, in_blocks, block_defaults
+    expander.ir.init = inits
+    ir = expander.run()
+    varying = {key: span for key, span in expander.counts.items() if span[0] != span[1]}
+    if not varying:
+        return ir
+    # A block whose uses repeat a statement a different number of times: one class must hold the most
+    # repetitions, so expand again with every use unrolled to the most, the extra ones switched off.
+    expander = _Expander(program, net, params, structural, input_shape, Reporter(program.sources), budget)
+    expander.defaults, expander.padded = (net_defaults, in_blocks, block_defaults), varying
     expander.ir.init = inits
     return expander.run()
 
@@ -212,6 +223,9 @@ class _Expander:
         # the network body's defaults as written, the same as literals for blocks, each block's own
         self.defaults: tuple[Defaults, Defaults, dict[str, Defaults]] = ({}, {}, {})
         self.shaped = 0  # layers whose shapes are known during expansion (see input_width)
+        # (statement, site) in a block body -> the fewest and most repetitions its uses asked for
+        self.counts: dict[tuple[int, Site], tuple[int, int]] = {}
+        self.padded: dict[tuple[int, Site], tuple[int, int]] = {}  # the same, when expanding again (expand())
         self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
 
     # -- nodes -----------------------------------------------------------------------------
@@ -295,7 +309,7 @@ class _Expander:
         return x
 
     def stmt(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site) -> int:
-        count = self._repeat_count(stmt, ctx)
+        count = self._repeat_count(stmt, ctx, site)
         start = len(ctx.steps) if ctx.steps is not None else 0
         inner = ctx
         if stmt.cond is not None:
@@ -325,37 +339,34 @@ class _Expander:
         for m in ctx.container.members[first_member:]:
             m.shareable = False  # it exists only when the condition holds: `tanh if c; tanh` needs two
         assert ctx.steps is not None  # a condition outside a class body was refused above
-        for step in ctx.steps[start:]:
-            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
-                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception", StepKind.GATE: "gate",
-                        StepKind.SPLIT: "split"}.get(step.kind, "reference")
-                what = "a reference" if word == "reference" else f"a {word}<...>"
-                raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", stmt.cond.span,
-                                           hint=f"define a block holding the {word} and put the `if` on the "
-                                                "block's use", code="misplaced-if"))
-            step.cond, step.cond_index = stmt.cond, ctx.number
+        self._conditional(ctx.steps[start:], stmt.cond, ctx.number)
         return y if inner.enabled else x
 
-    def _repeat_count(self, stmt: A.Stmt, ctx: _Ctx) -> int:
+    def _repeat_count(self, stmt: A.Stmt, ctx: _Ctx, site: Site | None = None) -> int:
         if stmt.repeat is None:
             return 1
-        block = ctx.scope.block
-        if block is not None:
-            bound = free_names(stmt.repeat) & {p.name for p in block.params}
-            if bound:
-                raise ArchError(Diagnostic(
-                    f"repetition count depends on parameter '{min(bound)}' of block '{block.name}'",
-                    stmt.repeat.span, hint="a block's layers must not depend on its arguments: repeat the block "
-                                           "at the call site instead (`blk(64) x 3`)",
-                    code="repeat-depends-on-argument"))
         count = evaluate(stmt.repeat, ctx.env)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ArchError(Diagnostic(f"repetition count must be a positive integer, got {count!r}", stmt.repeat.span,
+        # In a block body a count may be 0 (`basic(c) x (n - 1)` with n = 1): that use makes no repetition.
+        least = 0 if ctx.scope.block is not None and site is not None else 1
+        if not isinstance(count, int) or isinstance(count, bool) or count < least:
+            want = "a positive integer" if least else "an integer of at least 0"
+            raise ArchError(Diagnostic(f"repetition count must be {want}, got {count!r}", stmt.repeat.span,
                                        code="bad-repeat"))
         if count > self.budget.max_repeat:
             raise ArchError(Diagnostic(f"repetition count {count:,} exceeds the limit of {self.budget.max_repeat:,}",
                                        stmt.repeat.span, hint="raise the budget if you mean it "
                                                               "(--budget max_repeat=...)", code="budget-repeat"))
+        block = ctx.scope.block
+        if block is not None and site is not None:
+            key = (id(stmt), site)
+            least, most = self.counts.get(key, (count, count))
+            self.counts[key] = min(least, count), max(most, count)
+            if key in self.padded and ((stmt.label is not None and not stmt.label_parts) or ctx.steps is None):
+                raise ArchError(Diagnostic(
+                    f"the uses of block '{block.name}' repeat this statement a different number of times, and a "
+                    "labelled repetition (an nn.Sequential) cannot switch its extra items off", stmt.repeat.span,
+                    hint="leave the repeated statement unlabelled in the block's body, or give every use the same "
+                         "count", code="repeat-depends-on-argument"))
         return count
 
     def unlabelled(self, stmt: A.Stmt, x: int, ctx: _Ctx, site: Site, count: int) -> int:
@@ -363,12 +374,43 @@ class _Expander:
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
         before = self._made(ctx)
-        for r in range(count):
-            rsite = site if count == 1 else site.then(SiteKind.REPEAT, r)
-            x = self.item(stmt.item, x, _repetition(ctx, stmt, r), rsite)
-            if r == 0 and not self._foresee(before, count, stmt, ctx):
+        least, most = self.padded.get((id(stmt), site), (count, count))
+        for r in range(most):
+            rsite = site if most == 1 else site.then(SiteKind.REPEAT, r)
+            if r < least:
+                x = self.item(stmt.item, x, _repetition(ctx, stmt, r), rsite)
+            else:
+                x = self.extra_repetition(stmt, x, ctx, r, count, partial(self.item, stmt.item, site=rsite))
+            if r == 0 and not self._foresee(before, most, stmt, ctx):
                 break
         return x
+
+    def extra_repetition(self, stmt: A.Stmt, x: int, ctx: _Ctx, r: int, count: int,
+                         make: Callable[..., int]) -> int:
+        """Repetition `r` (from 0) of a statement that some uses of its block repeat fewer times: made
+        (by `make`) in every use, switched off where the count is at most `r`, as if written
+        `item if N >= r + 1`."""
+        assert ctx.steps is not None and stmt.repeat is not None  # _repeat_count refused the rest
+        on = r < count
+        start, first_member = len(ctx.steps), len(ctx.container.members)
+        y = make(x=x, ctx=_repetition(ctx, stmt, r)._replace(enabled=ctx.enabled and on))
+        for m in ctx.container.members[first_member:]:
+            m.shareable = False
+        cond = A.BinOp(span=stmt.repeat.span, op=">=", left=stmt.repeat, right=A.Number(span=stmt.repeat.span,
+                                                                                        value=r + 1))
+        self._conditional(ctx.steps[start:], cond, ctx.number)
+        return y if on else x
+
+    def _conditional(self, steps: list[Step], cond: A.Expr, number: int | None) -> None:
+        for step in steps:
+            if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception", StepKind.GATE: "gate",
+                        StepKind.SPLIT: "split"}.get(step.kind, "reference")
+                what = "a reference" if word == "reference" else f"a {word}<...>"
+                raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", cond.span,
+                                           hint=f"define a block holding the {word} and put the `if` on the "
+                                                "block's use", code="misplaced-if"))
+            step.cond, step.cond_index = cond, number
 
     def _made(self, ctx: _Ctx) -> tuple[int, int, int, int]:
         """What expansion has made so far: layers, block instances, members of this container, errors."""
@@ -437,11 +479,17 @@ class _Expander:
             one = A.Stmt(span=stmt.span, label=self.label_text(stmt, ctx.env), label_span=span, item=stmt.item)
             return self.labelled(one, x, ctx, site, 1, default_name)
         before = self._made(ctx)
-        for r in range(count):
+        least, most = self.padded.get((id(stmt), site), (count, count))
+        for r in range(most):
             rctx = _repetition(ctx, stmt, r)  # `i` is the repetition's number in the label and the item alike
             one = A.Stmt(span=stmt.span, label=self.label_text(stmt, rctx.env), label_span=span, item=stmt.item)
-            x = self.labelled(one, x, rctx, site.then(SiteKind.REPEAT, r), 1, default_name)
-            if r == 0 and not self._foresee(before, count, stmt, ctx):
+            rsite = site.then(SiteKind.REPEAT, r)
+            if r < least:
+                x = self.labelled(one, x, rctx, rsite, 1, default_name)
+            else:
+                x = self.extra_repetition(stmt, x, ctx, r, count, partial(self.labelled, one, site=rsite, count=1,
+                                                                                  default_name=default_name))
+            if r == 0 and not self._foresee(before, most, stmt, ctx):
                 break
         return x
 

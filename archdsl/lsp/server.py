@@ -515,12 +515,11 @@ def completion(ls: ArchServer, params: T.CompletionParams) -> T.CompletionList:
         return T.CompletionList(is_incomplete=False, items=[
             T.CompletionItem(label=c.name, kind=T.CompletionItemKind.Field) for c in labels])
     for spec in words():
-        snippet = spec.example or spec.word
         items.append(T.CompletionItem(label=spec.word, kind=T.CompletionItemKind.Keyword, detail=spec.torch,
                                       documentation=T.MarkupContent(kind=T.MarkupKind.Markdown,
                                                                     value=word_markdown(spec.word) or ""),
-                                      insert_text=spec.word, label_details=T.CompletionItemLabelDetails(
-                                          description=snippet)))
+                                      insert_text=word_snippet(spec), insert_text_format=T.InsertTextFormat.Snippet,
+                                      label_details=T.CompletionItemLabelDetails(description=spec.example or None)))
     for name, block in document.known_blocks().items():
         required = [p.name for p in block.params if p.default is None]
         snippet = f"{name}(" + ", ".join(f"${{{i + 1}:{p}}}" for i, p in enumerate(required)) + ")"
@@ -534,6 +533,18 @@ def completion(ls: ArchServer, params: T.CompletionParams) -> T.CompletionList:
     for keyword in keywords():
         items.append(T.CompletionItem(label=keyword, kind=T.CompletionItemKind.Keyword))
     return T.CompletionList(is_incomplete=False, items=items)
+
+
+def word_snippet(spec) -> str:
+    """A layer word's shorthand as a snippet with a placeholder per part: `conv${1:3}-${2:channels}`."""
+    parts, n = [spec.word], 1
+    if spec.kernel_in_word:
+        parts.append(f"${{{n}:3}}")
+        n += 1
+    for name in spec.dashes:
+        parts.append(f"-${{{n}:{name}}}")
+        n += 1
+    return "".join(parts)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 For each file and batch size: the eval forward (under torch.no_grad) and, with --train, one
 training step (forward, backward, SGD step), each timed over repeated runs after a warm-up; the
-median gives ms per batch and images per second. `--plot` draws time per image against batch size
+median gives ms per batch and images per second, the fastest run and the interquartile range its
+spread, and runs that disagree widely are flagged (a busy machine). `--plot` draws time per image against batch size
 (as in Canziani, Paszke & Culurciello 2017), which answers "CPU or GPU, which network, what batch"
 for the user's own machine. torch is imported here only when the command runs; matplotlib only
 for --plot.
@@ -40,6 +41,24 @@ class Result:
     @property
     def images_per_s(self) -> float:
         return 1000 / self.ms_per_image
+
+    @property
+    def ms_min(self) -> float:
+        return min(self.times) * 1000
+
+    @property
+    def ms_iqr(self) -> float:
+        """Interquartile range of the runs, ms: how far the middle half of them spread."""
+        if len(self.times) < 2:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.times, n=4, method="inclusive")
+        return (q3 - q1) * 1000
+
+    @property
+    def disagree(self) -> bool:
+        """Runs that disagree widely (the slowest over twice the fastest, or a middle half wider than a
+        quarter of the median): the machine was busy, and the median alone would hide it."""
+        return max(self.times) > 2 * min(self.times) or self.ms_iqr > 0.25 * self.ms_per_batch
 
 
 def outputs(result) -> list:
@@ -148,11 +167,20 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
 
 
 def table(results: list[Result]) -> str:
-    lines = [f"{'file':<20} {'mode':<6} {'batch':>5} {'ms/batch':>10} {'ms/image':>9} {'images/s':>9}"]
+    head = (f"{'file':<20} {'mode':<6} {'batch':>5} {'ms/batch':>10} {'min':>9} {'IQR':>8} {'ms/image':>9} "
+            f"{'images/s':>9}")
+    lines = [head]
     for r in results:
-        lines.append(f"{Path(r.file).name:<20} {r.mode:<6} {r.batch:>5} {r.ms_per_batch:>10.1f} "
-                     f"{r.ms_per_image:>9.2f} {r.images_per_s:>9.1f}")
+        lines.append(f"{Path(r.file).name:<20} {r.mode:<6} {r.batch:>5} {r.ms_per_batch:>10.1f} {r.ms_min:>9.1f} "
+                     f"{r.ms_iqr:>8.1f} {r.ms_per_image:>9.2f} {r.images_per_s:>9.1f}" + (" !" if r.disagree else ""))
     return "\n".join(lines)
+
+
+def warnings(results: list[Result]) -> list[str]:
+    """A line for each measurement whose runs disagree widely (marked ! in the table)."""
+    return [f"warning: the runs of {Path(r.file).name} batch {r.batch} {r.mode} disagree widely (fastest "
+            f"{r.ms_min:,.1f} ms, slowest {max(r.times) * 1000:,.1f} ms, IQR {r.ms_iqr:,.1f} ms): the machine was "
+            "busy; rerun with more --runs, or --threads 1 on a shared machine" for r in results if r.disagree]
 
 
 def plot(results: list[Result], title: str) -> bytes:
@@ -164,10 +192,14 @@ def plot(results: list[Result], title: str) -> bytes:
     series: dict[tuple[str, str], list[Result]] = {}
     for r in results:
         series.setdefault((r.file, r.mode), []).append(r)
+    files = list(dict.fromkeys(r.file for r in results))
+    palette = [f"C{k % 10}" for k in range(len(files))]  # one colour per network; the mode sets the line
     for (file, mode), points in series.items():
         ax.plot([p.batch for p in points], [p.ms_per_image for p in points], marker="o",
-                linestyle="-" if mode == "eval" else "--", label=f"{Path(file).stem} ({mode})")
+                color=palette[files.index(file)], linestyle="-" if mode == "eval" else "--",
+                label=f"{Path(file).stem} ({mode})")
     ax.set_xscale("log", base=2)
+    ax.set_yscale("log")  # networks differ by orders of magnitude
     ax.set_xticks(sorted({r.batch for r in results}), labels=[str(b) for b in sorted({r.batch for r in results})])
     ax.set_xlabel("batch size")
     ax.set_ylabel("ms per image (median)")

@@ -113,6 +113,7 @@ def _targeted(ir: IR, class_of: dict[str, str], targets: list[tuple[Layer, Rule]
     """Lines for some layers each with its own rule: by path from `self`, or by a loop over a block's class
     when the block's every use has the layer at the same place with the same rule."""
     init_of = {layer.id: known(OPS[layer.op].init, layer, "init") for layer, _ in targets}
+    conditional = _conditional_members(ir) if targets else set()
     by_block: dict[str, dict[tuple[ModulePath, Rule], list[Layer]]] = {}
     for layer, rule in targets:
         inst = ir.instances[layer.scope]
@@ -125,18 +126,48 @@ def _targeted(ir: IR, class_of: dict[str, str], targets: list[tuple[Layer, Rule]
         uses = len(ir.instances_of(ir.program.blocks[block]))
         for (relative, rule), layers in groups.items():
             if uses > 1 and len(layers) == uses:
-                looped.setdefault(block, []).extend(_lines_for(_access("m", relative), rule, layers, init_of))
+                inst = ir.instances[layers[0].scope]
+                calls = _lines_for(_access("m", relative), rule, layers, init_of)
+                looped.setdefault(block, []).extend(_guarded("m", inst.path, layers[0], conditional, calls))
                 done.update(layer.id for layer in layers)
     lines: list[str] = []
     for layer, rule in targets:
         if layer.id not in done:
-            lines += _lines_for(_access("self", layer.path), rule, [layer], init_of)
+            lines += _guarded("self", ModulePath(), layer, conditional,
+                              _lines_for(_access("self", layer.path), rule, [layer], init_of))
     if looped:
         lines.append("for m in self.modules():")
         for i, (block, inner) in enumerate(looped.items()):
             lines += [f"{_INDENT}{'elif' if i else 'if'} isinstance(m, {class_of[block]}):"]
             lines += [_INDENT * 2 + line for line in inner]
     return lines
+
+
+def _conditional_members(ir: IR) -> set[int]:
+    """The members (by id()) that a statement with `if` applies: None when the condition is false, and the
+    condition may be a constructor argument (GoogLeNet's and Inception v3's aux_logits)."""
+    found: set[int] = set()
+    stack = [step for inst in ir.instances for step in inst.steps]
+    while stack:
+        step = stack.pop()
+        if step.cond is not None and step.member is not None:
+            found.add(id(step.member))
+        stack += step.body + step.shortcut_steps
+    return found
+
+
+def _guarded(base: str, base_path: ModulePath, layer: Layer, conditional: set[int], lines: list[str]) -> list[str]:
+    """`lines` under `if ... is not None:` for each conditional member on the way from `base` to the layer."""
+    chain = []
+    member = layer.member
+    while member is not None and len(member.path) > len(base_path):
+        chain.append(member)
+        member = member.container.owner
+    guards = [f"{_access(base, ModulePath(m.path[len(base_path):]))} is not None" for m in reversed(chain)
+              if id(m) in conditional]
+    if not guards or not lines:
+        return lines
+    return [f"if {' and '.join(guards)}:"] + [_INDENT + line for line in lines]
 
 
 def _lines_for(module: str, rule: Rule, layers: list[Layer], init_of: dict[int, Initialised]) -> list[str]:

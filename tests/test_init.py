@@ -27,10 +27,12 @@ TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "googlenet", "squeezenet1_0",
                "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
                "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161",
-               "densenet169", "densenet201", "inception_v3"]
+               "densenet169", "densenet201", "inception_v3", "mobilenet_v3_large",
+               "mobilenet_v3_small"]
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3",
+         "mobilenet_v3_small"}
 
 
 def torchvision_model(name: str, **kwargs):

@@ -135,6 +135,7 @@ CODES: dict[str, Code] = {
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
         "inception-mismatch": "inception branches that give different spatial sizes or flat features",
         "bad-split": "a split<...> whose branches do not divide the channels, or that is given flat features",
+        "bad-crop": "a crop(@label) to a size larger than the map it cuts",
         "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",
         "channels-last": "a layer that needs a channels-first (C, H, W) map given a channels-last one (after "
                          "permute(0, 2, 3, 1))",

@@ -40,6 +40,7 @@ def runnable() -> list[Path]:
 
 # The parameter counts the bundled files must reproduce (papers and torchvision).
 EXPECTED_PARAMS = {
+    "unet": 31_030_658,  # the U-Net paper's Figure 1, counted by tests/test_unet.py's hand-written reference
     "lenet5": 61_706,
     "alexnet": 61_100_840,
     "vgg16": 138_357_544,

@@ -23,7 +23,8 @@ from archdsl.layers import OPS
 
 TORCHINFO = json.loads((ROOT / "tests" / "reference" / "torchinfo.json").read_text())["models"]
 # Weighted layers on the longest path: the number in each network's name.
-DEPTHS = {"lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn": 11, "vgg13": 13, "vgg16": 16,
+DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
+          "lenet5": 5, "alexnet": 8, "alexnet_paper": 8, "vgg11": 11, "vgg11_lrn": 11, "vgg13": 13, "vgg16": 16,
           "vgg16_conv1": 16, "vgg19": 19, "resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101,
           "resnet152": 152, "googlenet": 22, "vgg11_bn": 11, "vgg13_bn": 13, "vgg16_bn": 16, "vgg19_bn": 19,
           "squeezenet1_0": 18, "squeezenet1_1": 18, "resnext50_32x4d": 50, "resnext101_32x8d": 101,
@@ -47,7 +48,7 @@ CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"
 EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
              "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
-             "densenet201"}
+             "densenet201", "unet"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():
@@ -71,11 +72,17 @@ def test_params_exact_and_macs_within_half_a_percent_of_torchinfo(path):
 
 def _as_torchinfo_counts(a) -> int:
     """archdsl's MACs as torchinfo counts them: a batch norm as its two parameters per channel rather
-    than a multiply-add per element (a projection shortcut holds one), a gate's product as nothing."""
+    than a multiply-add per element (a projection shortcut holds one), a gate's product as nothing, a
+    transposed convolution as its whole kernel at every output position (k*k times its true products
+    for a k x k stride-k one)."""
     norms = [r.layer.out_shape for r in a.rows
              if r.eval and (r.layer.op == "bn" or r.layer.derived.decision == "projection")]
     products = [r.macs for r in a.rows if r.eval and r.layer.op == "mul"]
-    return a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) - sum(products)
+    upconvs = [(r.macs, r.layer) for r in a.rows if r.eval and r.layer.op == "upconv"]
+    as_torchinfo = [layer.derived.in_channels * math.prod(layer.attrs["kernel"]) * math.prod(layer.out_shape)
+                    + (math.prod(layer.out_shape) if layer.attrs["bias"] else 0) for _, layer in upconvs]
+    return a.macs - sum(math.prod(s) - 2 * s[0] for s in norms) - sum(products) - sum(m for m, _ in upconvs) \
+        + sum(as_torchinfo)
 
 
 @pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_8gf", "regnet_y_8gf"])

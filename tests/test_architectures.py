@@ -12,7 +12,8 @@ from helpers import EXPECTED_PARAMS, runnable
 import archdsl
 
 # Small inputs keep the suite fast where the architecture allows (adaptive pooling before the head).
-SMALL_INPUT = {"alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", "googlenet": "3x64x64",
+SMALL_INPUT = {"unet": "1x188x188",  # every crop of U-Net stays valid down to a 4x4 bottom
+               "alexnet": "3x63x63", "vgg16": "3x32x32", "resnet34": "3x64x64", "googlenet": "3x64x64",
                "vgg11": "3x32x32", "vgg11_lrn": "3x32x32", "vgg13": "3x32x32", "vgg16_conv1": "3x32x32",
                "vgg19": "3x32x32", "resnet18": "3x64x64", "resnet50": "3x64x64", "resnet101": "3x64x64",
                "resnet152": "3x64x64", "vgg11_bn": "3x32x32", "vgg13_bn": "3x32x32", "vgg16_bn": "3x32x32",
@@ -57,9 +58,9 @@ def test_emitted_module_runs_standalone(path, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["params"] == EXPECTED_PARAMS[path.stem]
-    classes = ir.layers[ir.output].out_shape[0]
-    assert report["eval"] == [2, classes]
-    expected_train = [[2, classes]] * (1 + len(ir.sides))
+    out = list(ir.layers[ir.output].out_shape)  # classes, or a segmentation's classes x H x W (U-Net)
+    assert report["eval"] == [2, *out]
+    expected_train = [[2, *out]] * (1 + len(ir.sides))
     assert report["train"] == expected_train
     assert report["archdsl_imported"] is False
 

@@ -23,7 +23,7 @@ SAMPLES = {
     "silu": "conv3-4; silu", "gelu": "gelu(approximate=tanh)",
     "leaky_relu": "leaky_relu-0.2", "elu": "elu(alpha=0.5)", "mish": "mish", "identity": "conv3-4; identity",
     "prelu": "conv3-4; prelu", "ln": "conv3-4; ln", "gn": "conv3-4; gn-2", "permute": "permute(0, 2, 3, 1)",
-    "shuffle": "conv3-4; shuffle-2",
+    "shuffle": "conv3-4; shuffle-2", "upconv": "upconv2-4/2", "crop": "a: conv3-4; maxpool; b: conv1-4; @a; crop(@b)",
     "scale": "scale(init=0.5)", "transform_input": "transform_input",
 }
 
@@ -62,7 +62,7 @@ def test_a_word_may_name_only_options_it_has():
 
 def test_the_kernel_in_a_word_is_read_for_the_words_that_say_so():
     with_kernel = {spec.word for spec in words() if spec.kernel_in_word}
-    assert with_kernel == {"conv", "maxpool", "avgpool"}
+    assert with_kernel == {"conv", "maxpool", "avgpool", "upconv"}
     for spec in words():
         found = lookup(f"{spec.word}3x1")
         assert (found is not None and found[1] == (3, 1)) == (spec.word in with_kernel)

@@ -99,10 +99,10 @@ Expr = Number | Boolean | Name | Neg | Not | BinOp
 # -- layers, blocks and combinators ---------------------------------------------------------
 @node
 class Arg(Node):
-    """`stride=2` (named) or `128` (positional), in a call's parentheses."""
+    """`stride=2` (named) or `128` (positional), in a call's parentheses; `like=@up4` for a tensor option."""
 
     name: str | None
-    value: Expr
+    value: Expr  # or a Ref (`@up4`), which only a layer's tensor option takes (expr.evaluate refuses it)
 
 
 @node

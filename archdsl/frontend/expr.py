@@ -30,6 +30,10 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
     """The value of `expr` with the names bound in `env`; unknown names are errors."""
     if isinstance(expr, A.Number | A.Boolean):
         return expr.value
+    if isinstance(expr, A.Ref):  # an Arg's value may be one (see ast.Arg)
+        raise ArchError(Diagnostic(f"'@{expr.name}' is a tensor, but a value is expected here", expr.span,
+                                   hint="a reference is a statement of its own (`@name; ...`) or a layer's "
+                                        "tensor option (`crop(@name)`)", code="misplaced-reference"))
     if isinstance(expr, A.Name):
         if expr.id not in env:
             known = ", ".join(sorted(env)) or "none"

@@ -47,6 +47,9 @@ def read_defaults(seq: A.Seq, blocks: dict[str, A.BlockDef], reporter: Reporter)
                                code="unknown-option")
             elif arg.name in options:
                 reporter.error(f"'{default.word}': option '{arg.name}' given twice", arg.span, code="duplicate-option")
+            elif spec.option(arg.name).kind == "tensor":  # type: ignore[union-attr]  # known: checked above
+                reporter.error(f"'{default.word}': option '{arg.name}' takes a tensor, which differs at each use",
+                               arg.span, hint="give it at the call: crop(@label)", code="bad-default")
             else:
                 options[arg.name] = arg
         found[spec.word] = options

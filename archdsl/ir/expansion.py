@@ -564,7 +564,9 @@ class _Expander:
                                        code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
-        layer = self.node(spec.op, call.span, ctx, [x], dict(bound.attrs, word=word), bound.exprs)
+        inputs = [x] + [self.tensor_option(bound.exprs[o.name], ctx, call) for o in spec.options
+                        if o.kind == "tensor" and bound.attrs.get(o.name) is not None]
+        layer = self.node(spec.op, call.span, ctx, inputs, dict(bound.attrs, word=word), bound.exprs)
         m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
@@ -752,6 +754,22 @@ class _Expander:
             raise ArchError(Diagnostic(f"a reference cannot stand in {where}: its items run in a chain", item.span,
                                        hint="move the reference into the block or network body, or start a "
                                             "concat branch with it", code="misplaced-reference"))
+        node = self.resolve(item, ctx)
+        self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=item.name))
+        return node
+
+    def tensor_option(self, expr: A.Expr, ctx: _Ctx, call: A.Call) -> int:
+        """`crop(@up4)`: the layer reads up4's output too, so its forward takes a second tensor."""
+        assert isinstance(expr, A.Ref)  # registry.option_value checked it
+        if ctx.steps is None or (ctx.chain_only or "").startswith("a sequential"):
+            where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else ctx.chain_only
+            raise ArchError(Diagnostic(f"'{call.name}' reads a second tensor, so it cannot stand in {where}",
+                                       call.span, hint="move it into the block or network body",
+                                       code="misplaced-reference"))
+        return self.resolve(expr, ctx)
+
+    def resolve(self, item: A.Ref, ctx: _Ctx) -> int:
+        """The node `@name` reads, its statement marked to keep it (Step.save); errors name the label."""
         known_here = self.tensors.get(ctx.scope.id, {})
         found = known_here.get(item.name)
         if found is None:
@@ -772,7 +790,6 @@ class _Expander:
                                        hint="label a statement of the block or network body itself",
                                        code="unreadable-reference"))
         found.step.save = item.name
-        self._step(ctx, Step(StepKind.REF, site, item.span, x, found.node, name=item.name))
         return found.node
 
     def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:

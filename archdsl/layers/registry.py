@@ -312,6 +312,11 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
 
 
 def option_value(expr: A.Expr, option: Option, env: dict[str, Value]) -> Value:
+    if option.kind == "tensor":
+        if not isinstance(expr, A.Ref):
+            raise ArchError(Diagnostic(f"option '{option.name}' takes a tensor: write @label", expr.span,
+                                       code="bad-option-value"))
+        return expr.name  # the label; expansion adds its output to the inputs
     if option.kind == "pad" and isinstance(expr, A.Name) and expr.id in PADDING_WORDS and expr.id not in env:
         return expr.id
     if option.kind == "choice" and isinstance(expr, A.Name) and expr.id not in env:
@@ -335,6 +340,7 @@ def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
 
 
 _CHECKS = {
+    "tensor": lambda v: (isinstance(v, str), "@label"),
     "count": lambda v: (_is_int(v) and v >= 1, "a positive integer"),
     "size": lambda v: (_is_int(v) and v >= 1, "a positive integer"),
     "int": lambda v: (_is_int(v), "an integer"),

@@ -1,9 +1,10 @@
 """Reshaping: `flatten`, from a (C, H, W) feature map to C*H*W features; `permute`, to channels last and back;
-`shuffle`, the channels interleaved across groups."""
+`shuffle`, the channels interleaved across groups; `crop`, the centre cut to another tensor's size."""
 
 from __future__ import annotations
 
 from archdsl.analysis.accounting import Context, Cost, view
+from archdsl.errors import Note
 from archdsl.layers.registry import NO_FOLD, Helper, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt, no_params
 
@@ -130,4 +131,42 @@ register(LayerSpec(
     shape=_shuffle_shape, params=no_params, cost=_shuffle_cost, emit=_shuffle_emit, stateless=True,
     inplace_after=frozenset(), fresh_output=True, fold=NO_FOLD, counts_in_depth=False,
     describe=lambda layer: f"shuffle-{layer.attrs['groups']}",
+))
+
+
+# U-Net's "copy and crop": the skip connection's map cut to the size of the upsampled one.
+CENTER_CROP = Helper("CenterCrop", '''class CenterCrop(nn.Module):
+    """U-Net's copy and crop: the centre of x, as high and wide as `like` (the odd row or column cut at the end)."""
+
+    def forward(self, x: Tensor, like: Tensor) -> Tensor:
+        h, w = like.shape[-2:]
+        top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
+        return x[..., top:top + h, left:left + w]''')
+
+
+def _crop_shape(layer, ins: list[Shape], ir) -> None:
+    shape, like = ins
+    if len(shape) != 3 or len(like) != 3:
+        raise Problem(f"crop needs feature maps, but gets {fmt(shape)} to crop to the size of {fmt(like)}",
+                      code="shape-mismatch")
+    if like[1] > shape[1] or like[2] > shape[2]:
+        raise Problem(f"crop: a {fmt(shape)} map cannot be cut to the {like[1]}x{like[2]} of @{layer.attrs['like']} "
+                      f"({fmt(like)})", hint="crop the larger map to the smaller one's size",
+                      notes=[Note(f"'{layer.attrs['like']}' gives {fmt(like)}", ir.layers[layer.inputs[1]].span)],
+                      code="bad-crop")
+    layer.out_shape = (shape[0], like[1], like[2])
+
+
+def _crop_emit(e) -> tuple[str, object]:
+    return f"{e.helper('CenterCrop')}()", e.unscaled(e.channels)
+
+
+register(LayerSpec(
+    "crop", "crop", "CenterCrop", "the centre of the map, as high and wide as another tensor (U-Net's copy and crop)",
+    required=("like",),
+    options=(Option("like", "tensor", None, "@label: the tensor whose height and width to crop to"),),
+    example="crop(@up4)", helpers=(CENTER_CROP,),
+    shape=_crop_shape, params=no_params, cost=view, emit=_crop_emit, stateless=True,
+    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False,
+    describe=lambda layer: f"crop(@{layer.attrs['like']})",
 ))

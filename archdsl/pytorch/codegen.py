@@ -546,6 +546,11 @@ class _Writer:
         """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
         if m.kind == "layer" and OPS[self.layer(m).op].parameter:
             return f"{_attr(_name(m))} * {src}"
+        if m.kind == "layer":  # tensor options (`crop(@up4)`): the kept tensors, after the input
+            layer = self.layer(m)
+            kept = [str(layer.attrs[o.name]) for o in OPS[layer.op].options if o.kind == "tensor"
+                    and layer.attrs.get(o.name) is not None]
+            return f"{_attr(_name(m))}({', '.join([src, *kept])})"
         return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:

@@ -39,6 +39,9 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           "mobilenet_v2": 53, "mnasnet0_5": 53, "mnasnet0_75": 53, "mnasnet1_0": 53, "mnasnet1_3": 53,
           # ShuffleNetV2: conv1, three convolutions in each of 16 units, conv5, fc
           "shufflenet_v2_x0_5": 51, "shufflenet_v2_x1_0": 51, "shufflenet_v2_x1_5": 51, "shufflenet_v2_x2_0": 51,
+          # MobileNetV3: stem, 3 convolutions a block (2 in the first), 2 more with squeeze-and-excitation,
+          # the last convolution and the classifier's 2 linears
+          "mobilenet_v3_large": 64, "mobilenet_v3_small": 54,
           "densenet121": 121, "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 # Networks whose difference from torchinfo exceeds 0.5% and is exactly what torchinfo leaves out
@@ -48,7 +51,7 @@ CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"
 EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
              "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
-             "densenet201", "unet"}
+             "densenet201", "unet", "mobilenet_v3_large", "mobilenet_v3_small"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():

@@ -25,6 +25,7 @@ FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "sq
             "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201"]
 FAMILIES += REGNETS
 FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
+FAMILIES += ["mobilenet_v3_large", "mobilenet_v3_small"]
 
 
 def shapes(model) -> dict[str, list[int]]:

@@ -115,6 +115,7 @@ TERMINALS = {
     "INT": lambda rng, rule: _number(rng, "INT"),
     "FLOAT": lambda rng, rule: _number(rng, "FLOAT"),
     "SHAPE": lambda rng, rule: rng.choice(SHAPES[:3]) if rng.random() < 0.8 else rng.choice(SHAPES),
+    "PAIR": lambda rng, rule: rng.choice(["1x7", "7x1", "3x3", "0x2", "2x0", "99999x1"]),
     "STRING": lambda rng, rule: rng.choice(LABELS if rule == "label" else PATHS),
     "CODE": lambda rng, rule: rng.choice(WARNING_CODES) if rng.random() < 0.85 else rng.choice(ODD_CODES),
 }

@@ -275,3 +275,32 @@ def test_a_count_of_zero_leaves_a_statement_out_of_a_use():
     model = archdsl.load(source=source)
     assert model.b1.relu1 is None and model.b2.relu1 is not None
     assert error_of(net("    relu x 0")).first.code == "bad-repeat"  # outside blocks a count stays positive
+
+
+FACTORIZED = """
+block factorized(c, k = 1x7, p = (0, 3)) { conv-c(kernel=k, padding=p, bias=false); bn; relu }
+network t {
+    input 3x17x17;
+    factorized(8); factorized(8, 7x1, (3, 0)); conv-4(kernel=3x1, stride=(2, 1), padding=(1, 0))
+}
+"""
+
+
+def test_pairs_are_values_of_sizes_and_block_arguments():
+    ir = build(FACTORIZED)
+    convs = [layer for layer in ir.layers if layer.op == "conv"]
+    assert [c.attrs["kernel"] for c in convs] == [(1, 7), (7, 1), (3, 1)]
+    assert [c.out_shape for c in convs] == [(8, 17, 17), (8, 17, 17), (4, 9, 17)]
+    model = archdsl.load(source=FACTORIZED)
+    assert model.factorized2.conv1.kernel_size == (7, 1) and model.factorized2.conv1.padding == (3, 0)
+    assert model(torch.randn(1, 3, 17, 17)).shape == (1, 4, 9, 17)
+    text = archdsl.compile_source("t.arch", source=FACTORIZED).source
+    assert "k: tuple[int, int] = (1, 7), p: tuple[int, int] = (0, 3)" in text
+    assert "Factorized(8, 8, (7, 1), (3, 0))" in text
+
+
+def test_pairs_are_checked():
+    assert error_of(net("    conv-4(kernel=0x3)")).first.code == "bad-option-value"
+    assert error_of(net("    conv-4(kernel=3, padding=(1, true))")).first.code == "not-a-number"
+    assert error_of(net("    conv-(2x2)")).first.code == "bad-option-value"
+    assert format_text(net("    conv-4(kernel=1x7, padding=(0,3))")) == net("    conv-4(kernel=1x7, padding=(0, 3))")

@@ -21,18 +21,23 @@ import archdsl
 from archdsl.pytorch.runtime import module_from_source
 
 # Every bundled file named after a torchvision builder. AlexNet has no initialisation of its own in
-# torchvision (PyTorch's defaults): its file declares none, and the comparison checks that too.
+# torchvision (PyTorch's defaults): its file declares none, and the comparison checks that too; so
+# with ShuffleNetV2.
 TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "googlenet", "squeezenet1_0",
                "squeezenet1_1", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
                "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161",
-               "densenet169", "densenet201", "inception_v3", "mobilenet_v3_large",
-               "mobilenet_v3_small"] + [f"efficientnet_b{k}" for k in range(8)]
+               "densenet169", "densenet201", "inception_v3", "mobilenet_v3_large", "mobilenet_v3_small",
+               "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
+               "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf",
+               "regnet_y_16gf", "regnet_y_32gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+               "shufflenet_v2_x2_0"] + [f"efficientnet_b{k}" for k in range(8)]
+# regnet_y_128gf (644 million parameters) is left out: its file declares RegNet's init like its family's.
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
-         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3",
-         "mobilenet_v3_small", "efficientnet_b0"}
+         "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3", "mobilenet_v3_small",
+         "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "efficientnet_b0"}
 
 
 def torchvision_model(name: str, **kwargs):

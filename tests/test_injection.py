@@ -310,6 +310,8 @@ FOUND_BY_THE_NAME_FUZZER = {
     "network parameter named open": _net("conv3-open; gap; flatten; fc-10", "(open = 4)"),
     "block parameter named exec": "block b(exec) { conv3-exec }\n" + _net("b(4); gap; flatten; fc-10"),
     "side output named vars": _net("vars: side<gap; flatten; fc-10>; gap; flatten; fc-10"),
+    # its unlabelled use was the attribute `__dict__1`, which the guard refused (a dunder attribute)
+    "block named __dict__": "block __dict__(c) { conv3-c }\n" + _net("__dict__(4); gap; flatten; fc-10"),
 }
 
 
@@ -318,3 +320,11 @@ def test_names_the_emitted_module_cannot_take_are_refused_by_check(source):
     with pytest.raises(ArchError) as info:
         build("t.arch", source=source)
     assert info.value.first.code == "reserved-name"
+
+
+def test_numbered_attribute_names_go_around_the_module_s_own():
+    # The 16th unlabelled use of a block `bfloat` was the attribute `bfloat16`: nn.Module's method,
+    # so add_module refused it when the network was built (KeyError), after check had said yes.
+    source = _net("bfloat(); " * 16 + "gap; flatten; fc-10", blocks="block bfloat() { relu }")
+    model = archdsl.load("t.arch", source=source)
+    assert callable(model.bfloat16) and model(torch.randn(1, 3, 8, 8)).shape == (1, 10)

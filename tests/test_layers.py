@@ -24,7 +24,7 @@ SAMPLES = {
     "leaky_relu": "leaky_relu-0.2", "elu": "elu(alpha=0.5)", "mish": "mish", "identity": "conv3-4; identity",
     "prelu": "conv3-4; prelu", "ln": "conv3-4; ln", "gn": "conv3-4; gn-2", "permute": "permute(0, 2, 3, 1)",
     "shuffle": "conv3-4; shuffle-2", "upconv": "upconv2-4/2", "crop": "a: conv3-4; maxpool; b: conv1-4; @a; crop(@b)",
-    "scale": "scale(init=0.5)", "transform_input": "transform_input",
+    "scale": "scale(init=0.5)", "transform_input": "transform_input", "upsample": "upsample(scale=2)",
 }
 
 

@@ -74,8 +74,9 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     d = drawing(ir)
     dot = d.graph.source
     table = rows(dot)
-    plain = [x for x in ir.enabled_layers() if x.op not in ("input", "output", "add", "concat", "side_output")
-             and x.derived.decision != "identity"]
+    # Joins are nodes of their own (a gate's multiply, a split's parts too); a projection shortcut is a row.
+    plain = [x for x in ir.enabled_layers() if x.op not in ("input", "output", "add", "concat", "side_output", "mul",
+                                                            "chunk") and x.derived.decision != "identity"]
     assert sorted(table) == sorted(x.id for x in plain)
     for layer in plain:
         assert f">{fmt(layer.out_shape)}<" in table[layer.id], layer.describe()
@@ -83,6 +84,8 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
             assert f">{layer.params:,}<" in table[layer.id]
     assert len(joins(dot, "add")) == sum(1 for x in ir.enabled_layers() if x.op == "add")
     assert len(joins(dot, "concat")) == sum(1 for x in ir.enabled_layers() if x.op == "concat")
+    assert len(joins(dot, "multiply")) == sum(1 for x in ir.enabled_layers() if x.op == "mul")
+    assert len(joins(dot, r"channels part \d+/\d+")) == sum(1 for x in ir.enabled_layers() if x.op == "chunk")
     assert dot.count('label=identity style=dashed') == identity_shortcuts(ir)
     assert f"{sum(x.params for x in ir.enabled_layers()):,} params" in dot
 

@@ -17,7 +17,9 @@ compiler (`compile_source`: the same, then codegen and the guard) and, for netwo
 compile, the analysis, summary table and drawing, and the emitted module, built on the meta
 device (no memory) and run forward in training and eval mode on an input of the declared shape:
 what `check` accepts must run. Anything but `ArchError` is a crash, and so is an input that takes
-longer than `--limit` seconds (a hang), and so is an input on which the two verdicts differ:
+longer than `--limit` seconds of CPU time, or ten times that on the wall clock (a hang: the CPU
+time, because the wall clock of a shared machine measures the other jobs too), and so is an
+input on which the two verdicts differ:
 `archdsl check` must accept exactly what `archdsl compile` accepts, and reject the rest with the
 same diagnostics, and so is a forward whose output shape is not the one shape inference promised.
 With `--forward`, small networks are also loaded and run on a random CPU input, both modes.
@@ -113,6 +115,7 @@ TERMINALS = {
     "INT": lambda rng, rule: _number(rng, "INT"),
     "FLOAT": lambda rng, rule: _number(rng, "FLOAT"),
     "SHAPE": lambda rng, rule: rng.choice(SHAPES[:3]) if rng.random() < 0.8 else rng.choice(SHAPES),
+    "PAIR": lambda rng, rule: rng.choice(["1x7", "7x1", "3x3", "0x2", "2x0", "99999x1"]),
     "STRING": lambda rng, rule: rng.choice(LABELS if rule == "label" else PATHS),
     "CODE": lambda rng, rule: rng.choice(WARNING_CODES) if rng.random() < 0.85 else rng.choice(ODD_CODES),
 }
@@ -370,6 +373,9 @@ def outputs_and_streams(text: str) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+SMOKE = "network smoke { input 3x8x8; a: side<gap; flatten; fc-10>; conv3-4; bn; relu; gap; flatten; fc-10 }"
+
+
 def _alarm(signum, frame):
     raise Hang
 
@@ -386,16 +392,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inputs", type=int, default=100_000, help="stop after this many inputs")
     ap.add_argument("--seconds", type=float, default=3600, help="stop after this long")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=float, default=20, help="seconds one input may take before it counts as a hang")
+    ap.add_argument("--limit", type=float, default=20,
+                    help="CPU seconds one input may take before it counts as a hang (wall clock: 10 times as many)")
     ap.add_argument("--forward", action="store_true", help="also load and run small networks that compile")
     ap.add_argument("--outputs", type=int, default=0, metavar="K",
                     help="every K-th input that compiles also goes through the command line's outputs and streams")
     ap.add_argument("--save", type=Path, help="write each new crash's input and traceback here")
     args = ap.parse_args(argv)
-    import torch  # noqa: F401 -- before any timer: a first import on a busy machine can outlast --limit
+    # Before any timer: torch's first import, and the modules its first forward on the meta device
+    # imports, can outlast --limit on a busy machine (the first input of a run was counted as a hang).
+    check(SMOKE, architectures_dir() / "smoke.arch", forward=True)
 
     sys.setrecursionlimit(10_000)  # as deep as a user's interpreter may be set; archdsl must not depend on it
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the run and still prints the count
     outcomes: Counter[str] = Counter()
     crashes: dict[str, tuple[int, str, str]] = {}
@@ -406,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(f"{args.seed}:{n}")
         text, path = make_input(rng)
         n += 1
-        signal.setitimer(signal.ITIMER_REAL, args.limit)
+        signal.setitimer(signal.ITIMER_PROF, args.limit)
+        signal.setitimer(signal.ITIMER_REAL, 10 * args.limit)  # an input that blocks uses no CPU
         began = time.monotonic()
         try:
             outcome = check(text, path, args.forward)
@@ -430,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                     (args.save / f"{stem}.arch").write_text(text, encoding="utf-8", errors="surrogateescape")
                     (args.save / f"{stem}.txt").write_text(crashes[key][2], encoding="utf-8")
         finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
         if time.monotonic() - last > 60:
             last = time.monotonic()

@@ -93,7 +93,15 @@ class BinOp(Node):
     right: Expr
 
 
-Expr = Number | Boolean | Name | Neg | Not | BinOp
+@node
+class Pair(Node):
+    """`1x7` or `(0, k // 2)`: two sizes, height and width (a kernel, a padding, a stride)."""
+
+    first: Expr
+    second: Expr
+
+
+Expr = Number | Boolean | Name | Neg | Not | BinOp | Pair
 
 
 # -- layers, blocks and combinators ---------------------------------------------------------

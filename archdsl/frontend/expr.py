@@ -13,7 +13,7 @@ from typing import TypeGuard
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend import ast as A
 
-Value = int | float | bool | str
+Value = int | float | bool | str | tuple[int, int]
 
 # The largest magnitude an expression may reach (literals have at most 18 digits, see parser.py).
 LIMIT = 10**18
@@ -44,6 +44,9 @@ def evaluate(expr: A.Expr, env: dict[str, Value]) -> Value:
         return -_require_number(evaluate(expr.operand, env), expr)
     if isinstance(expr, A.Not):
         return not _require_bool(evaluate(expr.operand, env), expr.operand)
+    if isinstance(expr, A.Pair):
+        first, second = evaluate(expr.first, env), evaluate(expr.second, env)
+        return _require_int(first, expr.first), _require_int(second, expr.second)
     left, right = evaluate(expr.left, env), evaluate(expr.right, env)
     if expr.op in _LOGIC:
         return _apply(expr.op, _require_bool(left, expr.left), _require_bool(right, expr.right))
@@ -92,6 +95,12 @@ def _apply(op: str, a, b):
     return a or b
 
 
+def _require_int(value: Value, expr: A.Expr) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArchError(Diagnostic(f"a pair holds two integers, got {value!r}", expr.span, code="not-a-number"))
+    return value
+
+
 def _require_bool(value: Value, expr: A.Expr) -> bool:
     if not isinstance(value, bool):
         raise ArchError(Diagnostic(f"expected true or false, got {value!r}", expr.span, code="not-a-boolean",
@@ -110,6 +119,8 @@ def free_names(expr: A.Expr) -> set[str]:
         return {expr.id}
     if isinstance(expr, A.Neg | A.Not):
         return free_names(expr.operand)
+    if isinstance(expr, A.Pair):
+        return free_names(expr.first) | free_names(expr.second)
     if isinstance(expr, A.BinOp):
         return free_names(expr.left) | free_names(expr.right)
     return set()
@@ -219,6 +230,10 @@ def render(expr: A.Expr, names: dict[str, Sym], n: int) -> Sym:
             return Sym.lit(-inner.vals[0], n)
         return Sym(f"-{inner.text}" if inner.prec >= _NEG else f"-({inner.text})", _NEG,
                    tuple(-v for v in inner.vals))
+    if isinstance(expr, A.Pair):
+        first, second = render(expr.first, names, n), render(expr.second, names, n)
+        vals = tuple(zip(first.vals, second.vals))
+        return Sym(f"({first}, {second})", 9, vals, first.const and second.const)
     if isinstance(expr, A.Not):
         inner = render(expr.operand, names, n)
         if inner.const:

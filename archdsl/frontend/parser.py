@@ -241,6 +241,15 @@ class _ToAst(Transformer):
     def neg(self, meta, c):
         return A.Neg(span=self._s(meta), operand=c[0])
 
+    def pair_lit(self, meta, c):
+        first, second = (A.Number(span=self._s(meta), value=_literal(Token.new_borrow_pos("INT", v, c[0]),  # type: ignore[misc]
+                                                                     self.file, int))
+                         for v in str(c[0]).split("x"))
+        return A.Pair(span=self._s(meta), first=first, second=second)
+
+    def pair(self, meta, c):
+        return A.Pair(span=self._s(meta), first=c[0], second=c[1])
+
     def not_(self, meta, c):
         return A.Not(span=self._s(meta), operand=c[0])
 

@@ -98,6 +98,10 @@ def expand(program: Program, overrides: dict[str, A.Expr] | None = None,
 def _check_block_params(program: Program, reporter: Reporter) -> None:
     """Block parameters become Python arguments of the block's __init__: same rules as labels."""
     for block in program.blocks.values():
+        if block.name.startswith("_"):  # its unlabelled uses are attributes `__dict__1`, ...: Python's and torch's
+            reporter.error(f"'{block.name}' cannot be used as a block name: its unlabelled uses are attributes "
+                           f"named after it, and names beginning with '_' are reserved in the generated Python",
+                           block.span, hint=f"rename it, e.g. '{block.name.strip('_') or 'b'}'", code="reserved-name")
         seen: set[str] = set()
         for param in block.params:
             _check_identifier(param.name, param.span, reporter, "parameter")

@@ -11,6 +11,7 @@ from typing import Any
 
 from archdsl.errors import Note, Reporter
 from archdsl.ir.nodes import Container, ContainerKind, Layer, Member
+from archdsl.ir.reserved import MODULE_ATTRIBUTES
 
 
 def name_container(container: Container, layers: list[Layer], reporter: Reporter) -> None:
@@ -73,7 +74,7 @@ def _name_class(container: Container, layers: list[Layer], reporter: Reporter) -
             m.name = share_names[share_key[id(m)]]
         elif m.name is None:
             n = counters.get(m.word, 0) + 1
-            while f"{m.word}{n}" in taken:
+            while f"{m.word}{n}" in taken or f"{m.word}{n}" in MODULE_ATTRIBUTES:  # a block `bfloat`'s 16th use
                 n += 1
             counters[m.word] = n
             m.name = f"{m.word}{n}"
@@ -81,9 +82,9 @@ def _name_class(container: Container, layers: list[Layer], reporter: Reporter) -
 
 
 def _fresh(base: str, taken: dict[str, object]) -> str:
-    if base not in taken:
+    if base not in taken and base not in MODULE_ATTRIBUTES:
         return base
     n = 2
-    while f"{base}{n}" in taken:
+    while f"{base}{n}" in taken or f"{base}{n}" in MODULE_ATTRIBUTES:
         n += 1
     return f"{base}{n}"

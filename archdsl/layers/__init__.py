@@ -7,7 +7,7 @@ registers the graph's joins. docs.py renders the words' table of docs/language.m
 
 # isort: off
 # Imported in the order docs/language.md lists the words: registration order is the table's.
-from archdsl.layers import conv, linear, pooling, activations, regularization, normalization, scale, reshape, transforms, joins  # noqa: F401,E501
+from archdsl.layers import conv, linear, pooling, activations, regularization, normalization, scale, reshape, resize, transforms, joins  # noqa: F401,E501
 # isort: on
 from archdsl.layers.registry import (
     OPS,

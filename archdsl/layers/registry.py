@@ -328,6 +328,11 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _pair(v: Any, least: int) -> bool:
+    """A (height, width) pair of integers of at least `least`: `1x7`, `(0, 3)`."""
+    return isinstance(v, tuple) and len(v) == 2 and all(_is_int(x) and x >= least for x in v)
+
+
 def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
     if option.kind == "choice":
         ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
@@ -342,9 +347,10 @@ def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
 _CHECKS = {
     "tensor": lambda v: (isinstance(v, str), "@label"),
     "count": lambda v: (_is_int(v) and v >= 1, "a positive integer"),
-    "size": lambda v: (_is_int(v) and v >= 1, "a positive integer"),
+    "size": lambda v: ((_is_int(v) and v >= 1) or _pair(v, 1), "a positive integer"),  # or a pair of them: 1x7
     "int": lambda v: (_is_int(v), "an integer"),
-    "pad": lambda v: ((_is_int(v) and v >= 0) or v in PADDING_WORDS, "a non-negative integer, `same` or `valid`"),
+    "pad": lambda v: ((_is_int(v) and v >= 0) or _pair(v, 0) or v in PADDING_WORDS,  # a pair: (0, 3)
+                      "a non-negative integer, `same` or `valid`"),
     "bool": lambda v: (isinstance(v, bool), "true or false"),
     "real": lambda v: (isinstance(v, int | float) and not isinstance(v, bool), "a number"),
     "float": lambda v: (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, "a non-negative number"),

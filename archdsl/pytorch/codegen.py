@@ -994,6 +994,10 @@ def _type_name(values: list) -> str:
         return "bool"
     if all(isinstance(v, str) for v in values):
         return "str"
+    if all(isinstance(v, tuple) for v in values):
+        return "tuple[int, int]"
+    if any(isinstance(v, tuple) for v in values):
+        return "int | tuple[int, int]"  # a size: one number or (height, width)
     if any(isinstance(v, str) for v in values):
         return "int | str"  # a padding: a number, `same` or `valid`
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):

@@ -53,6 +53,8 @@ def padding(layer: Layer, kernel: tuple[int, int], dilation: tuple[int, int]) ->
             raise Problem(f"'same' padding needs an odd kernel, got {kernel[0]}x{kernel[1]}",
                           hint="give the padding as a number, e.g. padding=1", code="even-kernel-same")
         return (spans[0] // 2, spans[1] // 2)
+    if isinstance(pad, tuple):  # (height, width)
+        return pad
     return (pad, pad)
 
 

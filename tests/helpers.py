@@ -34,7 +34,7 @@ LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101
                 "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
                 # EfficientNet: B0 runs in CI, B1-B7 (the same blocks, wider and deeper) with ARCHDSL_ALL_ARCHITECTURES
                 "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
-                "efficientnet_b6", "efficientnet_b7"}
+                "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l"}
 
 
 def runnable() -> list[Path]:
@@ -108,6 +108,9 @@ EXPECTED_PARAMS = {
     "efficientnet_b5": 30_389_784,
     "efficientnet_b6": 43_040_704,
     "efficientnet_b7": 66_347_960,
+    "efficientnet_v2_s": 21_458_488,
+    "efficientnet_v2_m": 54_139_356,
+    "efficientnet_v2_l": 118_515_272,
     "densenet121": 7_978_856,
     "densenet161": 28_681_000,
     "densenet169": 14_149_480,

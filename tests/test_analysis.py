@@ -46,6 +46,8 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           # others, the last convolution and fc
           "efficientnet_b0": 82, "efficientnet_b1": 116, "efficientnet_b2": 116, "efficientnet_b3": 131,
           "efficientnet_b4": 161, "efficientnet_b5": 195, "efficientnet_b6": 225, "efficientnet_b7": 274,
+          # EfficientNetV2: 1 a block of ratio 1, 2 a fused block, 5 an MBConv
+          "efficientnet_v2_s": 171, "efficientnet_v2_m": 246, "efficientnet_v2_l": 340,
           "densenet121": 121, "densenet161": 161, "densenet169": 169, "densenet201": 201, "inception_v3": 48}
 CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
 # Networks whose difference from torchinfo exceeds 0.5% and is exactly what torchinfo leaves out
@@ -56,7 +58,8 @@ EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
              "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
              "densenet201", "unet", "mobilenet_v3_large", "mobilenet_v3_small",
-             *(f"efficientnet_b{k}" for k in range(8))}
+             *(f"efficientnet_b{k}" for k in range(8)), "efficientnet_v2_s", "efficientnet_v2_m",
+             "efficientnet_v2_l"}
 
 
 def test_every_op_the_ir_can_hold_has_a_cost_rule():

@@ -32,12 +32,14 @@ TORCHVISION = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13
                "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
                "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf",
                "regnet_y_16gf", "regnet_y_32gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
-               "shufflenet_v2_x2_0"] + [f"efficientnet_b{k}" for k in range(8)]
+               "shufflenet_v2_x2_0"] + [f"efficientnet_b{k}" for k in range(8)] + \
+    ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
 # regnet_y_128gf (644 million parameters) is left out: its file declares RegNet's init like its family's.
 # One file of each family on CI (building a VGG takes seconds); ARCHDSL_ALL_ARCHITECTURES=1 runs them all.
 QUICK = {"alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "googlenet", "squeezenet1_0", "squeezenet1_1",
          "convnext_tiny", "mobilenet_v2", "mnasnet0_5", "densenet121", "inception_v3", "mobilenet_v3_small",
-         "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "efficientnet_b0"}
+         "regnet_x_400mf", "regnet_y_400mf", "shufflenet_v2_x0_5", "efficientnet_b0",
+         "efficientnet_v2_s"}
 
 
 def torchvision_model(name: str, **kwargs):

@@ -26,7 +26,7 @@ FAMILIES = ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "sq
 FAMILIES += REGNETS
 FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 FAMILIES += ["mobilenet_v3_large", "mobilenet_v3_small"]
-FAMILIES += [f"efficientnet_b{k}" for k in range(8)]
+FAMILIES += [f"efficientnet_b{k}" for k in range(8)] + ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
 
 
 def shapes(model) -> dict[str, list[int]]:

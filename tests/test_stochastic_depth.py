@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from helpers import ROOT, build, error_of, net
 from test_analysis import _saved_by_autograd
 
@@ -142,3 +143,25 @@ def test_convnext_tiny_in_training_drops_the_blocks_torchvision_drops_from_the_s
     reference = theirs(x)
     torch.manual_seed(8)
     assert torch.equal(mine, reference) and not torch.equal(ours(x), reference)  # another seed, other drops
+
+
+def test_stochastic_depth_only_where_the_when_equal_shortcut_adds():
+    # torchvision's MBConv drops rows only under use_res_connect: a block use whose shape changes (no
+    # shortcut) returns its body's output untouched in training too.
+    source = """block b(c) { residual(shortcut=when_equal, drop=0.9)< conv3-c > }
+network N { input 3x8x8; b(4); b(4) }"""
+    model = archdsl.load(None, source=source).train()
+    outputs = {}
+    for name in ("b1", "b2"):
+        getattr(model, name).register_forward_hook(lambda m, i, o, name=name: outputs.__setitem__(name, (i[0], o)))
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 8, 8)
+    model(x)
+    first_in, first_out = outputs["b1"]
+    assert torch.equal(first_out, model.b1.conv1(first_in))  # no row dropped, nothing rescaled
+    second_in, second_out = outputs["b2"]
+    body = model.b2.conv1(second_in)
+    kept = [(second_out[k] - second_in[k]).abs().sum().item() > 0 for k in range(64)]
+    assert 0 < sum(kept) < 64  # p = 0.9: most rows dropped (output = input), the kept ones rescaled
+    k = kept.index(True)
+    assert torch.allclose(second_out[k], second_in[k] + body[k] / 0.1, atol=1e-4)

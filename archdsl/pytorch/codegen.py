@@ -624,9 +624,18 @@ class _Writer:
 
     def step_residual(self, step: Step, t: _T) -> _T:
         one = self.lit(1)
+        # Stochastic depth belongs to the add, as in torchvision's MBConv (`if self.use_res_connect:
+        # result = self.stochastic_depth(result); result += input`): where no shortcut is added it is
+        # not applied, so its line is kept apart from the body's.
+        steps, dropping = step.body, []
+        if steps and steps[-1].member is not None and steps[-1].member.kind == "layer" and \
+                self.layer(steps[-1].member).op == "stochastic_depth":
+            steps, dropping = steps[:-1], steps[-1:]
         outer_fwd, self.fwd = self.fwd, []
-        body = self.walk(step.body, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
-        body_lines, self.fwd = self.fwd, outer_fwd
+        body = self.walk(steps, _T(t.ch, t.feat, t.scale, one if t.scale is not None else None))
+        body_lines, self.fwd = self.fwd, []
+        body = self.walk(dropping, body) if dropping else body
+        drop_lines, self.fwd = self.fwd, outer_fwd
         out = _T(body.ch, body.feat, body.scale, t.rel.binop("*", body.rel) if t.rel is not None and
                  body.rel is not None else None)
         decisions = [] if step.shortcut_steps else self.decisions(step)
@@ -649,9 +658,12 @@ class _Writer:
         self.fwd += body_lines
         add = f"x += {var}" if self.fresh(step.body) else f"x = x + {var}"
         if guard is None:
+            self.fwd += drop_lines
             self.fwd.append(f"{add}{self.comment(step, out)}")
         else:
-            self.fwd += [f"if self.{guard}:", f"{_INDENT}{add}{self.comment(step, out)}"]
+            self.fwd.append(f"if self.{guard}:")
+            self.fwd += [f"{_INDENT}{line}" for line in drop_lines]
+            self.fwd.append(f"{_INDENT}{add}{self.comment(step, out)}")
         return out
 
     def decisions(self, step: Step) -> list[str]:

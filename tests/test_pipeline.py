@@ -21,7 +21,10 @@ def test_load_executes_the_emitted_source_and_tracebacks_show_its_lines():
 
     import archdsl
 
+    # Another source from the same file first (other parameters): each keeps its own lines.
+    other = archdsl.load(ROOT / "architectures" / "lenet5.arch", params={"num_classes": 7})
     model = archdsl.load(ROOT / "architectures" / "lenet5.arch")
+    assert type(other).forward.__code__.co_filename != type(model).forward.__code__.co_filename
     filename = type(model).forward.__code__.co_filename
     assert filename.startswith("<archdsl: ") and "lenet5.arch" in filename
     source = "".join(linecache.getlines(filename))

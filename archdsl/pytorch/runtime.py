@@ -119,21 +119,24 @@ def _default_shapes(path: str | Path | None, source: str | None) -> dict[str, tu
 
 
 def module_from_source(source: str, origin: str, provenance: Origin | None = None) -> types.ModuleType:
-    """Execute emitted source as a module; its lines show in tracebacks as `<archdsl: origin>`.
+    """Execute emitted source as a module; its lines show in tracebacks as `<archdsl: origin DIGEST>`.
 
     The module is registered in sys.modules under a name made of the source's digest, the same in
     every process, so that pickle finds its classes by name; with `provenance`, its nn.Module classes
     pickle as "rebuild this module from the source, then set the state" (`_reduce_ex`), so that a
     process that never compiled the network (torch.load, a spawned DataLoader worker) can rebuild it.
     """
-    name = f"archdsl_generated_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    name = f"archdsl_generated_{digest[:20]}"
+    # The digest in the file name too: one .arch file compiles to different sources (parameters, --fuse),
+    # and each must keep its own lines in tracebacks.
+    filename = f"<archdsl: {origin} {digest[:8]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     existing = sys.modules.get(name)
     if existing is not None and getattr(existing, "__archdsl_source__", None) == source:
         if provenance is not None and not hasattr(existing, "__archdsl_origin__"):
             _picklable(existing, provenance)
         return existing
-    filename = f"<archdsl: {origin}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename
     # The one exec in archdsl: it runs the emitted module (already checked with ast.parse), nothing else.

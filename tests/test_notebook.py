@@ -52,16 +52,17 @@ def test_a_bad_line_argument_is_a_diagnostic(shell, capsys):
 
 
 @pytest.mark.slow
-def test_a_notebook_runs_with_inline_summary_and_drawing(tmp_path):
+def test_a_notebook_runs_with_inline_summary_and_drawing(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("%load_ext archdsl"),
                       nbformat.v4.new_code_cell("%%arch -n model num_classes=10\n" + CELL),
                       nbformat.v4.new_code_cell("print(sum(p.numel() for p in model.parameters()))")]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The kernel is a child process: it imports this checkout's archdsl through the inherited PYTHONPATH.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {
-        "path": str(tmp_path)}}, env=env)
+        "path": str(tmp_path)}})
     try:
         client.execute()
     except nbclient.exceptions.DeadKernelError as exc:  # pragma: no cover - a broken kernel install

@@ -554,17 +554,7 @@ class _Writer:
         return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
-        src = self.reads()
-        calls, channels, scale, rel = [], None, t.scale, t.rel
-        for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
-            call, out = self.branch(i, branch, steps, src, t)
-            calls.append(call)
-            channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
-            scale, rel = out.scale, out.rel
-        self.gen.imports.add("torch")
-        out = _T(channels, None, scale, rel)
-        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
-        return out
+        return self.concatenated(step, [self.reads()] * len(step.branches), t, t)
 
     def step_split(self, step: Step, t: _T) -> _T:
         """`x1, x2 = x.chunk(2, 1)`, then the branches on their parts, concatenated (ShuffleNetV2's forward)."""
@@ -572,9 +562,14 @@ class _Writer:
         parts = [self.generated(f"x{k}") for k in range(1, n + 1)]
         self.fwd.append(f"{', '.join(parts)} = {self.reads()}.chunk({n}, 1)")
         part = _T(known(t.ch, step, "channels").binop("//", self.lit(n)), None, t.scale, t.rel)
+        return self.concatenated(step, parts, t, part)
+
+    def concatenated(self, step: Step, sources: list[str], t: _T, part: _T) -> _T:
+        """The branches of a concat or split, branch k reading `sources[k]` (of shape `part`), joined by
+        `torch.cat` on channels."""
         calls, channels, scale, rel = [], None, t.scale, t.rel
-        for i, (branch, steps, var) in enumerate(zip(step.branches, step.branch_steps, parts), start=1):
-            call, out = self.branch(i, branch, steps, var, part)
+        for i, (branch, steps, src) in enumerate(zip(step.branches, step.branch_steps, sources), start=1):
+            call, out = self.branch(i, branch, steps, src, part)
             calls.append(call)
             channels = out.ch if channels is None else channels.binop("+", known(out.ch, step, "channels"))
             scale, rel = out.scale, out.rel

@@ -153,6 +153,9 @@ class Layer:
     enabled: bool = True
     outputs: list[int] = field(default_factory=list)  # the layers reading this one, in the order they were added
     member: Member | None = None
+    # The block parameter whose layer word this layer is (`act` in `conv_norm_act(c, act = relu)`): code
+    # generation writes the constructor as a call of that parameter, `act()`.
+    argument: str | None = None
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None

@@ -239,6 +239,7 @@ class Step:
     branches: list[Member | None] = field(default_factory=list)
     branch_steps: list[list[Step]] = field(default_factory=list)
     flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
+    word: str = "concat"  # CONCAT: the word written, `concat` or its synonym `inception` (diagnostics, drawings)
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
     # A labelled statement's step whose output a later `@label` reads: code generation keeps it in a variable.

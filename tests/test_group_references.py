@@ -147,6 +147,7 @@ BLOCK = "block head(@low, n) { concat< @low | identity >; conv1-n }\n"
     ("a: conv3-4; head(n=2)", "missing-argument", "block 'head' needs argument '@low'"),
     ("a: conv3-4; head(@a, 2, 3)", "block-arity", "signature: head(@low, n)"),
     ("a: conv3-4; g: (head(@a, 2))", "misplaced-reference", "takes a tensor argument, so it cannot stand in"),
+    ("a: conv3-4; @input.0", "unreadable-reference", "`@input` is a tensor, which has no members"),
 ])
 def test_bad_member_references_and_tensor_arguments_are_diagnostics(body, code, words):
     err = error_of(BLOCK + net(body, "3x8x8"))
@@ -163,3 +164,17 @@ def test_a_reference_through_a_block_use_says_what_to_do():
 def test_a_tensor_parameter_has_no_members():
     err = error_of("block h(@low) { @low.0 }\n" + net("g: (conv3-4; relu); h(@g)", "3x8x8"))
     assert err.diagnostics[0].code == "unreadable-reference" and "write @low" in str(err)
+
+
+def test_the_input_as_a_tensor_argument():
+    source = BLOCK + net("conv3-4; head(@input, 2)", "3x6x6")
+    assert "x = self.head1(x, input_)  # (B, 2, 6, 6)" in emitted(source)
+    model = load(source)
+    x = torch.randn(1, 3, 6, 6)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.head1.conv1(torch.cat([x, model.conv1(x)], 1)))
+
+
+def test_a_tensor_parameter_cannot_be_called_input():
+    err = error_of("block h(@input) { @input }\n" + net("h(@input)", "3x6x6"))
+    assert err.diagnostics[0].code == "reserved-name"

@@ -17,7 +17,7 @@ from archdsl import layers as L
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
-from archdsl.frontend.expr import Value, evaluate, free_names
+from archdsl.frontend.expr import Value, Word, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
 from archdsl.ir.init import read_inits, statement_rule
 from archdsl.ir.naming import name_container, sequential_names
@@ -35,7 +35,7 @@ from archdsl.ir.nodes import (
     Step,
     StepKind,
 )
-from archdsl.ir.reserved import EMITTED_NAMES, MODULE_ATTRIBUTES, UNSAFE_NAMES
+from archdsl.ir.reserved import EMITTED_NAMES, INPUT_REF, MODULE_ATTRIBUTES, UNSAFE_NAMES
 from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
@@ -106,6 +106,9 @@ def _check_block_params(program: Program, reporter: Reporter) -> None:
         seen: set[str] = set()
         for param in block.params:
             _check_identifier(param.name, param.span, reporter, "parameter")
+            if param.tensor and param.name == INPUT_REF:
+                reporter.error(f"'@{INPUT_REF}' names the block's input: a tensor parameter needs another name",
+                               param.span, hint="e.g. '@low'", code="reserved-name")
             if param.name in seen:
                 reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span,
                                code="duplicate-parameter")
@@ -145,6 +148,11 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
             reporter.error(f"parameter '{param.name}' has no default value", param.span,
                            hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...",
                            code="missing-default")
+            continue
+        if isinstance(given, A.Name) and given.id not in env and L.lookup(given.id) is not None:
+            reporter.error(f"network parameter '{param.name}' cannot hold the layer word '{given.id}': only a block "
+                           "parameter can", given.span, code="not-a-word-argument",
+                           hint=f"pass it to a block (`block b(c, act = {given.id})`), or write the word itself")
             continue
         try:
             env[param.name] = evaluate(given, env)
@@ -276,21 +284,24 @@ class _Expander:
         return self.ir
 
     def _decide_inplace(self) -> None:
-        # One class is written for all uses of a block: a layer is in place only where it can be in every use
-        # (a use whose input a reference also reads must not overwrite it).
-        uses: dict[tuple[int, Site | int], list[Layer]] = {}
         for layer in self.ir.layers:
             after = L.OPS[layer.op].inplace_after
             if after:
                 src = self.ir.layers[layer.inputs[0]]
                 layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
+        # One class is written for all uses of a block, and a layer word argument is one line of it,
+        # `act(inplace=True)` or `act()`: a layer is in place only where every use may be (a use whose input a
+        # reference also reads must not overwrite it; the costs then count what the emitted code does).
+        sites: dict[tuple[str, Site], list[Layer]] = {}
+        for layer in self.ir.layers:
+            if layer.member is not None and (layer.argument is not None or L.OPS[layer.op].inplace_after):
                 block = self.ir.instances[layer.scope].block
-                key = (id(block), layer.member.site) if layer.member is not None else (0, layer.id)
-                uses.setdefault(key, []).append(layer)
-        for same in uses.values():
-            if not all(layer.attrs["inplace"] for layer in same):
-                for layer in same:
-                    layer.attrs["inplace"] = False
+                sites.setdefault((block.name if block else "", layer.member.site), []).append(layer)
+        for uses in sites.values():
+            inplace = all(use.attrs.get("inplace") for use in uses)
+            for use in uses:
+                if "inplace" in use.attrs or L.OPS[use.op].inplace_after:
+                    use.attrs["inplace"] = inplace
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: Site) -> int:
@@ -457,6 +468,10 @@ class _Expander:
         label_span = stmt.label_span or stmt.span
         if label is not None and not isinstance(item, A.Side):
             _check_label(label, label_span, self.reporter)
+            if label == INPUT_REF:
+                raise ArchError(Diagnostic(f"'{INPUT_REF}' cannot be a label: `@{INPUT_REF}` names the block's or "
+                                           "network's input", label_span, hint="choose another label, e.g. 'stem'",
+                                           code="reserved-name"))
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
@@ -564,7 +579,10 @@ class _Expander:
     # -- layers and blocks -------------------------------------------------------------------
     def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
              default_name: str | None = None) -> int:
-        if call.name in self.program.blocks:
+        argument = _word_parameter(call, ctx.env, self.program.blocks)
+        if argument is not None:
+            call = A.Call(span=call.span, name=argument.name)
+        elif call.name in self.program.blocks:
             return self.instance(call, x, ctx, site, label, default_name)
         found = L.lookup(call.name)
         if found is None:
@@ -591,6 +609,9 @@ class _Expander:
                 node, bound.attrs[o.name] = self.tensor_option(bound.exprs[o.name], ctx, call)  # the variable
                 inputs.append(node)
         layer = self.node(spec.op, call.span, ctx, inputs, dict(bound.attrs, word=word), bound.exprs)
+        if argument is not None:
+            # Unlabelled, it is named after the parameter (`act`), which every use of the block shares.
+            layer.argument, word = argument.parameter, argument.parameter
         m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
@@ -809,6 +830,12 @@ class _Expander:
     def resolve(self, item: A.Ref, ctx: _Ctx) -> tuple[int, str]:
         """The node `@name` reads and the forward's variable that holds it, its statement marked to keep it
         (Step.save); errors name the label."""
+        if item.name == INPUT_REF:  # `@input`: the block's (or network's) input, which code generation then keeps
+            if item.path:
+                raise ArchError(Diagnostic(f"'@{item.text}': `@{INPUT_REF}` is a tensor, which has no members",
+                                           item.span, hint=f"write @{INPUT_REF}", code="unreadable-reference"))
+            ctx.scope.reads_input = True
+            return ctx.scope.in_node, INPUT_REF
         known_here = self.tensors.get(ctx.scope.id, {})
         found = known_here.get(item.name)
         if found is None:
@@ -1014,11 +1041,53 @@ def _applied(steps: list[Step]) -> Member:
 
 
 def _argument(expr: A.Expr, env: dict[str, Value]) -> Value:
-    """A block argument's value: an expression's, or the padding word `same` or `valid` (unless a name
-    in scope is called so), which the block passes on to a padding option."""
-    if isinstance(expr, A.Name) and expr.id in L.PADDING_WORDS and expr.id not in env:
-        return expr.id
+    """A block argument's value: an expression's, the padding word `same` or `valid`, which the block passes
+    on to a padding option, or a layer word (`act = relu6`), which the block's statement `act` becomes.
+    A name in scope hides a word of the same spelling."""
+    if isinstance(expr, A.Name) and expr.id not in env:
+        if expr.id in L.PADDING_WORDS:
+            return expr.id
+        if L.lookup(expr.id) is not None:
+            return word_argument(expr)
+        close = did_you_mean(expr.id, L.argument_words(), "")
+        if close:  # `act = rleu`: a misspelt word, not a misspelt parameter
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=close, code="undefined-name"))
     return evaluate(expr, env)
+
+
+def word_argument(name: A.Name) -> Word:
+    """The layer word `name` as a block argument; an ArchError for a word no block can take."""
+    found = L.lookup(name.id)
+    if found is not None and found[1] is None and found[0].argument:
+        return Word(found[0].word)
+    takes = ", ".join(L.argument_words())
+    raise ArchError(Diagnostic(f"'{name.id}' cannot be a block argument: only a layer word that needs no option "
+                               "and holds no weights can", name.span, code="not-a-word-argument",
+                               hint=f"the words a block can take: {takes}; pass a number (channels, kernel) "
+                                    "and write the layer inside the block"))
+
+
+class _WordParameter(NamedTuple):
+    parameter: str
+    name: str  # the word it holds
+
+
+def _word_parameter(call: A.Call, env: dict[str, Value], blocks: dict[str, A.BlockDef]) -> _WordParameter | None:
+    """The parameter a statement names, when it holds a layer word (`act`). A parameter shadows a layer word of
+    its name only while it holds a word: `dropout(p=dropout)` still reads a number parameter as an option."""
+    value = env.get(call.name)
+    if isinstance(value, Word):
+        if call.dashes or call.slash is not None or call.args:
+            raise ArchError(Diagnostic(f"'{call.name}' is the layer word '{value}' passed to the block: it takes no "
+                                       "'-', '/' or options here", call.span, code="word-argument-options",
+                                       hint=f"write `{call.name}` alone; a word with other options is a "
+                                            "block argument of its own, or a `default` in the network"))
+        return _WordParameter(call.name, value.name)
+    if call.name in env and L.lookup(call.name) is None and call.name not in blocks and call.name != "i":
+        raise ArchError(Diagnostic(f"'{call.name}' is a parameter holding {value!r} here, not a layer word",
+                                   call.span, code="value-as-word",
+                                   hint=f"pass a layer word for it (`{call.name} = relu`), or use a layer word here"))
+    return None
 
 
 def _names_in(node: object) -> set[str]:

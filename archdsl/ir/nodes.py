@@ -150,6 +150,9 @@ class Layer:
     enabled: bool = True
     outputs: list[int] = field(default_factory=list)  # the layers reading this one, in the order they were added
     member: Member | None = None
+    # The block parameter whose layer word this layer is (`act` in `conv_norm_act(c, act = relu)`): code
+    # generation writes the constructor as a call of that parameter, `act()`.
+    argument: str | None = None
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
@@ -274,6 +277,7 @@ class Instance:
     # variable it passes and the node that variable holds.
     tensors: list[tuple[str, int]] = field(default_factory=list)
     steps_by_site: dict[Site, Step] = field(default_factory=dict)
+    reads_input: bool = False  # `@input` stands in its body: its forward keeps its input
 
     def __repr__(self) -> str:
         return f"<Instance {self.id}: block {self.block.name} at {self.path}>" if self.block else \

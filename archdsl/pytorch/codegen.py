@@ -21,10 +21,11 @@ from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Sym, evaluate, free_names, render
+from archdsl.frontend.expr import Sym, Word, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
-from archdsl.layers import OPS, PADDING_WORDS
+from archdsl.ir.reserved import INPUT_REF
+from archdsl.layers import OPS, PADDING_WORDS, lookup
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
@@ -118,7 +119,8 @@ class _Generator:
             "",
         ]
         std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict",
-                               "from pathlib import Path", "from typing import NamedTuple")
+                               "from collections.abc import Callable", "from pathlib import Path",
+                               "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:
             lines += std + [""]
@@ -163,20 +165,25 @@ class _Generator:
         for p in values:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
         sig, prologue = ["self", "in_channels: int"], []
+        words = _words([p.default for p in block.params if p.default is not None], names, n)
         for p in values:
             kind = _type_name([i.args[p.name] for i in instances])
+            if kind == _CALLABLE:
+                self.imports.add("Callable")
             if p.default is None:
                 sig.append(f"{p.name}: {kind}")
+            elif isinstance(p.default, A.Name) and p.default.id in words:  # `act = relu`: torchvision's
+                sig.append(f"{p.name}: {kind} = {words[p.default.id]}")  # `activation_layer = nn.ReLU`
             elif _is_enum(p.default):  # `same` or `valid`
                 sig.append(f"{p.name}: {kind} = {p.default.id!r}")
             elif not free_names(p.default):
                 sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
             else:
                 sig.append(f"{p.name}: {kind} | None = None")
-                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names, n)}"]
+                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
-        t_in = self.input_state(first, names["in_channels"], n)
+        t_in = writer.start(self.input_state(first, names["in_channels"], n))
         writer.tensor_parameters(block)
         items: list[tuple[Member, str]] = []
         if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
@@ -202,7 +209,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
+                 *_signature(sig)]
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -237,7 +244,7 @@ class _Generator:
                 sig.append(f"{p.name}: {_type_name([value])} = {value!r}")
         inst = ir.instances[0]
         writer = _Writer(self, [inst], names, emit=True)
-        writer.walk(inst.steps, self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1))
+        writer.walk(inst.steps, writer.start(self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1)))
         fwd = list(writer.fwd)
         returns = "Tensor"
         if writer.sides:
@@ -281,7 +288,7 @@ class _Generator:
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")
+        lines += _signature(sig)
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
@@ -289,6 +296,15 @@ class _Generator:
         lines += ["", f"{_INDENT}def forward(self, x: Tensor{args}) -> {returns}:"]
         lines += [ind2 + line for line in fwd]
         return "\n".join(lines) + "\n"
+
+
+def _signature(sig: list[str]) -> list[str]:
+    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
+    argument a line as ruff's formatter writes it."""
+    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
+    if len(line) <= 120:
+        return [line]
+    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
 
 
 def _param_summary(ir: IR) -> str:
@@ -340,6 +356,19 @@ class _Writer:
         self.var = "x"
         self.src: str | None = None
         self.kept: dict[str, _T] = {}  # the labels a reference reads: what their variables hold
+        self.variables: dict[str, str] = {}  # a kept tensor's variable where it is not the label (`@input`)
+
+    def start(self, t: _T) -> _T:
+        """The class's input, kept in a variable first when its body reads `@input`: `x` moves on."""
+        if self.instances[0].reads_input:
+            var = self.variables[INPUT_REF] = self.generated("input_")
+            self.fwd.append(f"{var} = x")
+            self.kept[INPUT_REF] = t
+        return t
+
+    def variable(self, label: str) -> str:
+        """The variable that holds the tensor `@label` reads."""
+        return self.variables.get(label, label)
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -504,7 +533,7 @@ class _Writer:
         self.reads()  # a branch's first statement: it reads the reference, not the branch's input
         name = known(step.name, step, "name")
         out = self.kept[name]
-        self.fwd.append(f"{self.var} = {name}{self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = {self.variable(name)}{self.comment(step, out)}")
         return out
 
     def conditional(self, steps: list[Step], t: _T) -> _T:
@@ -582,11 +611,11 @@ class _Writer:
             return f"{_attr(_name(m))} * {src}"
         if m.kind == "layer":  # tensor options (`crop(@up4)`): the kept tensors, after the input
             layer = self.layer(m)
-            kept = [str(layer.attrs[o.name]) for o in OPS[layer.op].options if o.kind == "tensor"
+            kept = [self.variable(str(layer.attrs[o.name])) for o in OPS[layer.op].options if o.kind == "tensor"
                     and layer.attrs.get(o.name) is not None]
             return f"{_attr(_name(m))}({', '.join([src, *kept])})"
         if m.kind == "instance":  # a block's tensor parameters (`head(@backbone.4, 21)`): its forward's arguments
-            passed = [var for var, _ in self.ir.instances[known(m.instance, m, "instance")].tensors]
+            passed = [self.variable(var) for var, _ in self.ir.instances[known(m.instance, m, "instance")].tensors]
             return f"{_attr(_name(m))}({', '.join([src, *passed])})"
         return f"{_attr(_name(m))}({src})"
 
@@ -626,7 +655,7 @@ class _Writer:
         first = steps[0]
         if len(steps) == 1 and first.kind == "ref":  # `concat< @d4 | ... >`: the kept tensor itself
             name = known(first.name, first, "name")
-            return name, self.kept[name]
+            return self.variable(name), self.kept[name]
         if len(steps) == 1 and first.kind == "apply":
             m = known(first.member, first, "member")
             ctor, out = self.ctor(m, t)
@@ -812,6 +841,9 @@ class _Writer:
         if m.kind == "instance":
             return self.ctor_instance(m, t)
         layer = self.layer(m)
+        if layer.argument is not None:  # a layer word argument: the class the block's constructor was given
+            inplace = layer.attrs.get("inplace")  # expansion made it the same for every use
+            return f"{self.names[layer.argument]}({'inplace=True' if inplace else ''})", t
         return known(OPS[layer.op].emit, layer, "emitter")(_Emit(self, m, t))
 
     def ctor_seq(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -839,6 +871,7 @@ class _Writer:
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
         names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
+        names |= _words([a.value for a in call.args], names, self.n)  # `act=hardswish`: nn.Hardswish
         for a in call.args:
             if isinstance(a.value, A.Ref):  # a tensor argument: passed to the forward (applied())
                 continue
@@ -852,7 +885,7 @@ class _Writer:
                 child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
                 child_names[p.name] = self.lit(p.default.id) if _is_enum(p.default) else \
-                    render(p.default, child_names, self.n)
+                    render(p.default, child_names | _words([p.default], child_names, self.n), self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
                 raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
@@ -862,7 +895,7 @@ class _Writer:
             follower.given[key] = sym
             args.append(f"{arg}={sym}")
         follower.tensor_parameters(block)
-        inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
+        inner = follower.walk(first.steps, follower.start(self.gen.input_state(first, cin, self.n)))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
         return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel, inner.last)
@@ -1053,7 +1086,24 @@ def _indent(text: str, levels: int) -> str:
     return text.replace("\n", "\n" + _INDENT * levels)
 
 
+def _words(exprs: list[A.Expr], names: dict[str, Sym], n: int) -> dict[str, Sym]:
+    """The layer words among `exprs` that are no name in scope, as the torch classes they stand for (`nn.ReLU`):
+    block arguments (`act = relu`), which the block's constructor calls."""
+    found = {}
+    for expr in exprs:
+        for name in free_names(expr):
+            spec = lookup(name)
+            if name not in names and spec is not None and spec[0].argument:
+                found[name] = Sym(spec[0].torch, 9, (Word(spec[0].word),) * n, True)
+    return found
+
+
+_CALLABLE = "Callable[..., nn.Module]"
+
+
 def _type_name(values: list) -> str:
+    if all(isinstance(v, Word) for v in values):
+        return _CALLABLE
     if all(isinstance(v, bool) for v in values):
         return "bool"
     if all(isinstance(v, str) for v in values):
@@ -1070,12 +1120,12 @@ def _type_name(values: list) -> str:
 
 
 _MODULE_NAMES = {"torch", "nn", "Tensor", "OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math",
-                 "annotations", "pretrained", "read_safetensors"}
+                 "annotations", "pretrained", "read_safetensors", "Callable"}
 
 
 def _unique(name: str, taken: set[str]) -> str:
     base, n = name, 2
-    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple") or keyword.iskeyword(name):
+    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple", "Callable") or keyword.iskeyword(name):
         name, n = f"{base}{n}", n + 1
     taken.add(name)
     return name

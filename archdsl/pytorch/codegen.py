@@ -27,6 +27,7 @@ from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.ir.reserved import INPUT_REF
 from archdsl.layers import OPS, PADDING_WORDS, lookup
 from archdsl.pytorch.init_code import init_method
+from archdsl.pytorch.layout import wrap_source
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -102,7 +103,7 @@ class _Generator:
         if self.weights_sha256:
             chunks.append(loader_source(self.net_class, self.weights_sha256))
             self.imports.update(LOADER_IMPORTS)
-        return self.header() + "\n\n" + "\n\n".join(chunks)
+        return wrap_source(self.header() + "\n\n" + "\n\n".join(chunks))
 
     # -- file layout ---------------------------------------------------------------------------
     def header(self) -> str:

@@ -139,6 +139,9 @@ class LayerSpec(NamedTuple):
     # by (`x = self.layer_scale * x`): no submodule, so it cannot stand in an nn.Sequential.
     parameter: bool = False
     internal: bool = False  # a join, not a word of the language
+    # Its class in torch.autocast's lists (analysis/accounting.py: LOWER, FP32, FOLLOW), or a function of the
+    # layer giving one: the dtype it computes in under `summary --dtype mixed`.
+    autocast: str | Callable[[Layer], str] = "follow"
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.word}{' (internal)' if self.internal else ''}: op {self.op}>"

@@ -16,7 +16,7 @@ from archdsl import layers as L
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
-from archdsl.frontend.expr import Value, evaluate, free_names
+from archdsl.frontend.expr import Value, Word, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
 from archdsl.ir.init import read_inits, statement_rule
 from archdsl.ir.naming import name_container
@@ -145,6 +145,11 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
                            hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...",
                            code="missing-default")
             continue
+        if isinstance(given, A.Name) and given.id not in env and L.lookup(given.id) is not None:
+            reporter.error(f"network parameter '{param.name}' cannot hold the layer word '{given.id}': only a block "
+                           "parameter can", given.span, code="not-a-word-argument",
+                           hint=f"pass it to a block (`block b(c, act = {given.id})`), or write the word itself")
+            continue
         try:
             env[param.name] = evaluate(given, env)
         except ArchError as exc:
@@ -168,7 +173,7 @@ def _structural_params(net: A.Network) -> set[str]:
 
 
 def _child_seqs(item: A.Item) -> list[A.Seq]:
-    if isinstance(item, A.Group | A.Side):
+    if isinstance(item, A.Group | A.Side | A.Output):
         return [item.body]
     if isinstance(item, A.Residual):
         return [item.body] + ([item.shortcut] if item.shortcut else [])
@@ -227,6 +232,7 @@ class _Expander:
         self.counts: dict[tuple[int, Site], tuple[int, int]] = {}
         self.padded: dict[tuple[int, Site], tuple[int, int]] = {}  # the same, when expanding again (expand())
         self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
+        self.output_steps: dict[str, Step] = {}  # `out: output<...>`, switched on or not
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -267,7 +273,7 @@ class _Expander:
             raise
         self.reporter.raise_if_errors()
         net_inst.out_node = out
-        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, [out]).id
+        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, self.finish_outputs(net_inst.steps) or [out]).id
         self._decide_inplace()
         for inst in self.ir.instances:
             name_container(inst.container, self.ir.layers, self.reporter)
@@ -280,6 +286,18 @@ class _Expander:
             if after:
                 src = self.ir.layers[layer.inputs[0]]
                 layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
+        # A layer word argument is one line of its block's class, `act(inplace=True)` or `act()`, for every use:
+        # in place only where every use may be (the costs then count what the emitted code does).
+        sites: dict[tuple[str, Site], list[Layer]] = {}
+        for layer in self.ir.layers:
+            if layer.argument is not None and layer.member is not None:
+                block = self.ir.instances[layer.scope].block
+                sites.setdefault((block.name if block else "", layer.member.site), []).append(layer)
+        for uses in sites.values():
+            inplace = all(use.attrs.get("inplace") for use in uses)
+            for use in uses:
+                if "inplace" in use.attrs or L.OPS[use.op].inplace_after:
+                    use.attrs["inplace"] = inplace
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: Site) -> int:
@@ -373,6 +391,8 @@ class _Expander:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
+        if isinstance(stmt.item, A.Output):
+            self.item(stmt.item, x, ctx, site)  # refuses it
         before = self._made(ctx)
         least, most = self.padded.get((id(stmt), site), (count, count))
         for r in range(most):
@@ -444,7 +464,7 @@ class _Expander:
             return self.numbered(stmt, x, ctx, site, count, default_name)
         item, label = stmt.item, stmt.label
         label_span = stmt.label_span or stmt.span
-        if label is not None and not isinstance(item, A.Side):
+        if label is not None and not isinstance(item, A.Side | A.Output):
             _check_label(label, label_span, self.reporter)
             if label == INPUT_REF:
                 raise ArchError(Diagnostic(f"'{INPUT_REF}' cannot be a label: `@{INPUT_REF}` names the block's or "
@@ -452,6 +472,8 @@ class _Expander:
                                            code="reserved-name"))
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
+        if isinstance(item, A.Output):
+            return self.named_output(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
             word = item.word if isinstance(item, A.Inception) else \
                 {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
@@ -527,6 +549,9 @@ class _Expander:
             return self.seq(item.body, x, ctx, site)
         if isinstance(item, A.Ref):
             return self.ref(item, x, ctx, site)
+        if isinstance(item, A.Output):
+            raise ArchError(Diagnostic("output<...> needs a label: its key in the returned dict", item.span,
+                                       hint="write e.g. `out: output<...>`", code="output-needs-label"))
         word = item.word if isinstance(item, A.Inception) else type(item).__name__.lower()
         if ctx.steps is None:
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
@@ -551,7 +576,10 @@ class _Expander:
     # -- layers and blocks -------------------------------------------------------------------
     def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
              default_name: str | None = None) -> int:
-        if call.name in self.program.blocks:
+        argument = _word_parameter(call, ctx.env, self.program.blocks)
+        if argument is not None:
+            call = A.Call(span=call.span, name=argument.name)
+        elif call.name in self.program.blocks:
             return self.instance(call, x, ctx, site, label, default_name)
         found = L.lookup(call.name)
         if found is None:
@@ -575,6 +603,9 @@ class _Expander:
         inputs = [x] + [self.tensor_option(bound.exprs[o.name], ctx, call) for o in spec.options
                         if o.kind == "tensor" and bound.attrs.get(o.name) is not None]
         layer = self.node(spec.op, call.span, ctx, inputs, dict(bound.attrs, word=word), bound.exprs)
+        if argument is not None:
+            # Unlabelled, it is named after the parameter (`act`), which every use of the block shares.
+            layer.argument, word = argument.parameter, argument.parameter
         m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
@@ -745,13 +776,15 @@ class _Expander:
         its tensor lives only inside an nn.Sequential, or for a side output, whose head returns its input)."""
         assert stmt.label is not None
         step = None
-        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side):
+        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side | A.Output):
             step = ctx.steps[-1]
         why = None
         if ctx.steps is None:
             why = "its output exists only inside the labelled ( ) group (an nn.Sequential) around it"
         elif isinstance(stmt.item, A.Side):
             why = "it is a side output, returned apart from the main path"
+        elif isinstance(stmt.item, A.Output):
+            why = "it is a named output, returned apart from the main path"
         self.tensors.setdefault(ctx.scope.id, {})[stmt.label] = _Defined(y, step, stmt.label_span or stmt.span, why)
 
     def ref(self, item: A.Ref, x: int, ctx: _Ctx, site: Site) -> int:
@@ -871,6 +904,8 @@ class _Expander:
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
                                        code="duplicate-side"))
+        if self.output_steps:
+            raise ArchError(_side_and_output(item.span))
         if stmt.label == "out":
             raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
                                        stmt.label_span, hint="e.g. aux1: side<...>", code="side-named-out"))
@@ -890,6 +925,67 @@ class _Expander:
             self.ir.sides[label] = out.id
         self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=_applied(bsteps), name=label))
         return x
+
+
+    def named_output(self, stmt: A.Stmt, item: A.Output, x: int, ctx: _Ctx, site: Site) -> int:
+        """`out: output<body>`: body(x) becomes the entry `out` of the dict the network returns; the path goes
+        on from x. The body's members belong to the network (torchvision's `classifier`, `aux_classifier`)."""
+        label = stmt.label
+        assert label is not None  # unlabelled() refuses an unlabelled output<...>
+        label_span = stmt.label_span or stmt.span
+        if ctx.scope.id != 0 or ctx.steps is not ctx.scope.steps:
+            raise ArchError(Diagnostic("named outputs belong in the network body", item.span,
+                                       hint="move the output<...> from the block, group or branch into the "
+                                            "network's own statements", code="misplaced-output"))
+        if not label.isidentifier() or keyword.iskeyword(label):
+            raise ArchError(Diagnostic(f"output \"{label}\" needs a name that is an identifier", label_span,
+                                       hint="it is the key in the returned dict, e.g. out: output<...>",
+                                       code="bad-module-name"))
+        if any(s.kind == StepKind.SIDE for s in ctx.scope.steps):
+            raise ArchError(_side_and_output(item.span))
+        if label in self.output_steps:
+            raise ArchError(Diagnostic(f"output '{label}' defined twice", label_span,
+                                       notes=[Note("first defined here", self.output_steps[label].span)],
+                                       code="duplicate-output"))
+        body: list[Step] = []
+        first_member = len(ctx.container.members)
+        y = self.seq(item.body, x, ctx._replace(steps=body), site.then(SiteKind.OUTPUT))
+        if stmt.cond is not None and len(ctx.container.members) == first_member:
+            # The forward tells a built head from a missing one by its first module (`is not None`).
+            raise ArchError(Diagnostic(f"a conditional output needs a layer in its body: '{label}' has none",
+                                       item.span, hint="switch off the statement before it instead, or drop the "
+                                                       "`if`", code="empty-conditional-output"))
+        out = self.node(Join.NAMED_OUTPUT, item.span, ctx, [y], {"name": label})
+        if ctx.enabled:
+            self.ir.outputs[label] = out.id
+        step = Step(StepKind.OUTPUT, site, item.span, x, y, body=body, name=label)
+        self.output_steps[label] = step
+        self._step(ctx, step)
+        return x
+
+    def finish_outputs(self, steps: list[Step]) -> list[int]:
+        """What the network's output node reads: its named outputs, if it has any, after which no statement
+        may stand (it would compute nothing returned); else [] (the main path's end)."""
+        if not self.output_steps:
+            return []
+        last = max(k for k, s in enumerate(steps) if s.kind == StepKind.OUTPUT)
+        if last < len(steps) - 1:
+            raise ArchError(Diagnostic("a statement after the last output<...> computes nothing the network "
+                                       "returns", steps[last + 1].span,
+                                       notes=[Note("the last output", steps[last].span)],
+                                       hint="move it into an output<...>, or before it", code="after-last-output"),
+                            self.program.sources)
+        if not self.ir.outputs:
+            raise ArchError(Diagnostic("every output<...> is switched off: the network would return nothing",
+                                       steps[last].span, hint="switch at least one on", code="no-output"),
+                            self.program.sources)
+        return list(self.ir.outputs.values())
+
+
+def _side_and_output(span: Span) -> Diagnostic:
+    return Diagnostic("side<...> and output<...> cannot be mixed in one network", span,
+                      hint="a network with output<...> returns a dict in training mode too: make the side output "
+                           "an output<...> (with `if` to build it only when wanted)", code="side-with-output")
 
 
 SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
@@ -939,11 +1035,53 @@ def _applied(steps: list[Step]) -> Member:
 
 
 def _argument(expr: A.Expr, env: dict[str, Value]) -> Value:
-    """A block argument's value: an expression's, or the padding word `same` or `valid` (unless a name
-    in scope is called so), which the block passes on to a padding option."""
-    if isinstance(expr, A.Name) and expr.id in L.PADDING_WORDS and expr.id not in env:
-        return expr.id
+    """A block argument's value: an expression's, the padding word `same` or `valid`, which the block passes
+    on to a padding option, or a layer word (`act = relu6`), which the block's statement `act` becomes.
+    A name in scope hides a word of the same spelling."""
+    if isinstance(expr, A.Name) and expr.id not in env:
+        if expr.id in L.PADDING_WORDS:
+            return expr.id
+        if L.lookup(expr.id) is not None:
+            return word_argument(expr)
+        close = did_you_mean(expr.id, L.argument_words(), "")
+        if close:  # `act = rleu`: a misspelt word, not a misspelt parameter
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=close, code="undefined-name"))
     return evaluate(expr, env)
+
+
+def word_argument(name: A.Name) -> Word:
+    """The layer word `name` as a block argument; an ArchError for a word no block can take."""
+    found = L.lookup(name.id)
+    if found is not None and found[1] is None and found[0].argument:
+        return Word(found[0].word)
+    takes = ", ".join(L.argument_words())
+    raise ArchError(Diagnostic(f"'{name.id}' cannot be a block argument: only a layer word that needs no option "
+                               "and holds no weights can", name.span, code="not-a-word-argument",
+                               hint=f"the words a block can take: {takes}; pass a number (channels, kernel) "
+                                    "and write the layer inside the block"))
+
+
+class _WordParameter(NamedTuple):
+    parameter: str
+    name: str  # the word it holds
+
+
+def _word_parameter(call: A.Call, env: dict[str, Value], blocks: dict[str, A.BlockDef]) -> _WordParameter | None:
+    """The parameter a statement names, when it holds a layer word (`act`). A parameter shadows a layer word of
+    its name only while it holds a word: `dropout(p=dropout)` still reads a number parameter as an option."""
+    value = env.get(call.name)
+    if isinstance(value, Word):
+        if call.dashes or call.slash is not None or call.args:
+            raise ArchError(Diagnostic(f"'{call.name}' is the layer word '{value}' passed to the block: it takes no "
+                                       "'-', '/' or options here", call.span, code="word-argument-options",
+                                       hint=f"write `{call.name}` alone; a word with other options is a "
+                                            "block argument of its own, or a `default` in the network"))
+        return _WordParameter(call.name, value.name)
+    if call.name in env and L.lookup(call.name) is None and call.name not in blocks and call.name != "i":
+        raise ArchError(Diagnostic(f"'{call.name}' is a parameter holding {value!r} here, not a layer word",
+                                   call.span, code="value-as-word",
+                                   hint=f"pass a layer word for it (`{call.name} = relu`), or use a layer word here"))
+    return None
 
 
 def _names_in(node: object) -> set[str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Value, evaluate
+from archdsl.frontend.expr import Value, Word, evaluate
 
 if TYPE_CHECKING:
     from archdsl.analysis.accounting import Context, Cost
@@ -142,6 +142,9 @@ class LayerSpec(NamedTuple):
     # Its class in torch.autocast's lists (analysis/accounting.py: LOWER, FP32, FOLLOW), or a function of the
     # layer giving one: the dtype it computes in under `summary --dtype mixed`.
     autocast: str | Callable[[Layer], str] = "follow"
+    # It can be a block argument (`act = relu6`): emitted as a class the block's constructor takes and calls
+    # with no argument (or inplace=True), so the word needs no option from its use and holds no weights.
+    argument: bool = False
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.word}{' (internal)' if self.internal else ''}: op {self.op}>"
@@ -229,6 +232,11 @@ def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:
         kw = int(match.group(3)) if match.group(3) else kh
         return SPECS[match.group(1)], (kh, kw)
     return None
+
+
+def argument_words() -> list[str]:
+    """The layer words a block may take as an argument (`act = relu6`), in the registry's order."""
+    return list(dict.fromkeys(spec.word for spec in SPECS.values() if spec.argument))
 
 
 def suggest(word: str, extra: list[str]) -> str | None:
@@ -337,6 +345,10 @@ def _pair(v: Any, least: int) -> bool:
 
 
 def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
+    if isinstance(value, Word):
+        raise ArchError(Diagnostic(f"'{word}': {option.name} is a value, got the layer word '{value}'", node.span,
+                                   code="word-as-value", hint="a parameter that holds a layer word stands as a "
+                                                              "statement of its own (`act`), not as an option"))
     if option.kind == "choice":
         ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
     else:

@@ -21,11 +21,11 @@ from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Sym, evaluate, free_names, render
+from archdsl.frontend.expr import Sym, Word, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.ir.reserved import INPUT_REF
-from archdsl.layers import OPS, PADDING_WORDS
+from archdsl.layers import OPS, PADDING_WORDS, lookup
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
@@ -119,7 +119,8 @@ class _Generator:
             "",
         ]
         std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict",
-                               "from pathlib import Path", "from typing import NamedTuple")
+                               "from collections.abc import Callable", "from pathlib import Path",
+                               "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:
             lines += std + [""]
@@ -163,17 +164,22 @@ class _Generator:
         for p in block.params:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
         sig, prologue = ["self", "in_channels: int"], []
+        words = _words([p.default for p in block.params if p.default is not None], names, n)
         for p in block.params:
             kind = _type_name([i.args[p.name] for i in instances])
+            if kind == _CALLABLE:
+                self.imports.add("Callable")
             if p.default is None:
                 sig.append(f"{p.name}: {kind}")
+            elif isinstance(p.default, A.Name) and p.default.id in words:  # `act = relu`: torchvision's
+                sig.append(f"{p.name}: {kind} = {words[p.default.id]}")  # `activation_layer = nn.ReLU`
             elif _is_enum(p.default):  # `same` or `valid`
                 sig.append(f"{p.name}: {kind} = {p.default.id!r}")
             elif not free_names(p.default):
                 sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
             else:
                 sig.append(f"{p.name}: {kind} | None = None")
-                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names, n)}"]
+                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = writer.start(self.input_state(first, names["in_channels"], n))
@@ -201,7 +207,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
+                 *_signature(sig)]
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -239,17 +245,23 @@ class _Generator:
         writer.walk(inst.steps, writer.start(self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1)))
         fwd = list(writer.fwd)
         returns = "Tensor"
-        if writer.sides:
+        if writer.outputs:
+            returns = "OrderedDict[str, Tensor]"
+        elif writer.sides:
             returns = f"Tensor | {self.outputs_class}"
             always = any(not conditional for _, conditional in writer.sides)
             check = "self.training" if always else (
                 "self.training and (" + " or ".join(f"{name} is not None" for name, _ in writer.sides) + ")")
             fwd += [f"if {check}:",
                     f"{_INDENT}return {self.outputs_class}(x, {', '.join(name for name, _ in writer.sides)})"]
-        fwd.append("return x")
+        fwd.append(f"return {writer.result}" if writer.outputs else "return x")
         baked = ", ".join(f"{p}={ir.params[p]!r}" for p in sorted(ir.structural))
         c, h, w = ir.input_shape
         doc = [f'"""Network `{net.name}` ({_basename(net.span.file)}): input (B, {c}, {h}, {w}).']
+        if writer.outputs:
+            built = [n for n, conditional in writer.outputs if conditional]
+            doc += ["", f"It returns an ordered dict of its outputs ({', '.join(n for n, _ in writer.outputs)}), in "
+                        "eval and training mode" + (f"; {', '.join(built)} only where built." if built else ".")]
         if writer.sides:
             sides = ", ".join(n for n, _ in writer.sides)
             doc += ["", f"In training mode it returns the output and the side outputs ({sides}); "
@@ -280,13 +292,22 @@ class _Generator:
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")
+        lines += _signature(sig)
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
         lines += ["", f"{_INDENT}def forward(self, x: Tensor) -> {returns}:"]
         lines += [ind2 + line for line in fwd]
         return "\n".join(lines) + "\n"
+
+
+def _signature(sig: list[str]) -> list[str]:
+    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
+    argument a line as ruff's formatter writes it."""
+    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
+    if len(line) <= 120:
+        return [line]
+    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
 
 
 def _param_summary(ir: IR) -> str:
@@ -320,6 +341,7 @@ class _Writer:
         self.init: list[str] = []
         self.fwd: list[str] = []
         self.emitted: set[str] = set()
+        self.declared: list[str] = []  # the members in the order their attributes are set
         # Names the user gave in this class (attributes, side outputs): generated names go around them,
         # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
         first = instances[0]
@@ -327,6 +349,10 @@ class _Writer:
             {s.name for s in first.steps if s.kind == "side" and s.name}
         self.made: set[str] = set()  # generated names taken so far (see generated())
         self.sides: list[tuple[str, bool]] = []
+        self.outputs: list[tuple[str, bool]] = []  # named outputs written so far: name, conditional
+        self.result = ""  # the variable of the dict of named outputs, once the first one is written
+        self.tapped = ""  # the tensor the named outputs read, kept when several do
+        self.under: str | None = None  # the condition of a conditional output, for its body's members
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
         # The variable that holds the tensor a statement transforms: `x`, or a concat(flat) branch's own
@@ -455,10 +481,12 @@ class _Writer:
         if not self.emit or name in self.emitted:
             return
         self.emitted.add(name)
+        self.declared.append(name)
 
         def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
             return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
 
+        cond = cond or self.under
         if cond:
             self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
@@ -631,6 +659,33 @@ class _Writer:
         self.sides.append((side, cond is not None))
         return t
 
+    def step_output(self, step: Step, t: _T) -> _T:
+        """`result["out"] = x` after the body, as torchvision's segmentation models fill their dict; every output
+        after the first starts again from the tensor they all read (`x = features`), unless from a reference."""
+        name = known(step.name, step, "name")
+        if not self.result:
+            self.gen.imports.add("OrderedDict")
+            self.result = self.generated("result")
+            self.fwd.append(f"{self.result}: OrderedDict[str, Tensor] = OrderedDict()")
+            later = [s for s in self.instances[0].steps if s.kind == "output"][1:]
+            if any(not (s.body and s.body[0].kind == "ref") for s in later):
+                self.tapped = self.generated("features")
+                self.fwd.append(f"{self.tapped} = x")
+        elif self.tapped and not (step.body and step.body[0].kind == "ref"):
+            self.fwd.append(f"x = {self.tapped}")
+        cond = self.cond_text(step)
+        outer_fwd, self.fwd, self.under = self.fwd, [], cond
+        declared = len(self.declared)
+        self.walk(step.body, t)
+        body, self.fwd, self.under = self.fwd, outer_fwd, None
+        body.append(f'{self.result}["{name}"] = x')
+        if cond is None:
+            self.fwd += body
+        else:  # expansion made sure the body holds a member: the first one built tells whether it is
+            self.fwd += [f"if {_attr(self.declared[declared])} is not None:", *(_INDENT + line for line in body)]
+        self.outputs.append((name, cond is not None))
+        return t
+
     def step_residual(self, step: Step, t: _T) -> _T:
         one = self.lit(1)
         # Stochastic depth belongs to the add, as in torchvision's MBConv (`if self.use_res_connect:
@@ -789,6 +844,9 @@ class _Writer:
         if m.kind == "instance":
             return self.ctor_instance(m, t)
         layer = self.layer(m)
+        if layer.argument is not None:  # a layer word argument: the class the block's constructor was given
+            inplace = layer.attrs.get("inplace")  # expansion made it the same for every use
+            return f"{self.names[layer.argument]}({'inplace=True' if inplace else ''})", t
         return known(OPS[layer.op].emit, layer, "emitter")(_Emit(self, m, t))
 
     def ctor_seq(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -816,6 +874,7 @@ class _Writer:
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
         names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
+        names |= _words([a.value for a in call.args], names, self.n)  # `act=hardswish`: nn.Hardswish
         for a in call.args:
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
@@ -825,7 +884,7 @@ class _Writer:
                 child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
                 child_names[p.name] = self.lit(p.default.id) if _is_enum(p.default) else \
-                    render(p.default, child_names, self.n)
+                    render(p.default, child_names | _words([p.default], child_names, self.n), self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
                 raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
@@ -1010,7 +1069,24 @@ def _indent(text: str, levels: int) -> str:
     return text.replace("\n", "\n" + _INDENT * levels)
 
 
+def _words(exprs: list[A.Expr], names: dict[str, Sym], n: int) -> dict[str, Sym]:
+    """The layer words among `exprs` that are no name in scope, as the torch classes they stand for (`nn.ReLU`):
+    block arguments (`act = relu`), which the block's constructor calls."""
+    found = {}
+    for expr in exprs:
+        for name in free_names(expr):
+            spec = lookup(name)
+            if name not in names and spec is not None and spec[0].argument:
+                found[name] = Sym(spec[0].torch, 9, (Word(spec[0].word),) * n, True)
+    return found
+
+
+_CALLABLE = "Callable[..., nn.Module]"
+
+
 def _type_name(values: list) -> str:
+    if all(isinstance(v, Word) for v in values):
+        return _CALLABLE
     if all(isinstance(v, bool) for v in values):
         return "bool"
     if all(isinstance(v, str) for v in values):
@@ -1027,12 +1103,12 @@ def _type_name(values: list) -> str:
 
 
 _MODULE_NAMES = {"torch", "nn", "Tensor", "OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math",
-                 "annotations", "pretrained", "read_safetensors"}
+                 "annotations", "pretrained", "read_safetensors", "Callable"}
 
 
 def _unique(name: str, taken: set[str]) -> str:
     base, n = name, 2
-    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple") or keyword.iskeyword(name):
+    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple", "Callable") or keyword.iskeyword(name):
         name, n = f"{base}{n}", n + 1
     taken.add(name)
     return name

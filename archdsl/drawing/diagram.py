@@ -324,4 +324,6 @@ def _repetition(site: Site, within: Site) -> tuple[Site, int] | None:
 def _call_text(inst: Instance) -> str:
     block = inst.block
     assert block is not None  # the network itself is not drawn as a call
-    return f"{block.name}({', '.join(value_text(inst.args[p.name]) for p in block.params)})"
+    passed = iter(var for var, _ in inst.tensors)  # a tensor parameter's argument: the variable it reads
+    args = ("@" + next(passed) if p.tensor else value_text(inst.args[p.name]) for p in block.params)
+    return f"{block.name}({', '.join(args)})"

@@ -118,6 +118,13 @@ CODES: dict[str, Code] = {
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
         "side-named-out": "a side output named 'out'",
+        "output-needs-label": "an output<...> without the label that is its key in the returned dict",
+        "misplaced-output": "an output<...> inside a block, a group, a branch or another body",
+        "duplicate-output": "two named outputs of one name",
+        "side-with-output": "side<...> and output<...> in one network",
+        "empty-conditional-output": "an output<...> with `if` whose body holds no layer",
+        "after-last-output": "a statement after a network's last output<...>",
+        "no-output": "a network whose every output<...> is switched off",
         "label-on-container": "a label on a residual<...>, inception<...>, gate<...>, split<...> or side<...> "
                               "itself",
         "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",

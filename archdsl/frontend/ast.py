@@ -157,6 +157,14 @@ class Side(Node):
 
 
 @node
+class Output(Node):
+    """`out: output<...>`: a named output of the network, in eval mode too; the network returns an ordered dict
+    of them in text order, as torchvision's segmentation models do."""
+
+    body: Seq
+
+
+@node
 class Gate(Node):
     """`gate<body>`: x * body(x); `gate<a | b>`: a(x) * b(x) (squeeze-and-excitation's elementwise gate)."""
 
@@ -178,7 +186,7 @@ class Ref(Node):
     name: str
 
 
-Item = Call | Group | Residual | Inception | Side | Gate | Split | Ref
+Item = Call | Group | Residual | Inception | Side | Output | Gate | Split | Ref
 
 
 @node

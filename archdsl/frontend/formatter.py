@@ -35,7 +35,8 @@ _FLUSH_AFTER = {"LPAR", "LESSTHAN", "AT"}
 # (token type, rule) pairs written flush on the left / on the right.
 _RULE_FLUSH_BEFORE = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("LPAR", "arg_list"),
                       ("LPAR", "param_list"), ("LESSTHAN", "residual"), ("LESSTHAN", "inception"),
-                      ("LESSTHAN", "side"), ("LESSTHAN", "gate"), ("LESSTHAN", "split"), ("LPAR", "allow"),
+                      ("LESSTHAN", "side"), ("LESSTHAN", "named_output"),
+                      ("LESSTHAN", "gate"), ("LESSTHAN", "split"), ("LPAR", "allow"),
                       ("LESSTHAN", "concat"), ("LBRACE", "label"), ("RBRACE", "label")}
 _RULE_FLUSH_AFTER = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("MINUS", "neg"), ("LBRACE", "label")}
 _GAP = re.compile(r"#[^\n]*|\n")

@@ -304,6 +304,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def named_output(self, meta, c):
+        return A.Output(span=self._s(meta), body=_no_defaults(c[0], "output<...>"))
+
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 

@@ -173,7 +173,7 @@ def _structural_params(net: A.Network) -> set[str]:
 
 
 def _child_seqs(item: A.Item) -> list[A.Seq]:
-    if isinstance(item, A.Group | A.Side):
+    if isinstance(item, A.Group | A.Side | A.Output):
         return [item.body]
     if isinstance(item, A.Residual):
         return [item.body] + ([item.shortcut] if item.shortcut else [])
@@ -232,6 +232,7 @@ class _Expander:
         self.counts: dict[tuple[int, Site], tuple[int, int]] = {}
         self.padded: dict[tuple[int, Site], tuple[int, int]] = {}  # the same, when expanding again (expand())
         self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
+        self.output_steps: dict[str, Step] = {}  # `out: output<...>`, switched on or not
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -272,7 +273,7 @@ class _Expander:
             raise
         self.reporter.raise_if_errors()
         net_inst.out_node = out
-        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, [out]).id
+        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, self.finish_outputs(net_inst.steps) or [out]).id
         self._decide_inplace()
         for inst in self.ir.instances:
             name_container(inst.container, self.ir.layers, self.reporter)
@@ -390,6 +391,8 @@ class _Expander:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
+        if isinstance(stmt.item, A.Output):
+            self.item(stmt.item, x, ctx, site)  # refuses it
         before = self._made(ctx)
         least, most = self.padded.get((id(stmt), site), (count, count))
         for r in range(most):
@@ -461,7 +464,7 @@ class _Expander:
             return self.numbered(stmt, x, ctx, site, count, default_name)
         item, label = stmt.item, stmt.label
         label_span = stmt.label_span or stmt.span
-        if label is not None and not isinstance(item, A.Side):
+        if label is not None and not isinstance(item, A.Side | A.Output):
             _check_label(label, label_span, self.reporter)
             if label == INPUT_REF:
                 raise ArchError(Diagnostic(f"'{INPUT_REF}' cannot be a label: `@{INPUT_REF}` names the block's or "
@@ -469,6 +472,8 @@ class _Expander:
                                            code="reserved-name"))
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
+        if isinstance(item, A.Output):
+            return self.named_output(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
             word = item.word if isinstance(item, A.Inception) else \
                 {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
@@ -544,6 +549,9 @@ class _Expander:
             return self.seq(item.body, x, ctx, site)
         if isinstance(item, A.Ref):
             return self.ref(item, x, ctx, site)
+        if isinstance(item, A.Output):
+            raise ArchError(Diagnostic("output<...> needs a label: its key in the returned dict", item.span,
+                                       hint="write e.g. `out: output<...>`", code="output-needs-label"))
         word = item.word if isinstance(item, A.Inception) else type(item).__name__.lower()
         if ctx.steps is None:
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
@@ -768,13 +776,15 @@ class _Expander:
         its tensor lives only inside an nn.Sequential, or for a side output, whose head returns its input)."""
         assert stmt.label is not None
         step = None
-        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side):
+        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side | A.Output):
             step = ctx.steps[-1]
         why = None
         if ctx.steps is None:
             why = "its output exists only inside the labelled ( ) group (an nn.Sequential) around it"
         elif isinstance(stmt.item, A.Side):
             why = "it is a side output, returned apart from the main path"
+        elif isinstance(stmt.item, A.Output):
+            why = "it is a named output, returned apart from the main path"
         self.tensors.setdefault(ctx.scope.id, {})[stmt.label] = _Defined(y, step, stmt.label_span or stmt.span, why)
 
     def ref(self, item: A.Ref, x: int, ctx: _Ctx, site: Site) -> int:
@@ -894,6 +904,8 @@ class _Expander:
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
                                        code="duplicate-side"))
+        if self.output_steps:
+            raise ArchError(_side_and_output(item.span))
         if stmt.label == "out":
             raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
                                        stmt.label_span, hint="e.g. aux1: side<...>", code="side-named-out"))
@@ -913,6 +925,67 @@ class _Expander:
             self.ir.sides[label] = out.id
         self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=_applied(bsteps), name=label))
         return x
+
+
+    def named_output(self, stmt: A.Stmt, item: A.Output, x: int, ctx: _Ctx, site: Site) -> int:
+        """`out: output<body>`: body(x) becomes the entry `out` of the dict the network returns; the path goes
+        on from x. The body's members belong to the network (torchvision's `classifier`, `aux_classifier`)."""
+        label = stmt.label
+        assert label is not None  # unlabelled() refuses an unlabelled output<...>
+        label_span = stmt.label_span or stmt.span
+        if ctx.scope.id != 0 or ctx.steps is not ctx.scope.steps:
+            raise ArchError(Diagnostic("named outputs belong in the network body", item.span,
+                                       hint="move the output<...> from the block, group or branch into the "
+                                            "network's own statements", code="misplaced-output"))
+        if not label.isidentifier() or keyword.iskeyword(label):
+            raise ArchError(Diagnostic(f"output \"{label}\" needs a name that is an identifier", label_span,
+                                       hint="it is the key in the returned dict, e.g. out: output<...>",
+                                       code="bad-module-name"))
+        if any(s.kind == StepKind.SIDE for s in ctx.scope.steps):
+            raise ArchError(_side_and_output(item.span))
+        if label in self.output_steps:
+            raise ArchError(Diagnostic(f"output '{label}' defined twice", label_span,
+                                       notes=[Note("first defined here", self.output_steps[label].span)],
+                                       code="duplicate-output"))
+        body: list[Step] = []
+        first_member = len(ctx.container.members)
+        y = self.seq(item.body, x, ctx._replace(steps=body), site.then(SiteKind.OUTPUT))
+        if stmt.cond is not None and len(ctx.container.members) == first_member:
+            # The forward tells a built head from a missing one by its first module (`is not None`).
+            raise ArchError(Diagnostic(f"a conditional output needs a layer in its body: '{label}' has none",
+                                       item.span, hint="switch off the statement before it instead, or drop the "
+                                                       "`if`", code="empty-conditional-output"))
+        out = self.node(Join.NAMED_OUTPUT, item.span, ctx, [y], {"name": label})
+        if ctx.enabled:
+            self.ir.outputs[label] = out.id
+        step = Step(StepKind.OUTPUT, site, item.span, x, y, body=body, name=label)
+        self.output_steps[label] = step
+        self._step(ctx, step)
+        return x
+
+    def finish_outputs(self, steps: list[Step]) -> list[int]:
+        """What the network's output node reads: its named outputs, if it has any, after which no statement
+        may stand (it would compute nothing returned); else [] (the main path's end)."""
+        if not self.output_steps:
+            return []
+        last = max(k for k, s in enumerate(steps) if s.kind == StepKind.OUTPUT)
+        if last < len(steps) - 1:
+            raise ArchError(Diagnostic("a statement after the last output<...> computes nothing the network "
+                                       "returns", steps[last + 1].span,
+                                       notes=[Note("the last output", steps[last].span)],
+                                       hint="move it into an output<...>, or before it", code="after-last-output"),
+                            self.program.sources)
+        if not self.ir.outputs:
+            raise ArchError(Diagnostic("every output<...> is switched off: the network would return nothing",
+                                       steps[last].span, hint="switch at least one on", code="no-output"),
+                            self.program.sources)
+        return list(self.ir.outputs.values())
+
+
+def _side_and_output(span: Span) -> Diagnostic:
+    return Diagnostic("side<...> and output<...> cannot be mixed in one network", span,
+                      hint="a network with output<...> returns a dict in training mode too: make the side output "
+                           "an output<...> (with `if` to build it only when wanted)", code="side-with-output")
 
 
 SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")

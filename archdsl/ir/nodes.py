@@ -48,6 +48,7 @@ class Join(_Word):
     CONCAT = "concat"  # an inception's branches joined
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
+    NAMED_OUTPUT = "named_output"  # `out: output<...>`: one entry of the returned dict
     MUL = "mul"  # a gate's elementwise product
     CHUNK = "chunk"  # one of a split's equal parts of the channels (a view)
 
@@ -69,6 +70,7 @@ class StepKind(_Word):
     RESIDUAL = "residual"
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
+    OUTPUT = "output"  # a named output: its body, written inline, stored under its name
     GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
     SPLIT = "split"  # channels cut into parts, a branch per part, concatenated
     REF = "ref"  # `@name`: the output of an earlier labelled statement read in place of the current tensor
@@ -97,6 +99,7 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    OUTPUT = "/out"  # a named output's body
     DROP = "/drop"  # a residual's stochastic depth, after its body
     FACTOR = "/f"  # a gate's path `number` (from 1)
 
@@ -294,6 +297,8 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
+    # `out: output<...>`: name -> its Join.NAMED_OUTPUT node, in text order, those switched on (`if`) only
+    outputs: dict[str, int] = field(default_factory=dict)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)

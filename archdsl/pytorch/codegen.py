@@ -245,17 +245,23 @@ class _Generator:
         writer.walk(inst.steps, writer.start(self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1)))
         fwd = list(writer.fwd)
         returns = "Tensor"
-        if writer.sides:
+        if writer.outputs:
+            returns = "OrderedDict[str, Tensor]"
+        elif writer.sides:
             returns = f"Tensor | {self.outputs_class}"
             always = any(not conditional for _, conditional in writer.sides)
             check = "self.training" if always else (
                 "self.training and (" + " or ".join(f"{name} is not None" for name, _ in writer.sides) + ")")
             fwd += [f"if {check}:",
                     f"{_INDENT}return {self.outputs_class}(x, {', '.join(name for name, _ in writer.sides)})"]
-        fwd.append("return x")
+        fwd.append(f"return {writer.result}" if writer.outputs else "return x")
         baked = ", ".join(f"{p}={ir.params[p]!r}" for p in sorted(ir.structural))
         c, h, w = ir.input_shape
         doc = [f'"""Network `{net.name}` ({_basename(net.span.file)}): input (B, {c}, {h}, {w}).']
+        if writer.outputs:
+            built = [n for n, conditional in writer.outputs if conditional]
+            doc += ["", f"It returns an ordered dict of its outputs ({', '.join(n for n, _ in writer.outputs)}), in "
+                        "eval and training mode" + (f"; {', '.join(built)} only where built." if built else ".")]
         if writer.sides:
             sides = ", ".join(n for n, _ in writer.sides)
             doc += ["", f"In training mode it returns the output and the side outputs ({sides}); "
@@ -335,6 +341,7 @@ class _Writer:
         self.init: list[str] = []
         self.fwd: list[str] = []
         self.emitted: set[str] = set()
+        self.declared: list[str] = []  # the members in the order their attributes are set
         # Names the user gave in this class (attributes, side outputs): generated names go around them,
         # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
         first = instances[0]
@@ -342,6 +349,10 @@ class _Writer:
             {s.name for s in first.steps if s.kind == "side" and s.name}
         self.made: set[str] = set()  # generated names taken so far (see generated())
         self.sides: list[tuple[str, bool]] = []
+        self.outputs: list[tuple[str, bool]] = []  # named outputs written so far: name, conditional
+        self.result = ""  # the variable of the dict of named outputs, once the first one is written
+        self.tapped = ""  # the tensor the named outputs read, kept when several do
+        self.under: str | None = None  # the condition of a conditional output, for its body's members
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
         # The variable that holds the tensor a statement transforms: `x`, or a concat(flat) branch's own
@@ -470,10 +481,12 @@ class _Writer:
         if not self.emit or name in self.emitted:
             return
         self.emitted.add(name)
+        self.declared.append(name)
 
         def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
             return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
 
+        cond = cond or self.under
         if cond:
             self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
@@ -644,6 +657,33 @@ class _Writer:
         side = known(step.name, step, "name")
         self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
         self.sides.append((side, cond is not None))
+        return t
+
+    def step_output(self, step: Step, t: _T) -> _T:
+        """`result["out"] = x` after the body, as torchvision's segmentation models fill their dict; every output
+        after the first starts again from the tensor they all read (`x = features`), unless from a reference."""
+        name = known(step.name, step, "name")
+        if not self.result:
+            self.gen.imports.add("OrderedDict")
+            self.result = self.generated("result")
+            self.fwd.append(f"{self.result}: OrderedDict[str, Tensor] = OrderedDict()")
+            later = [s for s in self.instances[0].steps if s.kind == "output"][1:]
+            if any(not (s.body and s.body[0].kind == "ref") for s in later):
+                self.tapped = self.generated("features")
+                self.fwd.append(f"{self.tapped} = x")
+        elif self.tapped and not (step.body and step.body[0].kind == "ref"):
+            self.fwd.append(f"x = {self.tapped}")
+        cond = self.cond_text(step)
+        outer_fwd, self.fwd, self.under = self.fwd, [], cond
+        declared = len(self.declared)
+        self.walk(step.body, t)
+        body, self.fwd, self.under = self.fwd, outer_fwd, None
+        body.append(f'{self.result}["{name}"] = x')
+        if cond is None:
+            self.fwd += body
+        else:  # expansion made sure the body holds a member: the first one built tells whether it is
+            self.fwd += [f"if {_attr(self.declared[declared])} is not None:", *(_INDENT + line for line in body)]
+        self.outputs.append((name, cond is not None))
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:

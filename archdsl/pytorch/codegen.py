@@ -210,7 +210,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 *_signature(sig)]
+                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -295,7 +295,7 @@ class _Generator:
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines += _signature(sig)
+        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
@@ -303,15 +303,6 @@ class _Generator:
         lines += ["", f"{_INDENT}def forward(self, x: Tensor{args}) -> {returns}:"]
         lines += [ind2 + line for line in fwd]
         return "\n".join(lines) + "\n"
-
-
-def _signature(sig: list[str]) -> list[str]:
-    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
-    argument a line as ruff's formatter writes it."""
-    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
-    if len(line) <= 120:
-        return [line]
-    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
 
 
 def _param_summary(ir: IR) -> str:

@@ -133,6 +133,7 @@ CODES: dict[str, Code] = {
         "forward-reference": "an @name that names a statement standing after it",
         "unknown-reference": "an @name that names no earlier labelled statement of its block or network",
         "unreadable-reference": "an @name of a statement inside an nn.Sequential, or of a side output",
+        "tensor-argument": "a value passed to a block's tensor parameter (`@low`), or a tensor to a value one",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",

@@ -8,6 +8,7 @@ at its `Site`; naming.py then names the members.
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ from archdsl.frontend.ast import Program
 from archdsl.frontend.expr import Value, Word, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
 from archdsl.ir.init import read_inits, statement_rule
-from archdsl.ir.naming import name_container
+from archdsl.ir.naming import name_container, sequential_names
 from archdsl.ir.nodes import (
     IR,
     Container,
@@ -105,6 +106,9 @@ def _check_block_params(program: Program, reporter: Reporter) -> None:
         seen: set[str] = set()
         for param in block.params:
             _check_identifier(param.name, param.span, reporter, "parameter")
+            if param.tensor and param.name == INPUT_REF:
+                reporter.error(f"'@{INPUT_REF}' names the block's input: a tensor parameter needs another name",
+                               param.span, hint="e.g. '@low'", code="reserved-name")
             if param.name in seen:
                 reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span,
                                code="duplicate-parameter")
@@ -286,11 +290,12 @@ class _Expander:
             if after:
                 src = self.ir.layers[layer.inputs[0]]
                 layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
-        # A layer word argument is one line of its block's class, `act(inplace=True)` or `act()`, for every use:
-        # in place only where every use may be (the costs then count what the emitted code does).
+        # One class is written for all uses of a block, and a layer word argument is one line of it,
+        # `act(inplace=True)` or `act()`: a layer is in place only where every use may be (a use whose input a
+        # reference also reads must not overwrite it; the costs then count what the emitted code does).
         sites: dict[tuple[str, Site], list[Layer]] = {}
         for layer in self.ir.layers:
-            if layer.argument is not None and layer.member is not None:
+            if layer.member is not None and (layer.argument is not None or L.OPS[layer.op].inplace_after):
                 block = self.ir.instances[layer.scope].block
                 sites.setdefault((block.name if block else "", layer.member.site), []).append(layer)
         for uses in sites.values():
@@ -424,7 +429,7 @@ class _Expander:
     def _conditional(self, steps: list[Step], cond: A.Expr, number: int | None) -> None:
         for step in steps:
             if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
-                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception", StepKind.GATE: "gate",
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: step.word, StepKind.GATE: "gate",
                         StepKind.SPLIT: "split"}.get(step.kind, "reference")
                 what = "a reference" if word == "reference" else f"a {word}<...>"
                 raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", cond.span,
@@ -533,8 +538,14 @@ class _Expander:
         return "".join(text)
 
     def _apply(self, ctx: _Ctx, m: Member, site: Site, span: Span, x: int, y: int) -> None:
+        step = Step(StepKind.APPLY, site, span, x, y, member=m)
         if ctx.steps is not None:
-            self._step(ctx, Step(StepKind.APPLY, site, span, x, y, member=m))
+            self._step(ctx, step)
+            return
+        # A member of an nn.Sequential: recorded in its container, for a reference that reads it (`@backbone.4`).
+        step.index = ctx.number
+        ctx.container.steps.append(step)
+        ctx.scope.steps_by_site[site] = step
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
         assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
@@ -600,8 +611,11 @@ class _Expander:
                                        code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
-        inputs = [x] + [self.tensor_option(bound.exprs[o.name], ctx, call) for o in spec.options
-                        if o.kind == "tensor" and bound.attrs.get(o.name) is not None]
+        inputs = [x]
+        for o in spec.options:
+            if o.kind == "tensor" and bound.attrs.get(o.name) is not None:
+                node, bound.attrs[o.name] = self.tensor_option(bound.exprs[o.name], ctx, call)  # the variable
+                inputs.append(node)
         layer = self.node(spec.op, call.span, ctx, inputs, dict(bound.attrs, word=word), bound.exprs)
         if argument is not None:
             # Unlabelled, it is named after the parameter (`act`), which every use of the block shares.
@@ -623,14 +637,19 @@ class _Expander:
             raise ArchError(Diagnostic(f"block '{call.name}' takes arguments in parentheses, not '-' or '/'",
                                        call.span, hint=f"write {call.name}(...)", code="block-arguments"))
         width = self.input_width(x, call) if self._reads_width(block) else None
-        args = _bind_block_args(call, block, ctx.env, width)
+        args, refs = _bind_block_args(call, block, ctx.env, width)
+        passed = [self.tensor_argument(ref, ctx, call) for ref in refs.values()]
         inst_id = len(self.ir.instances)
         m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
                         default_name=default_name)
         # A sequential block's members are an nn.Sequential's: numbered 0, 1, ... unless labelled.
         container = Container(ContainerKind.SEQ if block.sequential else ContainerKind.CLASS, inst_id, m)
-        inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
+        inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x,
+                        tensors=[(var, node) for node, var in passed])
         self.ir.instances.append(inst)
+        # The block's tensor parameters: what `@low` reads in its body, the arguments of its forward.
+        self.tensors[inst_id] = {name: _Defined(node, None, ref.span, None, param=True)
+                                 for (name, ref), (node, _) in zip(refs.items(), passed)}
         defaults = merged(self.defaults[1], self.defaults[2].get(block.name, {}))
         env = dict(args) if width is None else {**args, "in_channels": width}
         inner = _Ctx(inst, container, inst.steps, env, ctx.enabled, ctx.stack + (call.name,), defaults,
@@ -725,7 +744,7 @@ class _Expander:
 
     def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
         flat = _concat_flat(item)
-        step = Step(StepKind.CONCAT, site, item.span, x, -1, flat=flat)
+        step = Step(StepKind.CONCAT, site, item.span, x, -1, flat=flat, word=item.word)
         outs = []
         for i, branch in enumerate(item.branches, start=1):
             bsteps: list[Step] = []
@@ -795,11 +814,20 @@ class _Expander:
             raise ArchError(Diagnostic(f"a reference cannot stand in {where}: its items run in a chain", item.span,
                                        hint="move the reference into the block or network body, or start a "
                                             "concat branch with it", code="misplaced-reference"))
-        node = self.resolve(item, ctx)
-        self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=item.name))
+        node, var = self.resolve(item, ctx)
+        self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=var))
         return node
 
-    def tensor_option(self, expr: A.Expr, ctx: _Ctx, call: A.Call) -> int:
+    def tensor_argument(self, ref: A.Ref, ctx: _Ctx, call: A.Call) -> tuple[int, str]:
+        """`head(@backbone.4, 21)`: the tensor a block's `@low` parameter reads, passed to its forward."""
+        if ctx.steps is None or ctx.chain_only:
+            where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else ctx.chain_only
+            raise ArchError(Diagnostic(f"block '{call.name}' takes a tensor argument, so it cannot stand in {where}",
+                                       call.span, hint="move it into the block or network body",
+                                       code="misplaced-reference"))
+        return self.resolve(ref, ctx)
+
+    def tensor_option(self, expr: A.Expr, ctx: _Ctx, call: A.Call) -> tuple[int, str]:
         """`crop(@up4)`: the layer reads up4's output too, so its forward takes a second tensor."""
         assert isinstance(expr, A.Ref)  # registry.option_value checked it
         if ctx.steps is None or (ctx.chain_only or "").startswith("a sequential"):
@@ -809,12 +837,15 @@ class _Expander:
                                        code="misplaced-reference"))
         return self.resolve(expr, ctx)
 
-    def resolve(self, item: A.Ref, ctx: _Ctx) -> int:
-        """The node `@name` reads, its statement marked to keep it (Step.save); errors name the label.
-        `@input` reads the block's (or network's) input, which code generation then keeps."""
-        if item.name == INPUT_REF:
+    def resolve(self, item: A.Ref, ctx: _Ctx) -> tuple[int, str]:
+        """The node `@name` reads and the forward's variable that holds it, its statement marked to keep it
+        (Step.save); errors name the label."""
+        if item.name == INPUT_REF:  # `@input`: the block's (or network's) input, which code generation then keeps
+            if item.path:
+                raise ArchError(Diagnostic(f"'@{item.text}': `@{INPUT_REF}` is a tensor, which has no members",
+                                           item.span, hint=f"write @{INPUT_REF}", code="unreadable-reference"))
             ctx.scope.reads_input = True
-            return ctx.scope.in_node
+            return ctx.scope.in_node, INPUT_REF
         known_here = self.tensors.get(ctx.scope.id, {})
         found = known_here.get(item.name)
         if found is None:
@@ -829,13 +860,61 @@ class _Expander:
                                        item.span, hint=did_you_mean(item.name, sorted(known_here),
                                                                     "label the statement whose output you mean"),
                                        code="unknown-reference"))
+        if found.param:
+            if item.path:
+                raise ArchError(Diagnostic(f"'@{item.text}': '{item.name}' is a tensor parameter of block "
+                                           f"'{ctx.scope.block.name if ctx.scope.block else ''}', which has no "
+                                           "members", item.span, hint=f"write @{item.name}",
+                                           code="unreadable-reference"))
+            return found.node, item.name  # an argument of the block's forward
         if found.step is None:
-            raise ArchError(Diagnostic(f"'@{item.name}' cannot be read: {found.why}", item.span,
+            raise ArchError(Diagnostic(f"'@{item.text}' cannot be read: {found.why}", item.span,
                                        notes=[Note(f"'{item.name}' is defined here", found.span)],
-                                       hint="label a statement of the block or network body itself",
+                                       hint="label a statement of the block or network body itself, or read the "
+                                            "group's member by its path (`@group.member`)",
                                        code="unreadable-reference"))
-        found.step.save = item.name
-        return found.node
+        if not item.path:
+            found.step.save = item.name
+            return found.node, item.name
+        step = self.member_step(item, found)
+        var = re.sub(r"\W", "_", "_".join((item.name, *item.path)))
+        text = ctx.scope.block.body if ctx.scope.block else self.net.body
+        while _label_span(text, var) is not None or var in known_here:  # a label of its own: go around it
+            var += "_"
+        step.save = var
+        return step.out_node, var
+
+    def member_step(self, item: A.Ref, found: _Defined) -> Step:
+        """`@backbone.layer3`: the step that applies that member of the labelled group `backbone` (named as
+        the naming stage names it, so as its state_dict keys); the groups on the way are marked to run their
+        members one by one."""
+        step = found.step
+        assert step is not None
+        for depth, part in enumerate(item.path):
+            prefix = ".".join((item.name, *item.path[:depth]))
+            m = step.member
+            if step.kind != StepKind.APPLY or m is None or m.children is None:
+                what = f"a use of block '{m.word}'" if m is not None and m.kind == MemberKind.INSTANCE else \
+                    "not a labelled ( ) group"
+                raise ArchError(Diagnostic(f"'@{item.text}': '{prefix}' is {what}, so it has no members a reference "
+                                           "can read", item.span, notes=[Note(f"'{item.name}' is defined here",
+                                                                              found.span)],
+                                           hint="references read the members of labelled groups (nn.Sequential); "
+                                                "label the statement inside the block and read it there",
+                                           code="unreadable-reference"))
+            if step.cond is not None:
+                raise ArchError(Diagnostic(f"'@{item.text}': '{prefix}' exists only under a condition", item.span,
+                                           hint="read a member of an unconditional group", code="unreadable-reference"))
+            names = sequential_names(m.children)
+            if part not in names:
+                listed = ", ".join(names)
+                raise ArchError(Diagnostic(f"'@{item.text}': the labelled group '{prefix}' has no member '{part}'",
+                                           item.span, notes=[Note(f"'{item.name}' is defined here", found.span)],
+                                           hint=did_you_mean(part, names, f"its members: {listed}"),
+                                           code="unknown-reference"))
+            step.unrolled = True
+            step = m.children.steps[names.index(part)]
+        return step
 
     def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
         """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
@@ -1100,12 +1179,13 @@ def _names_in(node: object) -> set[str]:
 
 
 class _Defined(NamedTuple):
-    """A labelled statement as a reference sees it (see _Expander.define)."""
+    """A labelled statement as a reference sees it (see _Expander.define), or a block's tensor parameter."""
 
     node: int
     step: Step | None
     span: Span
     why: str | None
+    param: bool = False
 
 
 def _label_span(seq: A.Seq, label: str) -> Span | None:
@@ -1120,13 +1200,16 @@ def _label_span(seq: A.Seq, label: str) -> Span | None:
     return None
 
 
-def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], width: int | None) -> dict[str, Value]:
+def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value],
+                     width: int | None) -> tuple[dict[str, Value], dict[str, A.Ref]]:
+    """The values of a block use's arguments, and the references passed to its tensor parameters (`@low`)."""
     params = [p.name for p in block.params]
+    signature = f"signature: {block.name}({', '.join(('@' if p.tensor else '') + p.name for p in block.params)})"
     given: dict[str, A.Expr] = {}
     positional = [a for a in call.args if a.name is None]
     if len(positional) > len(params):
         raise ArchError(Diagnostic(f"block '{block.name}' takes {len(params)} argument(s), got {len(positional)}",
-                                   call.span, hint=f"signature: {block.name}({', '.join(params)})", code="block-arity"))
+                                   call.span, hint=signature, code="block-arity"))
     for name, arg in zip(params, positional):
         given[name] = arg.value
     for arg in call.args:
@@ -1134,20 +1217,31 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], wid
             continue
         if arg.name not in params:
             raise ArchError(Diagnostic(f"block '{block.name}' has no parameter '{arg.name}'", arg.span,
-                                       hint=did_you_mean(arg.name, params,
-                                                         f"signature: {block.name}({', '.join(params)})"),
-                                       code="unknown-parameter"))
+                                       hint=did_you_mean(arg.name, params, signature), code="unknown-parameter"))
         if arg.name in given:
             raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span, code="duplicate-argument"))
         given[arg.name] = arg.value
     values: dict[str, Value] = {}
+    refs: dict[str, A.Ref] = {}
     for param in block.params:
-        if param.name in given:
-            values[param.name] = _argument(given[param.name], env)
+        expr = given.get(param.name)
+        if param.tensor and expr is not None and not isinstance(expr, A.Ref):
+            raise ArchError(Diagnostic(f"block '{block.name}' takes a tensor for '@{param.name}', not a value",
+                                       expr.span, hint=f"pass an earlier statement's output, e.g. @label; {signature}",
+                                       code="tensor-argument"))
+        if not param.tensor and isinstance(expr, A.Ref):
+            raise ArchError(Diagnostic(f"block '{block.name}' takes a value for '{param.name}', not the tensor "
+                                       f"'@{expr.text}'", expr.span,
+                                       hint=f"mark the parameter `@{param.name}` to pass it a tensor; {signature}",
+                                       code="tensor-argument"))
+        if isinstance(expr, A.Ref):
+            refs[param.name] = expr
+        elif expr is not None:
+            values[param.name] = _argument(expr, env)
         elif param.default is not None:  # defaults may read the parameters before them, and the input's width
             values[param.name] = _argument(param.default,
                                            values if width is None else {**values, "in_channels": width})
         else:
-            raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
-                                       hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))
-    return values
+            raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{'@' * param.tensor}{param.name}'",
+                                       call.span, hint=signature, code="missing-argument"))
+    return values, refs

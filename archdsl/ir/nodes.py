@@ -189,6 +189,9 @@ class Container:
     scope: int
     owner: Member | None
     members: list[Member] = field(default_factory=list)
+    # An nn.Sequential's: each member applied in turn, written out member by member when a reference reads
+    # one of them (`@backbone.layer3`; see Step.unrolled).
+    steps: list[Step] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<Container {self.kind} {self.path or '(network)'}: {len(self.members)} members>"
@@ -245,11 +248,15 @@ class Step:
     branches: list[Member | None] = field(default_factory=list)
     branch_steps: list[list[Step]] = field(default_factory=list)
     flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
+    word: str = "concat"  # CONCAT: the word written, `concat` or its synonym `inception` (diagnostics, drawings)
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
     # A labelled statement's step whose output a later `@label` reads: code generation keeps it in a variable.
     save: str | None = None
     name: str | None = None
+    # APPLY of a labelled group whose member a reference reads (`@backbone.layer3`): the forward runs its
+    # members one by one (its container's steps) instead of calling the nn.Sequential whole.
+    unrolled: bool = False
 
     def __repr__(self) -> str:
         return f"<Step {self.kind} {self.member.path if self.member else self.site}>"
@@ -270,6 +277,9 @@ class Instance:
     in_node: int = -1
     out_node: int = -1
     members_by_site: dict[Site, Member] = field(default_factory=dict)
+    # A block use with tensor parameters (`head(@backbone.4, 21)`): per parameter, in order, the caller's
+    # variable it passes and the node that variable holds.
+    tensors: list[tuple[str, int]] = field(default_factory=list)
     steps_by_site: dict[Site, Step] = field(default_factory=dict)
     reads_input: bool = False  # `@input` stands in its body: its forward keeps its input
 

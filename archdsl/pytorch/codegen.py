@@ -163,12 +163,13 @@ class _Generator:
         n = len(instances)
         names = {"in_channels": Sym.name("in_channels", tuple(_channels(self.ir.layers[i.in_node])
                                                               for i in instances))}
-        for p in block.params:
+        values = [p for p in block.params if not p.tensor]
+        for p in values:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
         params: dict[str, str] = {}  # parameter -> its entry in the signature
         prologues: dict[str, list[str]] = {}  # parameter -> the lines that compute its default
         words = _words([p.default for p in block.params if p.default is not None], names, n)
-        for p in block.params:
+        for p in values:
             kind = _type_name([i.args[p.name] for i in instances])
             if kind == _CALLABLE:
                 self.imports.add("Callable")
@@ -187,6 +188,7 @@ class _Generator:
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = writer.start(self.input_state(first, names["in_channels"], n))
+        writer.tensor_parameters(block)
         items: list[tuple[Member, str]] = []
         if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
             for m in first.container.members:
@@ -212,7 +214,7 @@ class _Generator:
         if block.sequential:
             return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
-                               "Tensor")
+                               "Tensor", inputs=[p.name for p in block.params if p.tensor])
 
     def sequential_class_text(self, name: str, doc: str, sig: list[str], prologue: list[str],
                               items: list[tuple[Member, str]]) -> str:
@@ -220,7 +222,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 *_signature(sig)]
+                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]  # layout.py wraps it past 120 columns
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -300,27 +302,19 @@ class _Generator:
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
     def class_text(self, name: str, doc: str, sig: list[str], init: list[str], fwd: list[str], returns: str,
-                   head: Sequence[str] = (), methods: Sequence[str] = ()) -> str:
+                   head: Sequence[str] = (), methods: Sequence[str] = (), inputs: Sequence[str] = ()) -> str:
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines += _signature(sig)
+        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")  # layout.py wraps it past 120 columns
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
-        lines += ["", f"{_INDENT}def forward(self, x: Tensor) -> {returns}:"]
+        args = "".join(f", {name}: Tensor" for name in inputs)  # a block's tensor parameters (`@low`)
+        lines += ["", f"{_INDENT}def forward(self, x: Tensor{args}) -> {returns}:"]
         lines += [ind2 + line for line in fwd]
         return "\n".join(lines) + "\n"
-
-
-def _signature(sig: list[str]) -> list[str]:
-    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
-    argument a line as ruff's formatter writes it."""
-    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
-    if len(line) <= 120:
-        return [line]
-    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
 
 
 def _unused(params: dict[str, str], prologues: dict[str, list[str]], body: list[str]) -> list[str]:
@@ -383,8 +377,11 @@ class _Writer:
         # Names the user gave in this class (attributes, side outputs): generated names go around them,
         # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
         first = instances[0]
+        # The variables that references keep (`backbone_4 = x`) and a block's tensor parameters are the user's too.
         self.user_names = {m.name for m in first.container.members if m.name} | \
-            {s.name for s in first.steps if s.kind == "side" and s.name}
+            {s.name for s in first.steps if s.kind == "side" and s.name} | \
+            {s.save for s in first.steps_by_site.values() if s.save} | \
+            {p.name for p in (first.block.params if first.block else []) if p.tensor}
         self.made: set[str] = set()  # generated names taken so far (see generated())
         self.sides: list[tuple[str, bool]] = []
         self.outputs: list[tuple[str, bool]] = []  # named outputs written so far: name, conditional
@@ -555,6 +552,18 @@ class _Writer:
             k = end
         return t
 
+    def tensor_parameters(self, block: A.BlockDef) -> None:
+        """What a block's tensor parameters (`@low`) hold at the start of its forward: their channels, as a
+        number or, where the uses differ, a constructor argument (`low_channels`)."""
+        for k, p in enumerate(q for q in block.params if q.tensor):
+            shapes = [_out_shape(self.ir.layers[i.tensors[k][1]]) for i in self.instances]
+            if len(shapes[0]) == 3:
+                self.kept[p.name] = _T(self.size(f"@{p.name}:channels", f"{p.name}_channels", [s[0] for s in shapes]),
+                                       None, None, None)
+            else:
+                self.kept[p.name] = _T(None, self.size(f"@{p.name}:features", f"{p.name}_features",
+                                                       [s[0] for s in shapes]), None, None)
+
     def keep(self, step: Step, t: _T) -> None:
         """A labelled statement's output that a later `@label` reads: kept in a variable named by the label
         (no attribute or generated name can take it: labels are the user's, and `x` is reserved)."""
@@ -615,12 +624,28 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
+        if step.unrolled:  # never conditional (expansion refuses a reference into a conditional group)
+            return self.unrolled(step, t)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
             self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return out  # as if it held: walk() decides what follows the statement
         src = self.reads()
         self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
+
+    def unrolled(self, step: Step, t: _T) -> _T:
+        """A labelled group a reference reads into (`@backbone.4`), run member by member: `x =
+        self.backbone[4](x)`, `backbone_4 = x`; the nn.Sequential and its keys stay as they are."""
+        group = known(known(step.member, step, "member").children, step, "children")
+        for child in group.steps:
+            m = known(child.member, child, "member")
+            if child.unrolled:
+                t = self.unrolled(child, t)
+            else:
+                _, t = self.ctor(m, t)
+                self.fwd.append(f"{self.var} = {_submodule(m)}({self.reads()}){self.comment(child, t)}")
+            self.keep(child, t)
+        return t
 
     def applied(self, m: Member, src: str = "x") -> str:
         """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
@@ -631,6 +656,9 @@ class _Writer:
             kept = [self.variable(str(layer.attrs[o.name])) for o in OPS[layer.op].options if o.kind == "tensor"
                     and layer.attrs.get(o.name) is not None]
             return f"{_attr(_name(m))}({', '.join([src, *kept])})"
+        if m.kind == "instance":  # a block's tensor parameters (`head(@backbone.4, 21)`): its forward's arguments
+            passed = [self.variable(var) for var, _ in self.ir.instances[known(m.instance, m, "instance")].tensors]
+            return f"{_attr(_name(m))}({', '.join([src, *passed])})"
         return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
@@ -916,11 +944,15 @@ class _Writer:
         dropped = self.gen.dropped[block.name]
         bound = [param.name for param in block.params[:len(positional)]] + [None] * len(call.args)
         for a, name in zip(call.args, bound):
+            if isinstance(a.value, A.Ref):  # a tensor argument: passed to the forward (applied())
+                continue
             if (a.name or name) in dropped:
                 continue  # a parameter the class does not take (see block_class)
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:
+            if p.tensor:
+                continue
             expr = given.get(p.name)
             if expr is not None:
                 child_names[p.name] = render(expr, names, self.n)
@@ -935,6 +967,7 @@ class _Writer:
             sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children], passed=True)
             follower.given[key] = sym
             args.append(f"{arg}={sym}")
+        follower.tensor_parameters(block)
         inner = follower.walk(first.steps, follower.start(self.gen.input_state(first, cin, self.n)))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
@@ -1096,6 +1129,21 @@ def _spatial(layer: Layer) -> tuple[int, int] | None:
 
 def _name(m: Member) -> str:
     return known(m.name, m, "name")  # naming.py names every member
+
+
+def _submodule(m: Member) -> str:
+    """A member inside a labelled group, read from the class: `self.backbone[4]` (unlabelled, by index),
+    `self.backbone.layer3`; `self.get_submodule("backbone.block1-0")` where a quoted label is on the way."""
+    names, text = [], "self"
+    while m.container.owner is not None and m.container.kind == "seq":
+        names.append((_name(m), m.label is None))
+        m = m.container.owner
+    names.append((_name(m), False))
+    if any(not name.isidentifier() and not indexed for name, indexed in names):
+        return f'self.get_submodule("{".".join(name for name, _ in reversed(names))}")'
+    for name, indexed in reversed(names):
+        text += f"[{name}]" if indexed else f".{name}"
+    return text
 
 
 def _attr(name: str) -> str:

@@ -160,6 +160,9 @@ class Layer:
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
     nhwc: bool = False  # the output is channels last, (H, W, C), as after permute(0, 2, 3, 1)
+    # Switched off in this use and too small for its input there (or after such a layer): its shapes come
+    # from an input enlarged to fit, so channels, features and options are right, heights and widths not.
+    unsized: bool = False
     params: int = 0
     buffers: int = 0
     derived: Derived = field(default_factory=Derived)

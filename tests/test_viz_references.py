@@ -132,3 +132,42 @@ def test_joins_are_drawn_as_operators_and_named_in_the_page():
         assert len([a for a, b in dataflow(dot) if b == mul]) == 2
     titles = {d.info[k]["title"] for k in d.info if k.startswith("L") and d.info[k]["title"] in ("add", "multiply")}
     assert titles == {"add", "multiply"}
+
+
+SEG = net("backbone: (conv3-8/2; relu; layer2: (conv3-16/2; relu); layer3: (conv3-32/2; relu));\n"
+          "out: output< classifier: (conv3-8; relu; conv1-5); upsample(size=@input, mode=bilinear) >;\n"
+          "aux: output< @backbone.layer2; aux_classifier: (conv1-5); upsample(size=@input, mode=bilinear) >",
+          "3x64x64")
+
+
+def test_group_references_and_named_outputs_are_drawn_as_written():
+    d = drawing(archdsl.build("seg.arch", source=SEG))
+    dot = d.graph.source
+    labels = sorted(re.findall(r'label="(@[\w.]+)"', dot))
+    assert labels == ["@backbone.layer2", "@input", "@input"]  # the variable is backbone_layer2
+    assert 'label="outputs\\nout, aux"' in dot  # the network returns both, as a dict
+    assert "output out\\n5x64x64" in dot and "output aux\\n5x64x64" in dot
+    assert "rank=same" not in dot  # @input in an option reads a size, and @backbone.layer2's reader is next to it
+
+
+# A head reading a low-level feature through a block's tensor parameter (LRASPP's shape): the low branch
+# meets the high one, computed at 1/8 and brought back to 1/4, at the concat.
+HEAD = ("block head(@low, n) {\n    cbr: conv1-16; relu; upsample(size=@low, mode=bilinear);\n"
+        "    concat< @low; low_classifier: conv1-n | high_classifier: conv1-n >\n}\n")
+
+
+def test_a_tensor_argument_that_bridges_a_dip_is_a_skip():
+    source = HEAD + net("backbone: (conv3-8/2; relu; c2: conv3-16/2; relu; c3: conv3-32/2; relu);\n"
+                        "head(@backbone.c2, 3); upsample(size=@input, mode=bilinear)", "3x64x64")
+    ir = archdsl.build("h.arch", source=source)
+    d = drawing(ir)
+    dot = d.graph.source
+    assert "head1: head(@backbone.c2, 3)" in dot
+    c2 = next(x.id for x in ir.layers if str(x.path) == "backbone.c2")
+    low = next(x.id for x in ir.layers if str(x.path) == "head1.low_classifier")
+    (row,) = re.findall(r"\{\n\t+rank=same\n\t+(\w+)\n\t+(\w+)\n\t+\}", dot)
+    assert set(row) == {drawn(d, c2), drawn(d, low)}
+    rising = {(b, a) for a, b, attrs in EDGE.findall(dot) if "dir=back" in attrs}
+    cat = next(f"L{x.id}" for x in ir.layers if x.op == "concat")
+    high = drawn(d, next(x.id for x in ir.layers if str(x.path) == "head1.high_classifier"))
+    assert (high, cat) in rising and (drawn(d, low), cat) not in rising  # up the high branch, across the low

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from archdsl.errors import Span
+from archdsl.frontend import ast as A
 from archdsl.ir.nodes import (
     IR,
     ContainerKind,
@@ -326,5 +327,10 @@ def _call_text(inst: Instance) -> str:
     block = inst.block
     assert block is not None  # the network itself is not drawn as a call
     passed = iter(var for var, _ in inst.tensors)  # a tensor parameter's argument: the variable it reads
-    args = ("@" + next(passed) if p.tensor else value_text(inst.args[p.name]) for p in block.params)
+    # ... shown as the call writes it, `@backbone.c2`, where the variable is `backbone_c2`
+    written = {a.name or block.params[i].name: "@" + ".".join((a.value.name, *a.value.path))
+               for i, a in enumerate(inst.call.args if inst.call else []) if isinstance(a.value, A.Ref)
+               and (a.name or i < len(block.params))}
+    args = (written.get(p.name, "@" + next(passed)) if p.tensor else value_text(inst.args[p.name])
+            for p in block.params)
     return f"{block.name}({', '.join(args)})"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from archdsl.ir.nodes import IR, Layer, Step, StepKind
+from archdsl.errors import Span
+from archdsl.ir.nodes import IR, Join, Layer, Step, StepKind
 from archdsl.layers import OPS
 
 
@@ -22,6 +23,7 @@ class Reference:
     reader: int  # a layer that reads it through the reference
     name: str  # as written after the `@`
     data: bool  # `@d4` as a statement: the reader computes on its tensor; False: an option (`crop(@up4)`)
+    at: int = -1  # a statement's: the tensor current where it stands, which its path rejoins downstream
 
 
 @dataclass
@@ -35,8 +37,9 @@ class Skips:
 def references(ir: IR) -> list[Reference]:
     """Every reference edge of the network, data references (statements) first, then options."""
     found: list[Reference] = []
+    lines: dict[str, list[str]] = {}  # a file's lines, split where a reference stands in it
     for inst in ir.instances:
-        _walk(ir, inst.steps, math.inf, found)
+        _walk(ir, inst.steps, math.inf, found, lines)
     for layer in ir.layers:
         spec = OPS.get(layer.op)
         if spec is None:
@@ -47,21 +50,35 @@ def references(ir: IR) -> list[Reference]:
     return found
 
 
-def _walk(ir: IR, steps: list[Step], bound: float, found: list[Reference]) -> None:
+def _walk(ir: IR, steps: list[Step], bound: float, found: list[Reference], lines: dict[str, list[str]]) -> None:
     """REF steps: the layers reading the referenced tensor that the statements after the reference made.
 
     Layer ids follow expansion order, so those are the readers made after the reference's input (a
     reader of the labelled statement made before it is the statement that followed the label) and
     no later than the next statement's output.
     """
-    for i, step in enumerate(steps):
-        after = [s.out_node for s in steps[i + 1:] if s.kind != StepKind.REF]
-        until = after[0] if after else bound
+    untils: list[float] = []  # per step, the output of the next statement that makes layers
+    for step in reversed(steps):
+        untils.append(bound)
+        if step.kind != StepKind.REF:
+            bound = step.out_node
+    for step, until in zip(steps, reversed(untils)):
         if step.kind == StepKind.REF and step.out_node != step.in_node:
-            found += [Reference(step.out_node, r, step.name or "", True)
+            name = _written(step.span, lines, ir.program.sources) or step.name or ""
+            found += [Reference(step.out_node, r, name, True, step.in_node)
                       for r in ir.layers[step.out_node].outputs if step.in_node < r <= until]
         for inner in (step.body, step.shortcut_steps, *step.branch_steps, *step.factors):
-            _walk(ir, inner, step.out_node, found)
+            _walk(ir, inner, step.out_node, found, lines)
+
+
+def _written(span: Span, lines: dict[str, list[str]], sources: dict[str, str]) -> str | None:
+    """The reference as the file writes it, `backbone.layer2`: Step.name is the variable keeping it."""
+    if span.file not in lines:
+        lines[span.file] = sources.get(span.file, "").splitlines()
+    text = lines[span.file]
+    if span.end_line != span.line or span.end_column is None or not 0 < span.line <= len(text):
+        return None
+    return text[span.line - 1][span.column - 1:span.end_column - 1].lstrip("@").strip() or None
 
 
 def skips(ir: IR, refs: list[Reference]) -> Skips:
@@ -70,9 +87,15 @@ def skips(ir: IR, refs: list[Reference]) -> Skips:
     for ref in refs:
         if not ref.data:  # an option reads a shape (crop, upsample to a size): no data comes across
             continue
-        between = _between(ir, ref.source, ref.reader)
+        # Where the reference's path and the main one meet: U-Net's crop reads both; a head's low-level
+        # branch meets its high-level one at a later concat or add.
+        meet = min(({ref.reader} | _descendants(ir, ref.reader)) & ({ref.at} | _descendants(ir, ref.at)),
+                   default=None)
+        if meet is None or ir.layers[meet].op == Join.OUTPUT:  # named outputs meet only in the returned dict
+            continue
+        between = _between(ir, ref.source, meet)
         areas = {n: a for n in between if (a := _area(ir.layers[n])) is not None}
-        ends = [_area(ir.layers[ref.source]), _area(ir.layers[ref.reader])]
+        ends = [_area(ir.layers[ref.source]), _area(ir.layers[meet])]
         if not areas or None in ends or min(areas.values()) >= min(a for a in ends if a is not None):
             continue
         low = min(areas.values())
@@ -80,7 +103,7 @@ def skips(ir: IR, refs: list[Reference]) -> Skips:
         up = _descendants(ir, bottom, between)
         ups = up | {bottom}
         out.same_rank.append((ref.source, ref.reader))
-        out.rising.update((a, b) for b in up | {ref.reader} for a in ir.layers[b].inputs if a in ups)
+        out.rising.update((a, b) for b in up | {meet} for a in ir.layers[b].inputs if a in ups)
     return out
 
 
@@ -95,11 +118,12 @@ def _between(ir: IR, source: int, reader: int) -> set[int]:
     return _descendants(ir, source, back)
 
 
-def _descendants(ir: IR, start: int, within: set[int]) -> set[int]:
+def _descendants(ir: IR, start: int, within: set[int] | None = None) -> set[int]:
+    """The enabled layers reachable from `start`, only through `within` where given."""
     seen, todo = set(), [start]
     while todo:
         for n in ir.layers[todo.pop()].outputs:
-            if n in within and n not in seen:
+            if (n in within if within is not None else ir.layers[n].enabled) and n not in seen:
                 seen.add(n)
                 todo.append(n)
     return seen

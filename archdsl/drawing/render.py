@@ -243,7 +243,10 @@ class _Drawer:
         name = f"L{layer_id}"
         title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op in (Join.CHUNK, Join.NAMED_OUTPUT)
                                               else f"{layer.attrs['name']} (side output)")
-        graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
+        shown = fmt(layer.out_shape)
+        if layer.op == Join.OUTPUT and self.ir.outputs:  # the network returns its named outputs as a dict
+            title, shown = "outputs", ", ".join(self.ir.outputs)
+        graph.node(name, label=f"{title}\\n{shown}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])
         self.record(name, JOIN_NAMES.get(layer.op, title), ModulePath(), layer.out_shape, [layer_id], layer)
         self.node_of[layer_id] = name

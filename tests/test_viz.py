@@ -76,7 +76,8 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     table = rows(dot)
     # Joins are nodes of their own (a gate's multiply, a split's parts too); a projection shortcut is a row.
     plain = [x for x in ir.enabled_layers() if x.op not in ("input", "output", "add", "concat", "side_output", "mul",
-                                                            "chunk") and x.derived.decision != "identity"]
+                                                            "chunk", "named_output")
+             and x.derived.decision != "identity"]
     assert sorted(table) == sorted(x.id for x in plain)
     for layer in plain:
         assert f">{fmt(layer.out_shape)}<" in table[layer.id], layer.describe()
@@ -86,6 +87,7 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     assert len(joins(dot, "concat")) == sum(1 for x in ir.enabled_layers() if x.op == "concat")
     assert len(joins(dot, "multiply")) == sum(1 for x in ir.enabled_layers() if x.op == "mul")
     assert len(joins(dot, r"channels part \d+/\d+")) == sum(1 for x in ir.enabled_layers() if x.op == "chunk")
+    assert len(joins(dot, r"output \w+")) == len(ir.outputs)
     assert dot.count('label=identity style=dashed') == identity_shortcuts(ir)
     assert f"{sum(x.params for x in ir.enabled_layers()):,} params" in dot
 

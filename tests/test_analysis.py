@@ -258,8 +258,10 @@ def _cli_json(*argv: str) -> str:
 
 
 # What `archdsl summary` must run without: torch (the issue: it must work where torch is
-# absent), and everything else whose import would cost its start-up (bench/summary_speed.py).
-HEAVY = ("torch", "numpy", "matplotlib", "graphviz", "networkx", "pydantic", "lark", "safetensors")
+# absent), and everything else whose import would cost its start-up (bench/summary_speed.py): the
+# Python API too, which `import archdsl` imported with its helpers before its functions were lazy.
+HEAVY = ("torch", "numpy", "matplotlib", "graphviz", "networkx", "pydantic", "lark", "safetensors", "archdsl.api",
+         "archdsl.origin", "html")
 
 
 def test_summary_json_has_the_promised_fields_and_imports_nothing_heavy():

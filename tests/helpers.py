@@ -122,6 +122,7 @@ EXPECTED_PARAMS = {
     "fcn_resnet101": 51_949_141,
     "deeplabv3_resnet50": 39_638_869,
     "deeplabv3_resnet101": 58_630_997,
+    "lraspp_mobilenet_v3_large": 3_221_538,
 }
 
 

@@ -29,7 +29,8 @@ def model_for(path: Path) -> tuple[torch.nn.Module, str]:
         return getattr(torchvision.models, path.stem)(weights=None, **kwargs), f"torchvision.models.{path.stem}"
     if path.stem in torchvision.models.list_models(module=torchvision.models.segmentation):
         # The .arch file's defaults: no aux head; weights_backbone=None, or torchvision downloads the backbone's.
-        model = getattr(torchvision.models.segmentation, path.stem)(weights=None, weights_backbone=None, aux_loss=False)
+        aux = {} if path.stem.startswith("lraspp") else {"aux_loss": False}  # LR-ASPP has no aux head
+        model = getattr(torchvision.models.segmentation, path.stem)(weights=None, weights_backbone=None, **aux)
         return model, f"torchvision.models.segmentation.{path.stem}"
     return archdsl.load(path), "archdsl.load"
 

@@ -37,7 +37,7 @@ class Skips:
 def references(ir: IR) -> list[Reference]:
     """Every reference edge of the network, data references (statements) first, then options."""
     found: list[Reference] = []
-    lines = {file: text.splitlines() for file, text in ir.program.sources.items()}
+    lines: dict[str, list[str]] = {}  # a file's lines, split where a reference stands in it
     for inst in ir.instances:
         _walk(ir, inst.steps, math.inf, found, lines)
     for layer in ir.layers:
@@ -57,20 +57,25 @@ def _walk(ir: IR, steps: list[Step], bound: float, found: list[Reference], lines
     reader of the labelled statement made before it is the statement that followed the label) and
     no later than the next statement's output.
     """
-    for i, step in enumerate(steps):
-        after = [s.out_node for s in steps[i + 1:] if s.kind != StepKind.REF]
-        until = after[0] if after else bound
+    untils: list[float] = []  # per step, the output of the next statement that makes layers
+    for step in reversed(steps):
+        untils.append(bound)
+        if step.kind != StepKind.REF:
+            bound = step.out_node
+    for step, until in zip(steps, reversed(untils)):
         if step.kind == StepKind.REF and step.out_node != step.in_node:
-            name = _written(step.span, lines) or step.name or ""
+            name = _written(step.span, lines, ir.program.sources) or step.name or ""
             found += [Reference(step.out_node, r, name, True, step.in_node)
                       for r in ir.layers[step.out_node].outputs if step.in_node < r <= until]
         for inner in (step.body, step.shortcut_steps, *step.branch_steps, *step.factors):
             _walk(ir, inner, step.out_node, found, lines)
 
 
-def _written(span: Span, lines: dict[str, list[str]]) -> str | None:
+def _written(span: Span, lines: dict[str, list[str]], sources: dict[str, str]) -> str | None:
     """The reference as the file writes it, `backbone.layer2`: Step.name is the variable keeping it."""
-    text = lines.get(span.file, [])
+    if span.file not in lines:
+        lines[span.file] = sources.get(span.file, "").splitlines()
+    text = lines[span.file]
     if span.end_line != span.line or span.end_column is None or not 0 < span.line <= len(text):
         return None
     return text[span.line - 1][span.column - 1:span.end_column - 1].lstrip("@").strip() or None

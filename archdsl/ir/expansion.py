@@ -431,7 +431,7 @@ class _Expander:
             if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
                 word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: step.word, StepKind.GATE: "gate",
                         StepKind.SPLIT: "split"}.get(step.kind, "reference")
-                what = "a reference" if word == "reference" else f"a {word}<...>"
+                what = "a reference" if word == "reference" else f"{'an' if word == 'inception' else 'a'} {word}<...>"
                 raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", cond.span,
                                            hint=f"define a block holding the {word} and put the `if` on the "
                                                 "block's use", code="misplaced-if"))

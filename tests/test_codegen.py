@@ -121,3 +121,17 @@ def test_constants_fold_in_a_sum_so_a_long_chain_with_fixed_widths_stays_short()
     emitted = archdsl.compile_source("t.arch", source=source)
     assert "# (B, in_channels + 2400, 8, 8)" in emitted.source
     assert max(map(len, emitted.source.splitlines())) < 120
+
+
+def test_a_float_whose_repr_is_longer_than_its_arithmetic_is_written_as_the_arithmetic():
+    # MNASNet's batch norms take torchvision's `1 - 0.9997`, whose shortest repr is 0.00029999999999996696.
+    import torch
+
+    source = archdsl.compile_source(ROOT / "architectures" / "mnasnet0_5.arch").source
+    assert "momentum=1 - 0.9997)" in source and "0.000299999" not in source
+    model = archdsl.load(ROOT / "architectures" / "mnasnet0_5.arch")
+    momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {1 - 0.9997}  # the same bits as torchvision's _BN_MOMENTUM
+    # Where the value's repr is no longer, it folds as before.
+    text = archdsl.compile_source("t.arch", source=net("    conv3-4; bn(momentum=0.05 * 4)", "3x8x8")).source
+    assert "momentum=0.2)" in text

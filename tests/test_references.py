@@ -164,3 +164,26 @@ def test_references_are_drawn_as_edges_and_formatted_tight():
     assert f"T{conv.id} -> L{cat.id}" in d.graph.source
     messy = "network n{input 3x8x8;d:conv3-4;concat< @ d|identity>}\n"
     assert format_text(messy) == "network n { input 3x8x8; d: conv3-4; concat<@d | identity> }\n"
+
+
+def test_at_input_reads_the_input_of_the_block_and_of_the_network():
+    source = "block b(c) { conv3-c; relu; concat< @input | identity >; up: upsample(size=@input) }\n" + \
+        net("down: conv3-4/2; b(4); concat< @input; maxpool | identity >; @input; conv1-2", "3x8x8")
+    emitted = archdsl.compile_source("r.arch", source=source).source
+    assert emitted.count("input_ = x\n") == 2  # once in B.forward, once in the network's
+    assert "x = self.up(x, input_)  # (B, in_channels + c, 4, 4)" in emitted
+    assert "x = input_  # (B, 3, 8, 8)" in emitted
+    model = load(source)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.conv1(x))
+        h = model.down(x)
+        assert torch.equal(model.b1(h), torch.cat([h, torch.relu(model.b1.conv1(h))], 1))
+    ir = build(source)
+    b = next(layer for layer in ir.layers if layer.op == "upsample")
+    assert ir.layers[b.inputs[1]].op == "conv"  # the block's input: the network's conv3-4/2
+
+
+def test_input_is_no_label():
+    err = error_of(net("input: conv3-4", "3x8x8"))
+    assert err.diagnostics[0].code == "reserved-name" and "@input" in str(err)

@@ -69,3 +69,31 @@ def test_fmt_reads_standard_input_by_the_rules_files_are_read_by(data, reason, t
         assert run.returncode == 1 and b"error[cannot-read]: cannot read" in run.stderr, run.stderr
         assert reason.encode() in run.stderr and run.stdout == b""
     assert file.read_bytes() == data
+
+
+CALLER = """
+import os, stat, sys
+from archdsl.cli.main import main
+
+def where():
+    try:
+        info = os.fstat(1)
+    except OSError:
+        return "closed"
+    return "null" if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.stat(os.devnull).st_rdev else "other"
+
+before = where()
+status = main(["summary", sys.argv[1]])
+print(status, before, where(), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("redirect, before", [("> /dev/full", "other"), (">&-", "closed")], ids=["full", "closed"])
+def test_main_called_from_python_leaves_the_callers_descriptors_as_they_were(redirect, before):
+    # main() pointed descriptor 1 at /dev/null after a failed write, for good: the caller's later output vanished.
+    command = f"{sys.executable} -c '{CALLER}' {LENET5} {redirect}"
+    run = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "error[cannot-write]: cannot write to standard output" in run.stderr
+    assert run.stderr.splitlines()[-1] == f"1 {before} {before}"
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr

@@ -11,8 +11,8 @@ from torch.nn import functional as F
 import archdsl
 from archdsl.analysis.costs import analyse
 
-SEG = net("image: identity; conv3-8/2; relu; conv3-8/2; relu; up: upsample(scale=2, mode=bilinear); conv1-3; "
-          "upsample(size=@image, mode=bilinear)", "3x17x17")
+SEG = net("conv3-8/2; relu; conv3-8/2; relu; up: upsample(scale=2, mode=bilinear); conv1-3; "
+          "upsample(size=@input, mode=bilinear)", "3x17x17")
 
 
 def test_both_forms_equal_torchs_interpolate():
@@ -29,10 +29,10 @@ def test_shapes_code_and_costs():
     ups = [layer for layer in ir.layers if layer.op == "upsample"]
     assert [layer.out_shape for layer in ups] == [(8, 10, 10), (3, 17, 17)]
     assert [layer.describe() for layer in ups] == ["upsample(scale=2, mode=bilinear)",
-                                                   "upsample(size=@image, mode=bilinear)"]
+                                                   "upsample(size=@input, mode=bilinear)"]
     source = archdsl.compile_source("s.arch", source=SEG).source
     assert "self.up = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)" in source
-    assert "x = self.upsample(x, image)  # (B, 3, 17, 17)" in source
+    assert "x = self.upsample(x, input_)  # (B, 3, 17, 17)" in source
     rows = [r for r in analyse(ir).rows if r.layer.op == "upsample"]
     assert [(r.macs, r.ops) for r in rows] == [(0, 3 * 800), (0, 3 * 3 * 17 * 17)]
     nearest = archdsl.load("n.arch", source=net("upsample(scale=3)", "2x2x2")).eval()

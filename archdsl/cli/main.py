@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         print(paint(exc.render(), sys.stderr), file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`archdsl summary ... | head`): not an error
-        _discard_pending_output()
+        _discard_pending_output(stdout)
         return 0
     except _StdoutError as exc:
-        _discard_pending_output()
+        _discard_pending_output(stdout)
         print(Diagnostic(f"cannot write to standard output: {exc}", code="cannot-write",
                          hint="redirect it to a file, or use -o FILE where the command has it").render(),
               file=sys.stderr)
@@ -137,16 +137,31 @@ class _Stdout:
         return getattr(self._stream, name)
 
 
-def _discard_pending_output() -> None:
-    """Point descriptor 1 at the null device, so that the interpreter's final flush of what could not
-    be written neither fails again nor prints "Exception ignored" after our message."""
+def _discard_pending_output(stream) -> None:
+    """Drop what `stream` (the caller's sys.stdout) holds and could not write, so that the interpreter's
+    final flush neither fails again nor prints "Exception ignored" after our message: for the moment
+    of one flush descriptor 1 points at the null device, then back where it pointed, so a caller of
+    main() from Python keeps its descriptors."""
+    try:
+        saved = os.dup(1)
+    except OSError:  # descriptor 1 is closed: Python made sys.stdout None and nothing is pending
+        return
     try:
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.close(null)
+        try:
+            os.dup2(null, 1)
+        finally:
+            os.close(null)
+        for pending in {id(s): s for s in (stream, sys.__stdout__) if s is not None}.values():
+            try:
+                pending.flush()
+            except (OSError, ValueError):  # a stream not on descriptor 1 that failed, or one closed
+                pass
     except OSError:
         pass
-
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -165,7 +165,16 @@ class Sym:
 
     def binop(self, op: str, other: Sym) -> Sym:
         vals = tuple(_apply(op, a, b) for a, b in zip(self.vals, other.vals))
+        prec = _PRECEDENCE[op]
+        # Comparisons do not chain in the language; in Python `a < b < c` would, so parenthesise.
+        left = self.text if self.prec >= prec and not (prec == 3 and self.prec == 3) else f"({self.text})"
+        right = other.text if other.prec > prec else f"({other.text})"
+        text = f"{left} {op} {right}"
         if self.const and other.const and _is_number(self.vals[0]) and _is_number(other.vals[0]):
+            # A float whose shortest repr is longer than the arithmetic written (`1 - 0.9997` is
+            # 0.00029999999999996696) stays as written: Python computes the same bits from it.
+            if isinstance(vals[0], float) and len(repr(vals[0])) > len(text):
+                return Sym(text, prec, vals)
             return Sym.lit(vals[0], len(vals))
         # Identities keep generated code free of `c * 1` and `s + 0`.
         if op in ("+", "-") and other.const and other.vals[0] == 0 and _is_number(other.vals[0]):
@@ -176,11 +185,6 @@ class Sym:
             return self
         if op == "*" and self.const and self.vals[0] == 1 and _is_number(self.vals[0]):
             return other
-        prec = _PRECEDENCE[op]
-        # Comparisons do not chain in the language; in Python `a < b < c` would, so parenthesise.
-        left = self.text if self.prec >= prec and not (prec == 3 and self.prec == 3) else f"({self.text})"
-        right = other.text if other.prec > prec else f"({other.text})"
-        text = f"{left} {op} {right}"
         if op in ("+", "-") and self.terms is not None and other.terms is not None:
             # A sum of names stays one: `in_channels + k + k + k` (DenseNet's channels after three
             # concatenations) is written `in_channels + 3 * k`, so a chain of N of them does not make

@@ -12,7 +12,7 @@ from __future__ import annotations
 from archdsl import layers as L
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, did_you_mean
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Value
+from archdsl.frontend.expr import Value, free_names
 from archdsl.layers.registry import PADDING_WORDS, check_option, option_value
 
 # word (the entry's own spelling, aliases folded) -> option -> the argument that gives it
@@ -94,6 +94,8 @@ def as_literals(defaults: Defaults, env: dict[str, Value], reporter: Reporter) -
 
 
 def _literal(expr: A.Expr, value: Value) -> A.Expr:
+    if not free_names(expr) and not isinstance(value, bool):
+        return expr  # arithmetic on numbers alone (`1 - 0.9997`): code generation decides how to write it
     if isinstance(value, bool):
         return A.Boolean(span=expr.span, value=value)
     if isinstance(value, int | float):

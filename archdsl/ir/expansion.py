@@ -34,7 +34,7 @@ from archdsl.ir.nodes import (
     Step,
     StepKind,
 )
-from archdsl.ir.reserved import EMITTED_NAMES, MODULE_ATTRIBUTES, UNSAFE_NAMES
+from archdsl.ir.reserved import EMITTED_NAMES, INPUT_REF, MODULE_ATTRIBUTES, UNSAFE_NAMES
 from archdsl.layers.registry import check_option
 from archdsl.shapes.limits import DEFAULT, Budget
 
@@ -446,6 +446,10 @@ class _Expander:
         label_span = stmt.label_span or stmt.span
         if label is not None and not isinstance(item, A.Side):
             _check_label(label, label_span, self.reporter)
+            if label == INPUT_REF:
+                raise ArchError(Diagnostic(f"'{INPUT_REF}' cannot be a label: `@{INPUT_REF}` names the block's or "
+                                           "network's input", label_span, hint="choose another label, e.g. 'stem'",
+                                           code="reserved-name"))
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
@@ -773,7 +777,11 @@ class _Expander:
         return self.resolve(expr, ctx)
 
     def resolve(self, item: A.Ref, ctx: _Ctx) -> int:
-        """The node `@name` reads, its statement marked to keep it (Step.save); errors name the label."""
+        """The node `@name` reads, its statement marked to keep it (Step.save); errors name the label.
+        `@input` reads the block's (or network's) input, which code generation then keeps."""
+        if item.name == INPUT_REF:
+            ctx.scope.reads_input = True
+            return ctx.scope.in_node
         known_here = self.tensors.get(ctx.scope.id, {})
         found = known_here.get(item.name)
         if found is None:

@@ -265,6 +265,7 @@ class Instance:
     out_node: int = -1
     members_by_site: dict[Site, Member] = field(default_factory=dict)
     steps_by_site: dict[Site, Step] = field(default_factory=dict)
+    reads_input: bool = False  # `@input` stands in its body: its forward keeps its input
 
     def __repr__(self) -> str:
         return f"<Instance {self.id}: block {self.block.name} at {self.path}>" if self.block else \

@@ -34,3 +34,6 @@ UNSAFE_NAMES = frozenset({
     "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "breakpoint", "input", "os", "sys", "subprocess", "importlib", "builtins", "__builtins__", "pickle",
 })
+
+# `@input` reads the block's or network's input: no statement may be labelled so.
+INPUT_REF = "input"

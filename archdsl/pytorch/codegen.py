@@ -24,6 +24,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Sym, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
+from archdsl.ir.reserved import INPUT_REF
 from archdsl.layers import OPS, PADDING_WORDS
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
@@ -175,7 +176,7 @@ class _Generator:
                 prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
-        t_in = self.input_state(first, names["in_channels"], n)
+        t_in = writer.start(self.input_state(first, names["in_channels"], n))
         items: list[tuple[Member, str]] = []
         if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
             for m in first.container.members:
@@ -235,7 +236,7 @@ class _Generator:
                 sig.append(f"{p.name}: {_type_name([value])} = {value!r}")
         inst = ir.instances[0]
         writer = _Writer(self, [inst], names, emit=True)
-        writer.walk(inst.steps, self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1))
+        writer.walk(inst.steps, writer.start(self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1)))
         fwd = list(writer.fwd)
         returns = "Tensor"
         if writer.sides:
@@ -334,6 +335,19 @@ class _Writer:
         self.var = "x"
         self.src: str | None = None
         self.kept: dict[str, _T] = {}  # the labels a reference reads: what their variables hold
+        self.variables: dict[str, str] = {}  # a kept tensor's variable where it is not the label (`@input`)
+
+    def start(self, t: _T) -> _T:
+        """The class's input, kept in a variable first when its body reads `@input`: `x` moves on."""
+        if self.instances[0].reads_input:
+            var = self.variables[INPUT_REF] = self.generated("input_")
+            self.fwd.append(f"{var} = x")
+            self.kept[INPUT_REF] = t
+        return t
+
+    def variable(self, label: str) -> str:
+        """The variable that holds the tensor `@label` reads."""
+        return self.variables.get(label, label)
 
     # -- helpers ---------------------------------------------------------------------------
     def generated(self, base: str, also: str | None = None) -> str:
@@ -486,7 +500,7 @@ class _Writer:
         self.reads()  # a branch's first statement: it reads the reference, not the branch's input
         name = known(step.name, step, "name")
         out = self.kept[name]
-        self.fwd.append(f"{self.var} = {name}{self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = {self.variable(name)}{self.comment(step, out)}")
         return out
 
     def conditional(self, steps: list[Step], t: _T) -> _T:
@@ -548,7 +562,7 @@ class _Writer:
             return f"{_attr(_name(m))} * {src}"
         if m.kind == "layer":  # tensor options (`crop(@up4)`): the kept tensors, after the input
             layer = self.layer(m)
-            kept = [str(layer.attrs[o.name]) for o in OPS[layer.op].options if o.kind == "tensor"
+            kept = [self.variable(str(layer.attrs[o.name])) for o in OPS[layer.op].options if o.kind == "tensor"
                     and layer.attrs.get(o.name) is not None]
             return f"{_attr(_name(m))}({', '.join([src, *kept])})"
         return f"{_attr(_name(m))}({src})"
@@ -589,7 +603,7 @@ class _Writer:
         first = steps[0]
         if len(steps) == 1 and first.kind == "ref":  # `concat< @d4 | ... >`: the kept tensor itself
             name = known(first.name, first, "name")
-            return name, self.kept[name]
+            return self.variable(name), self.kept[name]
         if len(steps) == 1 and first.kind == "apply":
             m = known(first.member, first, "member")
             ctor, out = self.ctor(m, t)
@@ -823,7 +837,7 @@ class _Writer:
             sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children], passed=True)
             follower.given[key] = sym
             args.append(f"{arg}={sym}")
-        inner = follower.walk(first.steps, self.gen.input_state(first, cin, self.n))
+        inner = follower.walk(first.steps, follower.start(self.gen.input_state(first, cin, self.n)))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
         return f"{self.gen.class_of[block.name]}({', '.join(args)})", _T(inner.ch, inner.feat, scale, rel, inner.last)

@@ -63,6 +63,11 @@ CODES: dict[str, Code] = {
         "duplicate-block": "a block defined twice",
         "block-is-layer-word": "a block named like a layer word",
         "unknown-word": "a layer or block name that is not defined",
+        "not-a-word-argument": "a layer word given as a block argument that no block can take as one (a block, a "
+                               "word that needs options or has weights, a kernel-sized word), or given to a network "
+                               "parameter",
+        "value-as-word": "a statement naming a block parameter that holds a number, not a layer word",
+        "word-argument-options": "a statement naming a layer word parameter (`act`) with '-', '/' or options",
         "undefined-name": "an expression that names no parameter in scope",
         "unknown-parameter": "an argument or --set for a parameter that does not exist",
         "duplicate-parameter": "a block or network with two parameters of one name",
@@ -92,6 +97,8 @@ CODES: dict[str, Code] = {
     **_table("values", "error", {
         "bad-option-value": "an option value out of its range (channels, stride, kernel, p, ...)",
         "not-a-number": "a value that must be a number and is not",
+        "word-as-value": "a block parameter holding a layer word (`act = relu6`) used as a number, condition or "
+                         "option value",
         "not-a-boolean": "an operand of `and`, `or` or `not` that is not true or false",
         "division-by-zero": "an expression that divides by zero",
         "zero-input": "an input shape with a dimension below 1",
@@ -111,6 +118,13 @@ CODES: dict[str, Code] = {
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
         "side-named-out": "a side output named 'out'",
+        "output-needs-label": "an output<...> without the label that is its key in the returned dict",
+        "misplaced-output": "an output<...> inside a block, a group, a branch or another body",
+        "duplicate-output": "two named outputs of one name",
+        "side-with-output": "side<...> and output<...> in one network",
+        "empty-conditional-output": "an output<...> with `if` whose body holds no layer",
+        "after-last-output": "a statement after a network's last output<...>",
+        "no-output": "a network whose every output<...> is switched off",
         "label-on-container": "a label on a residual<...>, inception<...>, gate<...>, split<...> or side<...> "
                               "itself",
         "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",
@@ -119,6 +133,7 @@ CODES: dict[str, Code] = {
         "forward-reference": "an @name that names a statement standing after it",
         "unknown-reference": "an @name that names no earlier labelled statement of its block or network",
         "unreadable-reference": "an @name of a statement inside an nn.Sequential, or of a side output",
+        "tensor-argument": "a value passed to a block's tensor parameter (`@low`), or a tensor to a value one",
         "bad-parameter-value": "a parameter given from Python or --set that is not a number or true/false",
         "bad-input-override": "an input override that is not CxHxW",
         "bad-override": "a --set value (or load() keyword) that is not one expression",

@@ -119,6 +119,8 @@ class Summary(_Model):
     layers: list[LayerFigures]
     blocks: list[BlockFigures]
     frozen_params: int
+    outputs: dict[str, list[int]] = Field(default_factory=dict, description="the named outputs (`out: output<...>`) "
+                                          "the network returns as a dict, in its order: name -> shape")
 
     # archdsl.summary() fills these in: the command's table, and the same rows for a notebook.
     _text: str = PrivateAttr(default="")

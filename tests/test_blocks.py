@@ -39,10 +39,11 @@ def test_i_numbers_the_repetitions_from_one_and_hides_an_outer_i():
 
 def test_i_is_a_plain_number_in_the_emitted_code():
     source = archdsl.compile_source("t.arch", source=STAGE).source
-    # `n` stays the block's argument; `0.3 * i` is folded with i a number (0.3 * 3 is 0.8999999999999999)
+    # `n` stays the block's argument; `0.3 * i` is folded with i a number, unless the float's repr is
+    # longer than the arithmetic (0.3 * 3 is 0.8999999999999999)
     assert "self.unit1 = Unit(in_channels, c, p=0.3 / n)" in source
     assert "self.unit2 = Unit(c, c * 2, p=0.6 / n)" in source
-    assert "self.unit3 = Unit(c * 2, c * 3, p=0.8999999999999999 / n)" in source
+    assert "self.unit3 = Unit(c * 2, c * 3, p=0.3 * 3 / n)" in source
     assert "nn.Conv2d(12, 2, kernel_size=1)" in source and "nn.Conv2d(2, 4, kernel_size=1)" in source
     assert "self.fc1 = nn.Linear(4, i)" in source
 

@@ -244,7 +244,7 @@ def _mutate_once(rng: random.Random, tokens: list[str]) -> list[str]:
     if kind == 9:  # wrap a run in brackets, a residual, a repetition or a condition
         depth = rng.choice((1, 1, 2, 50, 300))
         opener, closer = rng.choice((("(", ")"), ("residual<", ">"), ("inception<", "|relu>"), ("side<", ">"),
-                                     ("gate<", ">"), ("gate<", "|sigmoid>"), ("split<", "|identity>"),
+                                     ("output<", ">"), ("gate<", ">"), ("gate<", "|sigmoid>"), ("split<", "|identity>"),
                                      ("(", ") x 3"), ("(", ") if false"), ("concat<", "|()>"),
                                      ("concat(flat)<", "|relu>")))
         return tokens[:i] + [opener] * depth + tokens[i:j] + [closer] * depth + tokens[j:]

@@ -110,6 +110,7 @@ class Analysis:
                       "optimizer": self.optimizer, "optimizer_bytes": self.optimizer_bytes, "device": self.device},
             "depth": self.depth,
             "layers": [row.as_dict() for row in self.rows],
+            "outputs": {name: list(ir.layers[node].out_shape or ()) for name, node in ir.outputs.items()},
         }
 
 
@@ -148,7 +149,7 @@ def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda") -> Analysi
 
     rows = []
     for layer in layers:
-        if not layer.enabled or layer.op in ("output", "side_output") or layer.id not in train_path:
+        if not layer.enabled or layer.op in ("output", "side_output", "named_output") or layer.id not in train_path:
             continue
         cost, on_eval = evals[layer.id], layer.id in eval_path
         if layer.op == "shortcut" and cost.alias:

@@ -159,6 +159,8 @@ def totals(a: Analysis) -> list[str]:
         f"parameters: {_trainable(a)}; {a.buffers:,} in buffers (non-trainable)",
         (f"MACs: {a.macs:,} ({human(a.macs)}; FLOPs = 2 x MACs = {human(a.flops)}); other ops (comparisons, adds): "
         f"{human(a.ops)}"),
+        *(f"output {name}: {fmt(a.ir.layers[node].out_shape)} (an entry of the returned dict)"
+          for name, node in a.ir.outputs.items()),
         f"activations (one forward pass, every tensor kept): {human(a.activation_bytes, 'B')}",
         (f"training step estimate: {human(a.train_bytes, 'B')} = parameters and buffers {human(a.param_bytes, 'B')}"
         f" + gradients {human(a.grad_bytes, 'B')} + saved for backward {human(a.saved_bytes, 'B')}{opt}"),

@@ -46,15 +46,17 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             for row in rows:
                 print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}")
         sides = "".join(f", side output {n}: {fmt(ir.layers[i].out_shape)}" for n, i in ir.sides.items())
-        print(f"  output {fmt(ir.layers[ir.output].out_shape)}{sides}; {total_params(ir):,} parameters; "
-              f"checked in {elapsed * 1000:.0f} ms")
+        for name, node in ir.outputs.items():  # one line per named output, in the returned dict's order
+            print(f"  output {name}: {fmt(ir.layers[node].out_shape)}")
+        main = "" if ir.outputs else f"output {fmt(ir.layers[ir.output].out_shape)}{sides}; "
+        print(f"  {main}{total_params(ir):,} parameters; checked in {elapsed * 1000:.0f} ms")
     return 1 if failed else 0
 
 
 def _shown(layer: Layer) -> bool:
     """Not the input or output, nor an identity shortcut (no module, no computation: its row would name
     a module that does not exist)."""
-    if layer.op in (Join.INPUT, Join.OUTPUT):
+    if layer.op in (Join.INPUT, Join.OUTPUT, Join.NAMED_OUTPUT):
         return False
     return not (layer.op == Join.SHORTCUT and layer.derived is not None
                 and layer.derived.decision in ("identity", "none"))

@@ -26,6 +26,8 @@ def describe(spec: LayerSpec) -> str:
         lines.append(f"  {option.name}={default}{choices}: {option.doc}")
     if spec.example:
         lines.append(f"  e.g. {spec.example}")
+    if spec.argument:
+        lines.append(f"  a block argument: `block b(c, act = {spec.word}) {{ ...; act }}` (docs/language.md)")
     return "\n".join(lines)
 
 

@@ -124,6 +124,8 @@ class _Builder:
             return self.step_split(step, parent)
         if step.kind == StepKind.REF:
             return []  # no layer of its own: the edges from the referenced layer draw it
+        if step.kind == StepKind.OUTPUT:
+            return self.step_output(step, parent)
         assert step.member is not None  # APPLY and SIDE steps apply a member
         if step.kind == StepKind.SIDE:
             return self.step_side(step, step.member, parent)
@@ -172,6 +174,15 @@ class _Builder:
         for path in step.factors:
             g.children += self.steps(path, g)
         g.children.append(step.out_node)
+        return [g]
+
+    def step_output(self, step: Step, parent: Group) -> list[Group | int]:
+        """A named output: its body as one sequence, ending in the node that names it."""
+        named = next(s for s in self.ir.layers[step.out_node].outputs
+                     if self.ir.layers[s].op == Join.NAMED_OUTPUT and self.ir.layers[s].attrs["name"] == step.name)
+        g = Group("seq", f"output {step.name}", ModulePath(), step.site, step.span, parent.depth + 1,
+                  in_node=step.in_node, out_node=named)
+        g.children = self.steps(step.body, g) + [named]
         return [g]
 
     def step_side(self, step: Step, member: Member, parent: Group) -> list[Group | int]:
@@ -313,4 +324,6 @@ def _repetition(site: Site, within: Site) -> tuple[Site, int] | None:
 def _call_text(inst: Instance) -> str:
     block = inst.block
     assert block is not None  # the network itself is not drawn as a call
-    return f"{block.name}({', '.join(value_text(inst.args[p.name]) for p in block.params)})"
+    passed = iter(var for var, _ in inst.tensors)  # a tensor parameter's argument: the variable it reads
+    args = ("@" + next(passed) if p.tensor else value_text(inst.args[p.name]) for p in block.params)
+    return f"{block.name}({', '.join(args)})"

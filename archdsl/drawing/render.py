@@ -44,6 +44,7 @@ JOIN_STYLES: dict[str, dict[str, str]] = {
     Join.INPUT: {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
     Join.OUTPUT: {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
     Join.SIDE_OUTPUT: {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#fdf1f1"},
+    Join.NAMED_OUTPUT: {"shape": "box", "style": "rounded,filled", "fillcolor": "#e6e6e6"},
     Join.ADD: {"shape": "ellipse", "style": "filled", "fillcolor": "#ffe9c2"},
     Join.CONCAT: {"shape": "box", "style": "filled", "fillcolor": "#d9f0d9"},
     Join.MUL: {"shape": "ellipse", "style": "filled", "fillcolor": "#e6dcf3"},
@@ -234,7 +235,7 @@ class _Drawer:
                 self.table(graph, [layer_id])
             return
         name = f"L{layer_id}"
-        title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op == Join.CHUNK
+        title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op in (Join.CHUNK, Join.NAMED_OUTPUT)
                                               else f"{layer.attrs['name']} (side output)")
         graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])

@@ -157,6 +157,14 @@ class Side(Node):
 
 
 @node
+class Output(Node):
+    """`out: output<...>`: a named output of the network, in eval mode too; the network returns an ordered dict
+    of them in text order, as torchvision's segmentation models do."""
+
+    body: Seq
+
+
+@node
 class Gate(Node):
     """`gate<body>`: x * body(x); `gate<a | b>`: a(x) * b(x) (squeeze-and-excitation's elementwise gate)."""
 
@@ -173,12 +181,19 @@ class Split(Node):
 @node
 class Ref(Node):
     """`@d4`: the output of the earlier statement labelled `d4` (`@input`: the body's input), read in place
-    of the previous statement's."""
+    of the previous statement's. `@backbone.layer3`: the member `layer3` of the labelled group `backbone`
+    (`path` holds the member names after the label, as its state_dict keys name them)."""
 
     name: str
+    path: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The reference as written, without the `@`: `backbone.layer3`."""
+        return ".".join((self.name, *self.path))
 
 
-Item = Call | Group | Residual | Inception | Side | Gate | Split | Ref
+Item = Call | Group | Residual | Inception | Side | Output | Gate | Split | Ref
 
 
 @node
@@ -240,10 +255,11 @@ class Seq(Node):
 # -- declarations ---------------------------------------------------------------------------
 @node
 class Param(Node):
-    """`c` or `stride = 1` in a parameter list."""
+    """`c` or `stride = 1` in a parameter list; `@low` (tensor=True) in a block's: a tensor its forward reads."""
 
     name: str
     default: Expr | None = None
+    tensor: bool = False
 
 
 @node

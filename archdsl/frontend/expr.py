@@ -8,12 +8,29 @@ sub-expressions: `c * 4` stays symbolic while `128 * 16` becomes `2048`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeGuard
 
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.frontend import ast as A
 
-Value = int | float | bool | str | tuple[int, int]
+
+@dataclass(frozen=True)
+class Word:
+    """A layer word passed as a block argument (`act = relu6`): the block's statement `act` is that word.
+
+    `name` is the word's own spelling in the registry (an alias such as `swish` is stored as `silu`).
+    """
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    __repr__ = __str__  # messages and drawings show `relu6`, as written
+
+
+Value = int | float | bool | str | tuple[int, int] | Word
 
 # The largest magnitude an expression may reach (literals have at most 18 digits, see parser.py).
 LIMIT = 10**18
@@ -95,13 +112,22 @@ def _apply(op: str, a, b):
     return a or b
 
 
+def _not_a_word(value: Value, expr: A.Expr, want: str) -> None:
+    if isinstance(value, Word):
+        raise ArchError(Diagnostic(f"expected {want}, got the layer word '{value}'", expr.span, code="word-as-value",
+                                   hint="a parameter that holds a layer word stands as a statement of its own "
+                                        "(`act`), not in an expression"))
+
+
 def _require_int(value: Value, expr: A.Expr) -> int:
+    _not_a_word(value, expr, "an integer")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArchError(Diagnostic(f"a pair holds two integers, got {value!r}", expr.span, code="not-a-number"))
     return value
 
 
 def _require_bool(value: Value, expr: A.Expr) -> bool:
+    _not_a_word(value, expr, "true or false")
     if not isinstance(value, bool):
         raise ArchError(Diagnostic(f"expected true or false, got {value!r}", expr.span, code="not-a-boolean",
                                    hint="`and`, `or` and `not` take conditions, e.g. `s == 1 and in_channels == c`"))
@@ -109,6 +135,7 @@ def _require_bool(value: Value, expr: A.Expr) -> bool:
 
 
 def _require_number(value: Value, expr: A.Expr) -> int | float:
+    _not_a_word(value, expr, "a number")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ArchError(Diagnostic(f"expected a number, got {value!r}", expr.span, code="not-a-number"))
     return value

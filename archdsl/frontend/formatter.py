@@ -29,13 +29,14 @@ _INDENT = "    "
 _OPENERS = {"LPAR", "LBRACE", "LESSTHAN"}
 _CLOSERS = {"RPAR", "RBRACE", "MORETHAN"}
 # Tokens written flush against their left neighbour, whatever rule they belong to.
-_FLUSH_BEFORE = {"SEMICOLON", "COMMA", "RPAR", "COLON", "MORETHAN"}
+_FLUSH_BEFORE = {"SEMICOLON", "COMMA", "RPAR", "COLON", "MORETHAN", "DOT"}
 # Tokens written flush against their right neighbour.
-_FLUSH_AFTER = {"LPAR", "LESSTHAN", "AT"}
+_FLUSH_AFTER = {"LPAR", "LESSTHAN", "AT", "DOT"}  # DOT: `@backbone.layer3`
 # (token type, rule) pairs written flush on the left / on the right.
 _RULE_FLUSH_BEFORE = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("LPAR", "arg_list"),
                       ("LPAR", "param_list"), ("LESSTHAN", "residual"), ("LESSTHAN", "inception"),
-                      ("LESSTHAN", "side"), ("LESSTHAN", "gate"), ("LESSTHAN", "split"), ("LPAR", "allow"),
+                      ("LESSTHAN", "side"), ("LESSTHAN", "named_output"),
+                      ("LESSTHAN", "gate"), ("LESSTHAN", "split"), ("LPAR", "allow"),
                       ("LESSTHAN", "concat"), ("LBRACE", "label"), ("RBRACE", "label")}
 _RULE_FLUSH_AFTER = {("MINUS", "dash"), ("SLASH", "slash"), ("EQUAL", "arg"), ("MINUS", "neg"), ("LBRACE", "label")}
 _GAP = re.compile(r"#[^\n]*|\n")

@@ -304,6 +304,9 @@ class _ToAst(Transformer):
     def side(self, meta, c):
         return A.Side(span=self._s(meta), body=_no_defaults(c[0], "side<...>"))
 
+    def named_output(self, meta, c):
+        return A.Output(span=self._s(meta), body=_no_defaults(c[0], "output<...>"))
+
     def gate(self, meta, c):
         return A.Gate(span=self._s(meta), paths=[_no_defaults(x, "gate<...>") for x in c])
 
@@ -311,7 +314,7 @@ class _ToAst(Transformer):
         return A.Split(span=self._s(meta), branches=[_no_defaults(x, "split<...>") for x in c])
 
     def ref(self, meta, c):
-        return A.Ref(span=self._s(meta), name=str(c[0]))
+        return A.Ref(span=self._s(meta), name=str(c[0]), path=tuple(str(part) for part in c[1:]))
 
     # sequences
     def repeat(self, meta, c):
@@ -382,6 +385,9 @@ class _ToAst(Transformer):
     # declarations
     def param(self, meta, c):
         return A.Param(span=self._s(meta), name=str(c[0]), default=c[1] if len(c) > 1 else None)
+
+    def tensor_param(self, meta, c):
+        return A.Param(span=self._s(meta), name=str(c[0]), tensor=True)
 
     def param_list(self, meta, c):
         return [p for p in c if p is not None]

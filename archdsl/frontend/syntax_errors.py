@@ -43,7 +43,7 @@ STATEMENT_EXAMPLES: dict[str, list[str]] = {
 _CONTEXTS = (  # `@` stands for the snippet
     _NET + "@ }", _NET + "relu; @ }", "block b { @ }", "block b { relu; @ }", _NET + "(@) }",
     _NET + "a: (relu; @) }", "block b { residual<@> }", "block b { inception<relu | @> }",
-    _NET + "a: side<@> }", "block b { gate<@> }", "block b { gate<relu | @> }",
+    _NET + "a: side<@> }", _NET + "a: output<@> }", "block b { gate<@> }", "block b { gate<relu | @> }",
     "block b { split<relu | @> }",
 )
 

@@ -8,6 +8,7 @@ at its `Site`; naming.py then names the members.
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -16,10 +17,10 @@ from archdsl import layers as L
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, Span, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.frontend.ast import Program
-from archdsl.frontend.expr import Value, evaluate, free_names
+from archdsl.frontend.expr import Value, Word, evaluate, free_names
 from archdsl.ir.defaults import Defaults, as_literals, merged, read_defaults
 from archdsl.ir.init import read_inits, statement_rule
-from archdsl.ir.naming import name_container
+from archdsl.ir.naming import name_container, sequential_names
 from archdsl.ir.nodes import (
     IR,
     Container,
@@ -105,6 +106,9 @@ def _check_block_params(program: Program, reporter: Reporter) -> None:
         seen: set[str] = set()
         for param in block.params:
             _check_identifier(param.name, param.span, reporter, "parameter")
+            if param.tensor and param.name == INPUT_REF:
+                reporter.error(f"'@{INPUT_REF}' names the block's input: a tensor parameter needs another name",
+                               param.span, hint="e.g. '@low'", code="reserved-name")
             if param.name in seen:
                 reporter.error(f"block '{block.name}' has two parameters named '{param.name}'", param.span,
                                code="duplicate-parameter")
@@ -145,6 +149,11 @@ def _network_params(net: A.Network, overrides: dict[str, A.Expr], reporter: Repo
                            hint=f"give it one (`{param.name} = ...`) or pass --set {param.name}=...",
                            code="missing-default")
             continue
+        if isinstance(given, A.Name) and given.id not in env and L.lookup(given.id) is not None:
+            reporter.error(f"network parameter '{param.name}' cannot hold the layer word '{given.id}': only a block "
+                           "parameter can", given.span, code="not-a-word-argument",
+                           hint=f"pass it to a block (`block b(c, act = {given.id})`), or write the word itself")
+            continue
         try:
             env[param.name] = evaluate(given, env)
         except ArchError as exc:
@@ -168,7 +177,7 @@ def _structural_params(net: A.Network) -> set[str]:
 
 
 def _child_seqs(item: A.Item) -> list[A.Seq]:
-    if isinstance(item, A.Group | A.Side):
+    if isinstance(item, A.Group | A.Side | A.Output):
         return [item.body]
     if isinstance(item, A.Residual):
         return [item.body] + ([item.shortcut] if item.shortcut else [])
@@ -227,6 +236,7 @@ class _Expander:
         self.counts: dict[tuple[int, Site], tuple[int, int]] = {}
         self.padded: dict[tuple[int, Site], tuple[int, int]] = {}  # the same, when expanding again (expand())
         self.reads_width: dict[str, bool] = {}  # block name -> whether its text names `in_channels`
+        self.output_steps: dict[str, Step] = {}  # `out: output<...>`, switched on or not
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, op: str, span: Span, ctx: _Ctx, inputs: list[int], attrs: dict[str, Any] | None = None,
@@ -267,7 +277,7 @@ class _Expander:
             raise
         self.reporter.raise_if_errors()
         net_inst.out_node = out
-        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, [out]).id
+        self.ir.output = self.node(Join.OUTPUT, self.net.span, ctx, self.finish_outputs(net_inst.steps) or [out]).id
         self._decide_inplace()
         for inst in self.ir.instances:
             name_container(inst.container, self.ir.layers, self.reporter)
@@ -280,6 +290,19 @@ class _Expander:
             if after:
                 src = self.ir.layers[layer.inputs[0]]
                 layer.attrs["inplace"] = src.op in after and len(src.outputs) == 1
+        # One class is written for all uses of a block, and a layer word argument is one line of it,
+        # `act(inplace=True)` or `act()`: a layer is in place only where every use may be (a use whose input a
+        # reference also reads must not overwrite it; the costs then count what the emitted code does).
+        sites: dict[tuple[str, Site], list[Layer]] = {}
+        for layer in self.ir.layers:
+            if layer.member is not None and (layer.argument is not None or L.OPS[layer.op].inplace_after):
+                block = self.ir.instances[layer.scope].block
+                sites.setdefault((block.name if block else "", layer.member.site), []).append(layer)
+        for uses in sites.values():
+            inplace = all(use.attrs.get("inplace") for use in uses)
+            for use in uses:
+                if "inplace" in use.attrs or L.OPS[use.op].inplace_after:
+                    use.attrs["inplace"] = inplace
 
     # -- sequences and statements ------------------------------------------------------------
     def seq(self, seq: A.Seq, x: int, ctx: _Ctx, site: Site) -> int:
@@ -373,6 +396,8 @@ class _Expander:
         if isinstance(stmt.item, A.Side):
             raise ArchError(Diagnostic("side<...> needs a label: the name of the extra output", stmt.item.span,
                                        hint="write e.g. `aux1: side<...>`", code="side-needs-label"))
+        if isinstance(stmt.item, A.Output):
+            self.item(stmt.item, x, ctx, site)  # refuses it
         before = self._made(ctx)
         least, most = self.padded.get((id(stmt), site), (count, count))
         for r in range(most):
@@ -444,7 +469,7 @@ class _Expander:
             return self.numbered(stmt, x, ctx, site, count, default_name)
         item, label = stmt.item, stmt.label
         label_span = stmt.label_span or stmt.span
-        if label is not None and not isinstance(item, A.Side):
+        if label is not None and not isinstance(item, A.Side | A.Output):
             _check_label(label, label_span, self.reporter)
             if label == INPUT_REF:
                 raise ArchError(Diagnostic(f"'{INPUT_REF}' cannot be a label: `@{INPUT_REF}` names the block's or "
@@ -452,6 +477,8 @@ class _Expander:
                                            code="reserved-name"))
         if isinstance(item, A.Side):
             return self.side(stmt, item, x, ctx, site)
+        if isinstance(item, A.Output):
+            return self.named_output(stmt, item, x, ctx, site)
         if isinstance(item, A.Residual | A.Inception | A.Gate | A.Split):
             word = item.word if isinstance(item, A.Inception) else \
                 {A.Residual: "residual", A.Gate: "gate", A.Split: "split"}[type(item)]
@@ -511,8 +538,14 @@ class _Expander:
         return "".join(text)
 
     def _apply(self, ctx: _Ctx, m: Member, site: Site, span: Span, x: int, y: int) -> None:
+        step = Step(StepKind.APPLY, site, span, x, y, member=m)
         if ctx.steps is not None:
-            self._step(ctx, Step(StepKind.APPLY, site, span, x, y, member=m))
+            self._step(ctx, step)
+            return
+        # A member of an nn.Sequential: recorded in its container, for a reference that reads it (`@backbone.4`).
+        step.index = ctx.number
+        ctx.container.steps.append(step)
+        ctx.scope.steps_by_site[site] = step
 
     def _step(self, ctx: _Ctx, step: Step) -> None:
         assert ctx.steps is not None  # callers refuse residuals, branches and side outputs in an nn.Sequential
@@ -527,6 +560,9 @@ class _Expander:
             return self.seq(item.body, x, ctx, site)
         if isinstance(item, A.Ref):
             return self.ref(item, x, ctx, site)
+        if isinstance(item, A.Output):
+            raise ArchError(Diagnostic("output<...> needs a label: its key in the returned dict", item.span,
+                                       hint="write e.g. `out: output<...>`", code="output-needs-label"))
         word = item.word if isinstance(item, A.Inception) else type(item).__name__.lower()
         if ctx.steps is None:
             raise ArchError(Diagnostic(f"{word}<...> cannot stand inside a labelled ( ) group, which becomes an "
@@ -551,7 +587,10 @@ class _Expander:
     # -- layers and blocks -------------------------------------------------------------------
     def call(self, call: A.Call, x: int, ctx: _Ctx, site: Site, label: str | None,
              default_name: str | None = None) -> int:
-        if call.name in self.program.blocks:
+        argument = _word_parameter(call, ctx.env, self.program.blocks)
+        if argument is not None:
+            call = A.Call(span=call.span, name=argument.name)
+        elif call.name in self.program.blocks:
             return self.instance(call, x, ctx, site, label, default_name)
         found = L.lookup(call.name)
         if found is None:
@@ -572,9 +611,15 @@ class _Expander:
                                        code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
         word = spec.naming(bound.attrs)
-        inputs = [x] + [self.tensor_option(bound.exprs[o.name], ctx, call) for o in spec.options
-                        if o.kind == "tensor" and bound.attrs.get(o.name) is not None]
+        inputs = [x]
+        for o in spec.options:
+            if o.kind == "tensor" and bound.attrs.get(o.name) is not None:
+                node, bound.attrs[o.name] = self.tensor_option(bound.exprs[o.name], ctx, call)  # the variable
+                inputs.append(node)
         layer = self.node(spec.op, call.span, ctx, inputs, dict(bound.attrs, word=word), bound.exprs)
+        if argument is not None:
+            # Unlabelled, it is named after the parameter (`act`), which every use of the block shares.
+            layer.argument, word = argument.parameter, argument.parameter
         m = self.member(ctx, MemberKind.LAYER, label, word, site, call.span, node=layer.id,
                         shareable=label is None and spec.stateless, default_name=default_name)
         layer.member = m
@@ -592,14 +637,19 @@ class _Expander:
             raise ArchError(Diagnostic(f"block '{call.name}' takes arguments in parentheses, not '-' or '/'",
                                        call.span, hint=f"write {call.name}(...)", code="block-arguments"))
         width = self.input_width(x, call) if self._reads_width(block) else None
-        args = _bind_block_args(call, block, ctx.env, width)
+        args, refs = _bind_block_args(call, block, ctx.env, width)
+        passed = [self.tensor_argument(ref, ctx, call) for ref in refs.values()]
         inst_id = len(self.ir.instances)
         m = self.member(ctx, MemberKind.INSTANCE, label, call.name, site, call.span, instance=inst_id,
                         default_name=default_name)
         # A sequential block's members are an nn.Sequential's: numbered 0, 1, ... unless labelled.
         container = Container(ContainerKind.SEQ if block.sequential else ContainerKind.CLASS, inst_id, m)
-        inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x)
+        inst = Instance(inst_id, block, args, container, ctx.scope.id, m, call, in_node=x,
+                        tensors=[(var, node) for node, var in passed])
         self.ir.instances.append(inst)
+        # The block's tensor parameters: what `@low` reads in its body, the arguments of its forward.
+        self.tensors[inst_id] = {name: _Defined(node, None, ref.span, None, param=True)
+                                 for (name, ref), (node, _) in zip(refs.items(), passed)}
         defaults = merged(self.defaults[1], self.defaults[2].get(block.name, {}))
         env = dict(args) if width is None else {**args, "in_channels": width}
         inner = _Ctx(inst, container, inst.steps, env, ctx.enabled, ctx.stack + (call.name,), defaults,
@@ -745,13 +795,15 @@ class _Expander:
         its tensor lives only inside an nn.Sequential, or for a side output, whose head returns its input)."""
         assert stmt.label is not None
         step = None
-        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side):
+        if ctx.steps is not None and len(ctx.steps) > start and not isinstance(stmt.item, A.Side | A.Output):
             step = ctx.steps[-1]
         why = None
         if ctx.steps is None:
             why = "its output exists only inside the labelled ( ) group (an nn.Sequential) around it"
         elif isinstance(stmt.item, A.Side):
             why = "it is a side output, returned apart from the main path"
+        elif isinstance(stmt.item, A.Output):
+            why = "it is a named output, returned apart from the main path"
         self.tensors.setdefault(ctx.scope.id, {})[stmt.label] = _Defined(y, step, stmt.label_span or stmt.span, why)
 
     def ref(self, item: A.Ref, x: int, ctx: _Ctx, site: Site) -> int:
@@ -762,11 +814,20 @@ class _Expander:
             raise ArchError(Diagnostic(f"a reference cannot stand in {where}: its items run in a chain", item.span,
                                        hint="move the reference into the block or network body, or start a "
                                             "concat branch with it", code="misplaced-reference"))
-        node = self.resolve(item, ctx)
-        self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=item.name))
+        node, var = self.resolve(item, ctx)
+        self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=var))
         return node
 
-    def tensor_option(self, expr: A.Expr, ctx: _Ctx, call: A.Call) -> int:
+    def tensor_argument(self, ref: A.Ref, ctx: _Ctx, call: A.Call) -> tuple[int, str]:
+        """`head(@backbone.4, 21)`: the tensor a block's `@low` parameter reads, passed to its forward."""
+        if ctx.steps is None or ctx.chain_only:
+            where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else ctx.chain_only
+            raise ArchError(Diagnostic(f"block '{call.name}' takes a tensor argument, so it cannot stand in {where}",
+                                       call.span, hint="move it into the block or network body",
+                                       code="misplaced-reference"))
+        return self.resolve(ref, ctx)
+
+    def tensor_option(self, expr: A.Expr, ctx: _Ctx, call: A.Call) -> tuple[int, str]:
         """`crop(@up4)`: the layer reads up4's output too, so its forward takes a second tensor."""
         assert isinstance(expr, A.Ref)  # registry.option_value checked it
         if ctx.steps is None or (ctx.chain_only or "").startswith("a sequential"):
@@ -776,12 +837,15 @@ class _Expander:
                                        code="misplaced-reference"))
         return self.resolve(expr, ctx)
 
-    def resolve(self, item: A.Ref, ctx: _Ctx) -> int:
-        """The node `@name` reads, its statement marked to keep it (Step.save); errors name the label.
-        `@input` reads the block's (or network's) input, which code generation then keeps."""
-        if item.name == INPUT_REF:
+    def resolve(self, item: A.Ref, ctx: _Ctx) -> tuple[int, str]:
+        """The node `@name` reads and the forward's variable that holds it, its statement marked to keep it
+        (Step.save); errors name the label."""
+        if item.name == INPUT_REF:  # `@input`: the block's (or network's) input, which code generation then keeps
+            if item.path:
+                raise ArchError(Diagnostic(f"'@{item.text}': `@{INPUT_REF}` is a tensor, which has no members",
+                                           item.span, hint=f"write @{INPUT_REF}", code="unreadable-reference"))
             ctx.scope.reads_input = True
-            return ctx.scope.in_node
+            return ctx.scope.in_node, INPUT_REF
         known_here = self.tensors.get(ctx.scope.id, {})
         found = known_here.get(item.name)
         if found is None:
@@ -796,13 +860,61 @@ class _Expander:
                                        item.span, hint=did_you_mean(item.name, sorted(known_here),
                                                                     "label the statement whose output you mean"),
                                        code="unknown-reference"))
+        if found.param:
+            if item.path:
+                raise ArchError(Diagnostic(f"'@{item.text}': '{item.name}' is a tensor parameter of block "
+                                           f"'{ctx.scope.block.name if ctx.scope.block else ''}', which has no "
+                                           "members", item.span, hint=f"write @{item.name}",
+                                           code="unreadable-reference"))
+            return found.node, item.name  # an argument of the block's forward
         if found.step is None:
-            raise ArchError(Diagnostic(f"'@{item.name}' cannot be read: {found.why}", item.span,
+            raise ArchError(Diagnostic(f"'@{item.text}' cannot be read: {found.why}", item.span,
                                        notes=[Note(f"'{item.name}' is defined here", found.span)],
-                                       hint="label a statement of the block or network body itself",
+                                       hint="label a statement of the block or network body itself, or read the "
+                                            "group's member by its path (`@group.member`)",
                                        code="unreadable-reference"))
-        found.step.save = item.name
-        return found.node
+        if not item.path:
+            found.step.save = item.name
+            return found.node, item.name
+        step = self.member_step(item, found)
+        var = re.sub(r"\W", "_", "_".join((item.name, *item.path)))
+        text = ctx.scope.block.body if ctx.scope.block else self.net.body
+        while _label_span(text, var) is not None or var in known_here:  # a label of its own: go around it
+            var += "_"
+        step.save = var
+        return step.out_node, var
+
+    def member_step(self, item: A.Ref, found: _Defined) -> Step:
+        """`@backbone.layer3`: the step that applies that member of the labelled group `backbone` (named as
+        the naming stage names it, so as its state_dict keys); the groups on the way are marked to run their
+        members one by one."""
+        step = found.step
+        assert step is not None
+        for depth, part in enumerate(item.path):
+            prefix = ".".join((item.name, *item.path[:depth]))
+            m = step.member
+            if step.kind != StepKind.APPLY or m is None or m.children is None:
+                what = f"a use of block '{m.word}'" if m is not None and m.kind == MemberKind.INSTANCE else \
+                    "not a labelled ( ) group"
+                raise ArchError(Diagnostic(f"'@{item.text}': '{prefix}' is {what}, so it has no members a reference "
+                                           "can read", item.span, notes=[Note(f"'{item.name}' is defined here",
+                                                                              found.span)],
+                                           hint="references read the members of labelled groups (nn.Sequential); "
+                                                "label the statement inside the block and read it there",
+                                           code="unreadable-reference"))
+            if step.cond is not None:
+                raise ArchError(Diagnostic(f"'@{item.text}': '{prefix}' exists only under a condition", item.span,
+                                           hint="read a member of an unconditional group", code="unreadable-reference"))
+            names = sequential_names(m.children)
+            if part not in names:
+                listed = ", ".join(names)
+                raise ArchError(Diagnostic(f"'@{item.text}': the labelled group '{prefix}' has no member '{part}'",
+                                           item.span, notes=[Note(f"'{item.name}' is defined here", found.span)],
+                                           hint=did_you_mean(part, names, f"its members: {listed}"),
+                                           code="unknown-reference"))
+            step.unrolled = True
+            step = m.children.steps[names.index(part)]
+        return step
 
     def gate(self, item: A.Gate, x: int, ctx: _Ctx, site: Site) -> int:
         """`gate<body>` multiplies x by body(x); `gate<a | b>` multiplies a(x) by b(x). The paths' members
@@ -871,6 +983,8 @@ class _Expander:
         if stmt.label in self.ir.sides:
             raise ArchError(Diagnostic(f"side output '{stmt.label}' defined twice", stmt.label_span,
                                        code="duplicate-side"))
+        if self.output_steps:
+            raise ArchError(_side_and_output(item.span))
         if stmt.label == "out":
             raise ArchError(Diagnostic("'out' names the main output; a side output needs another name",
                                        stmt.label_span, hint="e.g. aux1: side<...>", code="side-named-out"))
@@ -890,6 +1004,67 @@ class _Expander:
             self.ir.sides[label] = out.id
         self._step(ctx, Step(StepKind.SIDE, site, item.span, x, y, member=_applied(bsteps), name=label))
         return x
+
+
+    def named_output(self, stmt: A.Stmt, item: A.Output, x: int, ctx: _Ctx, site: Site) -> int:
+        """`out: output<body>`: body(x) becomes the entry `out` of the dict the network returns; the path goes
+        on from x. The body's members belong to the network (torchvision's `classifier`, `aux_classifier`)."""
+        label = stmt.label
+        assert label is not None  # unlabelled() refuses an unlabelled output<...>
+        label_span = stmt.label_span or stmt.span
+        if ctx.scope.id != 0 or ctx.steps is not ctx.scope.steps:
+            raise ArchError(Diagnostic("named outputs belong in the network body", item.span,
+                                       hint="move the output<...> from the block, group or branch into the "
+                                            "network's own statements", code="misplaced-output"))
+        if not label.isidentifier() or keyword.iskeyword(label):
+            raise ArchError(Diagnostic(f"output \"{label}\" needs a name that is an identifier", label_span,
+                                       hint="it is the key in the returned dict, e.g. out: output<...>",
+                                       code="bad-module-name"))
+        if any(s.kind == StepKind.SIDE for s in ctx.scope.steps):
+            raise ArchError(_side_and_output(item.span))
+        if label in self.output_steps:
+            raise ArchError(Diagnostic(f"output '{label}' defined twice", label_span,
+                                       notes=[Note("first defined here", self.output_steps[label].span)],
+                                       code="duplicate-output"))
+        body: list[Step] = []
+        first_member = len(ctx.container.members)
+        y = self.seq(item.body, x, ctx._replace(steps=body), site.then(SiteKind.OUTPUT))
+        if stmt.cond is not None and len(ctx.container.members) == first_member:
+            # The forward tells a built head from a missing one by its first module (`is not None`).
+            raise ArchError(Diagnostic(f"a conditional output needs a layer in its body: '{label}' has none",
+                                       item.span, hint="switch off the statement before it instead, or drop the "
+                                                       "`if`", code="empty-conditional-output"))
+        out = self.node(Join.NAMED_OUTPUT, item.span, ctx, [y], {"name": label})
+        if ctx.enabled:
+            self.ir.outputs[label] = out.id
+        step = Step(StepKind.OUTPUT, site, item.span, x, y, body=body, name=label)
+        self.output_steps[label] = step
+        self._step(ctx, step)
+        return x
+
+    def finish_outputs(self, steps: list[Step]) -> list[int]:
+        """What the network's output node reads: its named outputs, if it has any, after which no statement
+        may stand (it would compute nothing returned); else [] (the main path's end)."""
+        if not self.output_steps:
+            return []
+        last = max(k for k, s in enumerate(steps) if s.kind == StepKind.OUTPUT)
+        if last < len(steps) - 1:
+            raise ArchError(Diagnostic("a statement after the last output<...> computes nothing the network "
+                                       "returns", steps[last + 1].span,
+                                       notes=[Note("the last output", steps[last].span)],
+                                       hint="move it into an output<...>, or before it", code="after-last-output"),
+                            self.program.sources)
+        if not self.ir.outputs:
+            raise ArchError(Diagnostic("every output<...> is switched off: the network would return nothing",
+                                       steps[last].span, hint="switch at least one on", code="no-output"),
+                            self.program.sources)
+        return list(self.ir.outputs.values())
+
+
+def _side_and_output(span: Span) -> Diagnostic:
+    return Diagnostic("side<...> and output<...> cannot be mixed in one network", span,
+                      hint="a network with output<...> returns a dict in training mode too: make the side output "
+                           "an output<...> (with `if` to build it only when wanted)", code="side-with-output")
 
 
 SHORTCUT_MODES = ("projection", "pad", "pad_both", "project_all", "when_equal")
@@ -939,11 +1114,53 @@ def _applied(steps: list[Step]) -> Member:
 
 
 def _argument(expr: A.Expr, env: dict[str, Value]) -> Value:
-    """A block argument's value: an expression's, or the padding word `same` or `valid` (unless a name
-    in scope is called so), which the block passes on to a padding option."""
-    if isinstance(expr, A.Name) and expr.id in L.PADDING_WORDS and expr.id not in env:
-        return expr.id
+    """A block argument's value: an expression's, the padding word `same` or `valid`, which the block passes
+    on to a padding option, or a layer word (`act = relu6`), which the block's statement `act` becomes.
+    A name in scope hides a word of the same spelling."""
+    if isinstance(expr, A.Name) and expr.id not in env:
+        if expr.id in L.PADDING_WORDS:
+            return expr.id
+        if L.lookup(expr.id) is not None:
+            return word_argument(expr)
+        close = did_you_mean(expr.id, L.argument_words(), "")
+        if close:  # `act = rleu`: a misspelt word, not a misspelt parameter
+            raise ArchError(Diagnostic(f"undefined name '{expr.id}'", expr.span, hint=close, code="undefined-name"))
     return evaluate(expr, env)
+
+
+def word_argument(name: A.Name) -> Word:
+    """The layer word `name` as a block argument; an ArchError for a word no block can take."""
+    found = L.lookup(name.id)
+    if found is not None and found[1] is None and found[0].argument:
+        return Word(found[0].word)
+    takes = ", ".join(L.argument_words())
+    raise ArchError(Diagnostic(f"'{name.id}' cannot be a block argument: only a layer word that needs no option "
+                               "and holds no weights can", name.span, code="not-a-word-argument",
+                               hint=f"the words a block can take: {takes}; pass a number (channels, kernel) "
+                                    "and write the layer inside the block"))
+
+
+class _WordParameter(NamedTuple):
+    parameter: str
+    name: str  # the word it holds
+
+
+def _word_parameter(call: A.Call, env: dict[str, Value], blocks: dict[str, A.BlockDef]) -> _WordParameter | None:
+    """The parameter a statement names, when it holds a layer word (`act`). A parameter shadows a layer word of
+    its name only while it holds a word: `dropout(p=dropout)` still reads a number parameter as an option."""
+    value = env.get(call.name)
+    if isinstance(value, Word):
+        if call.dashes or call.slash is not None or call.args:
+            raise ArchError(Diagnostic(f"'{call.name}' is the layer word '{value}' passed to the block: it takes no "
+                                       "'-', '/' or options here", call.span, code="word-argument-options",
+                                       hint=f"write `{call.name}` alone; a word with other options is a "
+                                            "block argument of its own, or a `default` in the network"))
+        return _WordParameter(call.name, value.name)
+    if call.name in env and L.lookup(call.name) is None and call.name not in blocks and call.name != "i":
+        raise ArchError(Diagnostic(f"'{call.name}' is a parameter holding {value!r} here, not a layer word",
+                                   call.span, code="value-as-word",
+                                   hint=f"pass a layer word for it (`{call.name} = relu`), or use a layer word here"))
+    return None
 
 
 def _names_in(node: object) -> set[str]:
@@ -962,12 +1179,13 @@ def _names_in(node: object) -> set[str]:
 
 
 class _Defined(NamedTuple):
-    """A labelled statement as a reference sees it (see _Expander.define)."""
+    """A labelled statement as a reference sees it (see _Expander.define), or a block's tensor parameter."""
 
     node: int
     step: Step | None
     span: Span
     why: str | None
+    param: bool = False
 
 
 def _label_span(seq: A.Seq, label: str) -> Span | None:
@@ -982,13 +1200,16 @@ def _label_span(seq: A.Seq, label: str) -> Span | None:
     return None
 
 
-def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], width: int | None) -> dict[str, Value]:
+def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value],
+                     width: int | None) -> tuple[dict[str, Value], dict[str, A.Ref]]:
+    """The values of a block use's arguments, and the references passed to its tensor parameters (`@low`)."""
     params = [p.name for p in block.params]
+    signature = f"signature: {block.name}({', '.join(('@' if p.tensor else '') + p.name for p in block.params)})"
     given: dict[str, A.Expr] = {}
     positional = [a for a in call.args if a.name is None]
     if len(positional) > len(params):
         raise ArchError(Diagnostic(f"block '{block.name}' takes {len(params)} argument(s), got {len(positional)}",
-                                   call.span, hint=f"signature: {block.name}({', '.join(params)})", code="block-arity"))
+                                   call.span, hint=signature, code="block-arity"))
     for name, arg in zip(params, positional):
         given[name] = arg.value
     for arg in call.args:
@@ -996,20 +1217,31 @@ def _bind_block_args(call: A.Call, block: A.BlockDef, env: dict[str, Value], wid
             continue
         if arg.name not in params:
             raise ArchError(Diagnostic(f"block '{block.name}' has no parameter '{arg.name}'", arg.span,
-                                       hint=did_you_mean(arg.name, params,
-                                                         f"signature: {block.name}({', '.join(params)})"),
-                                       code="unknown-parameter"))
+                                       hint=did_you_mean(arg.name, params, signature), code="unknown-parameter"))
         if arg.name in given:
             raise ArchError(Diagnostic(f"argument '{arg.name}' given twice", arg.span, code="duplicate-argument"))
         given[arg.name] = arg.value
     values: dict[str, Value] = {}
+    refs: dict[str, A.Ref] = {}
     for param in block.params:
-        if param.name in given:
-            values[param.name] = _argument(given[param.name], env)
+        expr = given.get(param.name)
+        if param.tensor and expr is not None and not isinstance(expr, A.Ref):
+            raise ArchError(Diagnostic(f"block '{block.name}' takes a tensor for '@{param.name}', not a value",
+                                       expr.span, hint=f"pass an earlier statement's output, e.g. @label; {signature}",
+                                       code="tensor-argument"))
+        if not param.tensor and isinstance(expr, A.Ref):
+            raise ArchError(Diagnostic(f"block '{block.name}' takes a value for '{param.name}', not the tensor "
+                                       f"'@{expr.text}'", expr.span,
+                                       hint=f"mark the parameter `@{param.name}` to pass it a tensor; {signature}",
+                                       code="tensor-argument"))
+        if isinstance(expr, A.Ref):
+            refs[param.name] = expr
+        elif expr is not None:
+            values[param.name] = _argument(expr, env)
         elif param.default is not None:  # defaults may read the parameters before them, and the input's width
             values[param.name] = _argument(param.default,
                                            values if width is None else {**values, "in_channels": width})
         else:
-            raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{param.name}'", call.span,
-                                       hint=f"signature: {block.name}({', '.join(params)})", code="missing-argument"))
-    return values
+            raise ArchError(Diagnostic(f"block '{block.name}' needs argument '{'@' * param.tensor}{param.name}'",
+                                       call.span, hint=signature, code="missing-argument"))
+    return values, refs

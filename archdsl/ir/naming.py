@@ -25,10 +25,15 @@ def name_container(container: Container, layers: list[Layer], reporter: Reporter
             name_container(m.children, layers, reporter)
 
 
+def sequential_names(container: Container) -> list[str]:
+    """An nn.Sequential's member names: the label, or the index (what `@group.member` reads, before naming)."""
+    return [m.label or str(index) for index, m in enumerate(container.members)]
+
+
 def _name_sequential(container: Container, reporter: Reporter) -> None:
     seen: dict[str, Member] = {}
-    for index, m in enumerate(container.members):
-        m.name = m.label or str(index)
+    for m, name in zip(container.members, sequential_names(container)):
+        m.name = name
         if m.label:
             _claim(seen, m, m.label, reporter)
 

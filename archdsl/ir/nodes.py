@@ -48,6 +48,7 @@ class Join(_Word):
     CONCAT = "concat"  # an inception's branches joined
     SHORTCUT = "shortcut"  # a residual's identity or parameter-free shortcut
     SIDE_OUTPUT = "side_output"
+    NAMED_OUTPUT = "named_output"  # `out: output<...>`: one entry of the returned dict
     MUL = "mul"  # a gate's elementwise product
     CHUNK = "chunk"  # one of a split's equal parts of the channels (a view)
 
@@ -69,6 +70,7 @@ class StepKind(_Word):
     RESIDUAL = "residual"
     CONCAT = "concat"
     SIDE = "side"  # a side output's head
+    OUTPUT = "output"  # a named output: its body, written inline, stored under its name
     GATE = "gate"  # an elementwise product: x * body(x), or a(x) * b(x)
     SPLIT = "split"  # channels cut into parts, a branch per part, concatenated
     REF = "ref"  # `@name`: the output of an earlier labelled statement read in place of the current tensor
@@ -97,6 +99,7 @@ class SiteKind(_Word):
     SHORTCUT = "/sc"  # a residual's shortcut
     BRANCH = "/b"  # an inception's branch `number` (from 1)
     SIDE = "/side"  # a side output's head
+    OUTPUT = "/out"  # a named output's body
     DROP = "/drop"  # a residual's stochastic depth, after its body
     FACTOR = "/f"  # a gate's path `number` (from 1)
 
@@ -150,6 +153,9 @@ class Layer:
     enabled: bool = True
     outputs: list[int] = field(default_factory=list)  # the layers reading this one, in the order they were added
     member: Member | None = None
+    # The block parameter whose layer word this layer is (`act` in `conv_norm_act(c, act = relu)`): code
+    # generation writes the constructor as a call of that parameter, `act()`.
+    argument: str | None = None
     # filled in by shapes.py
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
@@ -183,6 +189,9 @@ class Container:
     scope: int
     owner: Member | None
     members: list[Member] = field(default_factory=list)
+    # An nn.Sequential's: each member applied in turn, written out member by member when a reference reads
+    # one of them (`@backbone.layer3`; see Step.unrolled).
+    steps: list[Step] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<Container {self.kind} {self.path or '(network)'}: {len(self.members)} members>"
@@ -244,6 +253,9 @@ class Step:
     # A labelled statement's step whose output a later `@label` reads: code generation keeps it in a variable.
     save: str | None = None
     name: str | None = None
+    # APPLY of a labelled group whose member a reference reads (`@backbone.layer3`): the forward runs its
+    # members one by one (its container's steps) instead of calling the nn.Sequential whole.
+    unrolled: bool = False
 
     def __repr__(self) -> str:
         return f"<Step {self.kind} {self.member.path if self.member else self.site}>"
@@ -264,6 +276,9 @@ class Instance:
     in_node: int = -1
     out_node: int = -1
     members_by_site: dict[Site, Member] = field(default_factory=dict)
+    # A block use with tensor parameters (`head(@backbone.4, 21)`): per parameter, in order, the caller's
+    # variable it passes and the node that variable holds.
+    tensors: list[tuple[str, int]] = field(default_factory=list)
     steps_by_site: dict[Site, Step] = field(default_factory=dict)
     reads_input: bool = False  # `@input` stands in its body: its forward keeps its input
 
@@ -291,6 +306,8 @@ class IR:
     warnings: list[Diagnostic] = field(default_factory=list)  # lint.py: legal but suspicious
     output: int = -1
     sides: dict[str, int] = field(default_factory=dict)
+    # `out: output<...>`: name -> its Join.NAMED_OUTPUT node, in text order, those switched on (`if`) only
+    outputs: dict[str, int] = field(default_factory=dict)
     folded: bool = False  # batch norms folded for inference (folding.fold_batchnorm, compile --fuse)
     channels_last: bool = False  # weights and input in NHWC memory order (compile --channels-last)
     frozen: list[str] = field(default_factory=list)  # top-level attributes frozen for fine-tuning (freeze.py)

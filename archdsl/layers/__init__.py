@@ -16,10 +16,12 @@ from archdsl.layers.registry import (
     Bound,
     LayerSpec,
     Option,
+    argument_words,
     bind,
     lookup,
     suggest,
     words,
 )
 
-__all__ = ["OPS", "PADDING_WORDS", "SPECS", "Bound", "LayerSpec", "Option", "bind", "lookup", "suggest", "words"]
+__all__ = ["OPS", "PADDING_WORDS", "SPECS", "Bound", "LayerSpec", "Option", "argument_words", "bind", "lookup",
+           "suggest", "words"]

@@ -19,12 +19,15 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
               inplace: bool = False, options: tuple[Option, ...] = (), emit: Callable | None = None,
               cost: Callable | None = None, example: str = "", aliases: tuple[str, ...] = (),
               dashes: tuple[str, ...] = (), describe: Callable | None = None, shape: Callable = same,
-              last_dim: bool = True) -> LayerSpec:
+              last_dim: bool = True, argument: bool = True) -> LayerSpec:
     """The entry of an element-wise activation: `ops` operations per element (costs.py's convention).
 
     `last_dim`: it takes a channels-last map (element-wise, it cannot tell); softmax's `dim` could not.
 
     `inplace`: after an op in OVERWRITABLE it is written `inplace=True`; eval then makes no new tensor.
+
+    `argument`: a block may take it as an argument (`act = relu6`): its bare torch class, called with no
+    argument, is the word with its default options.
     """
     def per_element(layer, ctx: Context) -> Cost:
         return Cost(ops=ops * numel(layer.out_shape), alias=bool(layer.attrs.get("inplace")), saves=saves)
@@ -37,7 +40,7 @@ def pointwise(word: str, torch: str, doc: str, *, ops: int = 1, saves: tuple[Sav
         describe=BY_WORD if describe is None else describe,
         shape=shape, params=no_params, cost=cost or per_element, emit=emit or plain, stateless=True,
         inplace_after=OVERWRITABLE if inplace else frozenset(), fresh_output=False, fold=NO_FOLD,
-        counts_in_depth=False, last_dim=last_dim,
+        counts_in_depth=False, last_dim=last_dim, argument=argument,
     ))
 
 
@@ -54,7 +57,9 @@ def _softmax_shape(layer, ins: list[Shape], ir) -> None:
     same(layer, ins, ir)
 
 
+# Not a block argument: nn.Softmax() without dim picks one by the input's rank, with a warning.
 pointwise("softmax", "nn.Softmax", "softmax over channels/features", ops=3, shape=_softmax_shape, last_dim=False,
+          argument=False,
           options=(Option("dim", "int", 1, "dimension to normalise"),),
           emit=lambda e: (f"nn.Softmax(dim={e.opt('dim')})", e.same()))
 

@@ -166,6 +166,8 @@ _join("input", "the network's input", _input_shape, new)
 _join("output", "the network's output", same, view, last_dim=True)
 _join("side_output", "a side output (training mode only)", same, view, last_dim=True,
       describe=lambda layer: f"side output {layer.attrs['name']}")
+_join("named_output", "a named output (an entry of the returned dict)", same, view, last_dim=True,
+      describe=lambda layer: f"output {layer.attrs['name']}")
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
       describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archdsl.errors import ArchError, Diagnostic, closest, did_you_mean
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Value, evaluate
+from archdsl.frontend.expr import Value, Word, evaluate
 
 if TYPE_CHECKING:
     from archdsl.analysis.accounting import Context, Cost
@@ -139,6 +139,9 @@ class LayerSpec(NamedTuple):
     # by (`x = self.layer_scale * x`): no submodule, so it cannot stand in an nn.Sequential.
     parameter: bool = False
     internal: bool = False  # a join, not a word of the language
+    # It can be a block argument (`act = relu6`): emitted as a class the block's constructor takes and calls
+    # with no argument (or inplace=True), so the word needs no option from its use and holds no weights.
+    argument: bool = False
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.word}{' (internal)' if self.internal else ''}: op {self.op}>"
@@ -226,6 +229,11 @@ def lookup(word: str) -> tuple[LayerSpec, tuple[int, int] | None] | None:
         kw = int(match.group(3)) if match.group(3) else kh
         return SPECS[match.group(1)], (kh, kw)
     return None
+
+
+def argument_words() -> list[str]:
+    """The layer words a block may take as an argument (`act = relu6`), in the registry's order."""
+    return list(dict.fromkeys(spec.word for spec in SPECS.values() if spec.argument))
 
 
 def suggest(word: str, extra: list[str]) -> str | None:
@@ -334,6 +342,10 @@ def _pair(v: Any, least: int) -> bool:
 
 
 def check_option(option: Option, value: Any, node: A.Node, word: str) -> Any:
+    if isinstance(value, Word):
+        raise ArchError(Diagnostic(f"'{word}': {option.name} is a value, got the layer word '{value}'", node.span,
+                                   code="word-as-value", hint="a parameter that holds a layer word stands as a "
+                                                              "statement of its own (`act`), not as an option"))
     if option.kind == "choice":
         ok, want = value in option.choices, " or ".join(f"`{c}`" for c in option.choices)
     else:

@@ -144,7 +144,7 @@ class Document:
         # A block use counts everything built inside it, nested uses included.
         subtree: dict[int, list] = {inst.id: [] for inst in ir.instances}
         for layer in layers:
-            if layer.enabled and layer.op not in ("input", "output", "side_output"):
+            if layer.enabled and layer.op not in ("input", "output", "side_output", "named_output"):
                 subtree[layer.scope].append(layer)
         for inst in reversed(ir.instances[1:]):  # children are made after their parents
             if inst.parent is not None:
@@ -152,7 +152,7 @@ class Document:
         # What each piece of text built, in which instance: (instance of the text's body, layers).
         built: dict[tuple, list[tuple[int, list]]] = {}
         for layer in layers:
-            if layer.enabled and layer.op not in ("input", "output", "side_output"):
+            if layer.enabled and layer.op not in ("input", "output", "side_output", "named_output"):
                 built.setdefault(key(layer.span), []).append((layer.scope, [layer]))
         for inst in ir.instances[1:]:
             if inst.call is not None and inst.parent is not None:

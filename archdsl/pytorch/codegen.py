@@ -21,12 +21,13 @@ from typing import TypeGuard
 
 from archdsl.errors import Diagnostic, InternalError
 from archdsl.frontend import ast as A
-from archdsl.frontend.expr import Sym, evaluate, free_names, render
+from archdsl.frontend.expr import Sym, Word, evaluate, free_names, render
 from archdsl.ir.freeze import frozen_params
 from archdsl.ir.nodes import IR, Instance, Layer, Member, Step, known
 from archdsl.ir.reserved import INPUT_REF
-from archdsl.layers import OPS, PADDING_WORDS
+from archdsl.layers import OPS, PADDING_WORDS, lookup
 from archdsl.pytorch.init_code import init_method
+from archdsl.pytorch.layout import wrap_source
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -102,7 +103,7 @@ class _Generator:
         if self.weights_sha256:
             chunks.append(loader_source(self.net_class, self.weights_sha256))
             self.imports.update(LOADER_IMPORTS)
-        return self.header() + "\n\n" + "\n\n".join(chunks)
+        return wrap_source(self.header() + "\n\n" + "\n\n".join(chunks))
 
     # -- file layout ---------------------------------------------------------------------------
     def header(self) -> str:
@@ -119,7 +120,8 @@ class _Generator:
             "",
         ]
         std = [imp for imp in ("import hashlib", "import json", "from collections import OrderedDict",
-                               "from pathlib import Path", "from typing import NamedTuple")
+                               "from collections.abc import Callable", "from pathlib import Path",
+                               "from typing import NamedTuple")
                if imp.split()[-1] in self.imports]
         if std:
             lines += std + [""]
@@ -160,23 +162,30 @@ class _Generator:
         n = len(instances)
         names = {"in_channels": Sym.name("in_channels", tuple(_channels(self.ir.layers[i.in_node])
                                                               for i in instances))}
-        for p in block.params:
+        values = [p for p in block.params if not p.tensor]
+        for p in values:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
         sig, prologue = ["self", "in_channels: int"], []
-        for p in block.params:
+        words = _words([p.default for p in block.params if p.default is not None], names, n)
+        for p in values:
             kind = _type_name([i.args[p.name] for i in instances])
+            if kind == _CALLABLE:
+                self.imports.add("Callable")
             if p.default is None:
                 sig.append(f"{p.name}: {kind}")
+            elif isinstance(p.default, A.Name) and p.default.id in words:  # `act = relu`: torchvision's
+                sig.append(f"{p.name}: {kind} = {words[p.default.id]}")  # `activation_layer = nn.ReLU`
             elif _is_enum(p.default):  # `same` or `valid`
                 sig.append(f"{p.name}: {kind} = {p.default.id!r}")
             elif not free_names(p.default):
                 sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
             else:
                 sig.append(f"{p.name}: {kind} | None = None")
-                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names, n)}"]
+                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = writer.start(self.input_state(first, names["in_channels"], n))
+        writer.tensor_parameters(block)
         items: list[tuple[Member, str]] = []
         if block.sequential:  # the items of an nn.Sequential, in order (expansion kept the body a chain)
             for m in first.container.members:
@@ -193,7 +202,7 @@ class _Generator:
         if block.sequential:
             return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
-                               "Tensor")
+                               "Tensor", inputs=[p.name for p in block.params if p.tensor])
 
     def sequential_class_text(self, name: str, doc: str, sig: list[str], prologue: list[str],
                               items: list[tuple[Member, str]]) -> str:
@@ -201,7 +210,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]
+                 *_signature(sig)]
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -239,17 +248,23 @@ class _Generator:
         writer.walk(inst.steps, writer.start(self.input_state(inst, Sym.lit(ir.input_shape[0], 1), 1)))
         fwd = list(writer.fwd)
         returns = "Tensor"
-        if writer.sides:
+        if writer.outputs:
+            returns = "OrderedDict[str, Tensor]"
+        elif writer.sides:
             returns = f"Tensor | {self.outputs_class}"
             always = any(not conditional for _, conditional in writer.sides)
             check = "self.training" if always else (
                 "self.training and (" + " or ".join(f"{name} is not None" for name, _ in writer.sides) + ")")
             fwd += [f"if {check}:",
                     f"{_INDENT}return {self.outputs_class}(x, {', '.join(name for name, _ in writer.sides)})"]
-        fwd.append("return x")
+        fwd.append(f"return {writer.result}" if writer.outputs else "return x")
         baked = ", ".join(f"{p}={ir.params[p]!r}" for p in sorted(ir.structural))
         c, h, w = ir.input_shape
         doc = [f'"""Network `{net.name}` ({_basename(net.span.file)}): input (B, {c}, {h}, {w}).']
+        if writer.outputs:
+            built = [n for n, conditional in writer.outputs if conditional]
+            doc += ["", f"It returns an ordered dict of its outputs ({', '.join(n for n, _ in writer.outputs)}), in "
+                        "eval and training mode" + (f"; {', '.join(built)} only where built." if built else ".")]
         if writer.sides:
             sides = ", ".join(n for n, _ in writer.sides)
             doc += ["", f"In training mode it returns the output and the side outputs ({sides}); "
@@ -275,18 +290,28 @@ class _Generator:
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
     def class_text(self, name: str, doc: str, sig: list[str], init: list[str], fwd: list[str], returns: str,
-                   head: Sequence[str] = (), methods: Sequence[str] = ()) -> str:
+                   head: Sequence[str] = (), methods: Sequence[str] = (), inputs: Sequence[str] = ()) -> str:
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")
+        lines += _signature(sig)
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
-        lines += ["", f"{_INDENT}def forward(self, x: Tensor) -> {returns}:"]
+        args = "".join(f", {name}: Tensor" for name in inputs)  # a block's tensor parameters (`@low`)
+        lines += ["", f"{_INDENT}def forward(self, x: Tensor{args}) -> {returns}:"]
         lines += [ind2 + line for line in fwd]
         return "\n".join(lines) + "\n"
+
+
+def _signature(sig: list[str]) -> list[str]:
+    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
+    argument a line as ruff's formatter writes it."""
+    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
+    if len(line) <= 120:
+        return [line]
+    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
 
 
 def _param_summary(ir: IR) -> str:
@@ -320,13 +345,21 @@ class _Writer:
         self.init: list[str] = []
         self.fwd: list[str] = []
         self.emitted: set[str] = set()
+        self.declared: list[str] = []  # the members in the order their attributes are set
         # Names the user gave in this class (attributes, side outputs): generated names go around them,
         # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
         first = instances[0]
+        # The variables that references keep (`backbone_4 = x`) and a block's tensor parameters are the user's too.
         self.user_names = {m.name for m in first.container.members if m.name} | \
-            {s.name for s in first.steps if s.kind == "side" and s.name}
+            {s.name for s in first.steps if s.kind == "side" and s.name} | \
+            {s.save for s in first.steps_by_site.values() if s.save} | \
+            {p.name for p in (first.block.params if first.block else []) if p.tensor}
         self.made: set[str] = set()  # generated names taken so far (see generated())
         self.sides: list[tuple[str, bool]] = []
+        self.outputs: list[tuple[str, bool]] = []  # named outputs written so far: name, conditional
+        self.result = ""  # the variable of the dict of named outputs, once the first one is written
+        self.tapped = ""  # the tensor the named outputs read, kept when several do
+        self.under: str | None = None  # the condition of a conditional output, for its body's members
         self.extras: dict[str, tuple[str, dict[int, object]]] = {}  # see size()
         self.given: dict[str, Sym] | None = None  # a follower's: the Syms its caller passes for the extras
         # The variable that holds the tensor a statement transforms: `x`, or a concat(flat) branch's own
@@ -455,10 +488,12 @@ class _Writer:
         if not self.emit or name in self.emitted:
             return
         self.emitted.add(name)
+        self.declared.append(name)
 
         def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
             return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
 
+        cond = cond or self.under
         if cond:
             self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
@@ -488,6 +523,18 @@ class _Writer:
             self.keep(steps[end - 1], t)
             k = end
         return t
+
+    def tensor_parameters(self, block: A.BlockDef) -> None:
+        """What a block's tensor parameters (`@low`) hold at the start of its forward: their channels, as a
+        number or, where the uses differ, a constructor argument (`low_channels`)."""
+        for k, p in enumerate(q for q in block.params if q.tensor):
+            shapes = [_out_shape(self.ir.layers[i.tensors[k][1]]) for i in self.instances]
+            if len(shapes[0]) == 3:
+                self.kept[p.name] = _T(self.size(f"@{p.name}:channels", f"{p.name}_channels", [s[0] for s in shapes]),
+                                       None, None, None)
+            else:
+                self.kept[p.name] = _T(None, self.size(f"@{p.name}:features", f"{p.name}_features",
+                                                       [s[0] for s in shapes]), None, None)
 
     def keep(self, step: Step, t: _T) -> None:
         """A labelled statement's output that a later `@label` reads: kept in a variable named by the label
@@ -549,12 +596,28 @@ class _Writer:
         cond = self.cond_text(step)
         name = _name(m)
         self.declare(name, ctor, cond)
+        if step.unrolled:  # never conditional (expansion refuses a reference into a conditional group)
+            return self.unrolled(step, t)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
             self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return out  # as if it held: walk() decides what follows the statement
         src = self.reads()
         self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
         return out
+
+    def unrolled(self, step: Step, t: _T) -> _T:
+        """A labelled group a reference reads into (`@backbone.4`), run member by member: `x =
+        self.backbone[4](x)`, `backbone_4 = x`; the nn.Sequential and its keys stay as they are."""
+        group = known(known(step.member, step, "member").children, step, "children")
+        for child in group.steps:
+            m = known(child.member, child, "member")
+            if child.unrolled:
+                t = self.unrolled(child, t)
+            else:
+                _, t = self.ctor(m, t)
+                self.fwd.append(f"{self.var} = {_submodule(m)}({self.reads()}){self.comment(child, t)}")
+            self.keep(child, t)
+        return t
 
     def applied(self, m: Member, src: str = "x") -> str:
         """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
@@ -565,6 +628,9 @@ class _Writer:
             kept = [self.variable(str(layer.attrs[o.name])) for o in OPS[layer.op].options if o.kind == "tensor"
                     and layer.attrs.get(o.name) is not None]
             return f"{_attr(_name(m))}({', '.join([src, *kept])})"
+        if m.kind == "instance":  # a block's tensor parameters (`head(@backbone.4, 21)`): its forward's arguments
+            passed = [self.variable(var) for var, _ in self.ir.instances[known(m.instance, m, "instance")].tensors]
+            return f"{_attr(_name(m))}({', '.join([src, *passed])})"
         return f"{_attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
@@ -629,6 +695,33 @@ class _Writer:
         side = known(step.name, step, "name")
         self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
         self.sides.append((side, cond is not None))
+        return t
+
+    def step_output(self, step: Step, t: _T) -> _T:
+        """`result["out"] = x` after the body, as torchvision's segmentation models fill their dict; every output
+        after the first starts again from the tensor they all read (`x = features`), unless from a reference."""
+        name = known(step.name, step, "name")
+        if not self.result:
+            self.gen.imports.add("OrderedDict")
+            self.result = self.generated("result")
+            self.fwd.append(f"{self.result}: OrderedDict[str, Tensor] = OrderedDict()")
+            later = [s for s in self.instances[0].steps if s.kind == "output"][1:]
+            if any(not (s.body and s.body[0].kind == "ref") for s in later):
+                self.tapped = self.generated("features")
+                self.fwd.append(f"{self.tapped} = x")
+        elif self.tapped and not (step.body and step.body[0].kind == "ref"):
+            self.fwd.append(f"x = {self.tapped}")
+        cond = self.cond_text(step)
+        outer_fwd, self.fwd, self.under = self.fwd, [], cond
+        declared = len(self.declared)
+        self.walk(step.body, t)
+        body, self.fwd, self.under = self.fwd, outer_fwd, None
+        body.append(f'{self.result}["{name}"] = x')
+        if cond is None:
+            self.fwd += body
+        else:  # expansion made sure the body holds a member: the first one built tells whether it is
+            self.fwd += [f"if {_attr(self.declared[declared])} is not None:", *(_INDENT + line for line in body)]
+        self.outputs.append((name, cond is not None))
         return t
 
     def step_residual(self, step: Step, t: _T) -> _T:
@@ -792,6 +885,9 @@ class _Writer:
         if m.kind == "instance":
             return self.ctor_instance(m, t)
         layer = self.layer(m)
+        if layer.argument is not None:  # a layer word argument: the class the block's constructor was given
+            inplace = layer.attrs.get("inplace")  # expansion made it the same for every use
+            return f"{self.names[layer.argument]}({'inplace=True' if inplace else ''})", t
         return known(OPS[layer.op].emit, layer, "emitter")(_Emit(self, m, t))
 
     def ctor_seq(self, m: Member, t: _T) -> tuple[str, _T]:
@@ -819,16 +915,21 @@ class _Writer:
             given[p.name] = a.value
         given.update({a.name: a.value for a in call.args if a.name is not None})
         names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
+        names |= _words([a.value for a in call.args], names, self.n)  # `act=hardswish`: nn.Hardswish
         for a in call.args:
+            if isinstance(a.value, A.Ref):  # a tensor argument: passed to the forward (applied())
+                continue
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:
+            if p.tensor:
+                continue
             expr = given.get(p.name)
             if expr is not None:
                 child_names[p.name] = render(expr, names, self.n)
             elif p.default is not None:
                 child_names[p.name] = self.lit(p.default.id) if _is_enum(p.default) else \
-                    render(p.default, child_names, self.n)
+                    render(p.default, child_names | _words([p.default], child_names, self.n), self.n)
             else:  # not known(): mypy would infer the join of Expr's union, Node, for its result
                 raise InternalError(f"{p!r} is neither passed nor has a default")
         follower = _Writer(self.gen, children, child_names, emit=False)
@@ -837,6 +938,7 @@ class _Writer:
             sym = self.size(f"{m.site}>{key}", arg, [by_id[c.id] for c in children], passed=True)
             follower.given[key] = sym
             args.append(f"{arg}={sym}")
+        follower.tensor_parameters(block)
         inner = follower.walk(first.steps, follower.start(self.gen.input_state(first, cin, self.n)))
         scale = t.scale.binop("*", inner.scale) if t.scale is not None and inner.scale is not None else None
         rel = t.rel.binop("*", inner.scale) if t.rel is not None and inner.scale is not None else None
@@ -1000,6 +1102,21 @@ def _name(m: Member) -> str:
     return known(m.name, m, "name")  # naming.py names every member
 
 
+def _submodule(m: Member) -> str:
+    """A member inside a labelled group, read from the class: `self.backbone[4]` (unlabelled, by index),
+    `self.backbone.layer3`; `self.get_submodule("backbone.block1-0")` where a quoted label is on the way."""
+    names, text = [], "self"
+    while m.container.owner is not None and m.container.kind == "seq":
+        names.append((_name(m), m.label is None))
+        m = m.container.owner
+    names.append((_name(m), False))
+    if any(not name.isidentifier() and not indexed for name, indexed in names):
+        return f'self.get_submodule("{".".join(name for name, _ in reversed(names))}")'
+    for name, indexed in reversed(names):
+        text += f"[{name}]" if indexed else f".{name}"
+    return text
+
+
 def _attr(name: str) -> str:
     """A member read in the emitted code: `self.conv1`, or `getattr(self, "block1-0")` for a quoted label."""
     return f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
@@ -1013,7 +1130,24 @@ def _indent(text: str, levels: int) -> str:
     return text.replace("\n", "\n" + _INDENT * levels)
 
 
+def _words(exprs: list[A.Expr], names: dict[str, Sym], n: int) -> dict[str, Sym]:
+    """The layer words among `exprs` that are no name in scope, as the torch classes they stand for (`nn.ReLU`):
+    block arguments (`act = relu`), which the block's constructor calls."""
+    found = {}
+    for expr in exprs:
+        for name in free_names(expr):
+            spec = lookup(name)
+            if name not in names and spec is not None and spec[0].argument:
+                found[name] = Sym(spec[0].torch, 9, (Word(spec[0].word),) * n, True)
+    return found
+
+
+_CALLABLE = "Callable[..., nn.Module]"
+
+
 def _type_name(values: list) -> str:
+    if all(isinstance(v, Word) for v in values):
+        return _CALLABLE
     if all(isinstance(v, bool) for v in values):
         return "bool"
     if all(isinstance(v, str) for v in values):
@@ -1030,12 +1164,12 @@ def _type_name(values: list) -> str:
 
 
 _MODULE_NAMES = {"torch", "nn", "Tensor", "OrderedDict", "NamedTuple", "Path", "json", "hashlib", "math",
-                 "annotations", "pretrained", "read_safetensors"}
+                 "annotations", "pretrained", "read_safetensors", "Callable"}
 
 
 def _unique(name: str, taken: set[str]) -> str:
     base, n = name, 2
-    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple") or keyword.iskeyword(name):
+    while name in taken or name in ("Tensor", "OrderedDict", "NamedTuple", "Callable") or keyword.iskeyword(name):
         name, n = f"{base}{n}", n + 1
     taken.add(name)
     return name

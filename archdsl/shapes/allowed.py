@@ -29,7 +29,7 @@ def regions(program: A.Program) -> list[Region]:
             if stmt.allow:
                 found.append(Region(stmt.span, frozenset(a.code for a in stmt.allow)))
             item = stmt.item
-            if isinstance(item, A.Group | A.Side):
+            if isinstance(item, A.Group | A.Side | A.Output):
                 stack.append(item.body)
             elif isinstance(item, A.Residual):
                 stack += [item.body] + ([item.shortcut] if item.shortcut else [])

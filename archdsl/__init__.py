@@ -15,18 +15,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from archdsl.api import draw, summary
 from archdsl.errors import ArchError, Diagnostic
-from archdsl.pipeline import build, compile_source
-from archdsl.resources import architectures_dir, bundled_architectures
 
 if TYPE_CHECKING:
+    from archdsl.api import draw, summary
+    from archdsl.pipeline import build, compile_source
     from archdsl.pytorch.folding import fuse
     from archdsl.pytorch.runtime import load
+    from archdsl.resources import architectures_dir, bundled_architectures
 
-# Imported on first use (PEP 562): every `archdsl` command imports this package, and most never
-# draw, fuse or load (which needs the PyTorch back end).
-_LAZY = {"fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime"}
+# Each public function is imported on first use (PEP 562): every `archdsl` command imports this
+# package, and a command imports only the stages it runs (`summary` never the API, `check` never
+# the PyTorch back end); `from archdsl import build` and help(archdsl) import them as they ask.
+_LAZY = {"draw": "archdsl.api", "summary": "archdsl.api", "build": "archdsl.pipeline",
+         "compile_source": "archdsl.pipeline", "fuse": "archdsl.pytorch.folding", "load": "archdsl.pytorch.runtime",
+         "architectures_dir": "archdsl.resources", "bundled_architectures": "archdsl.resources"}
 
 
 def load_ipython_extension(ipython) -> None:

@@ -58,13 +58,13 @@ def network_ir(target: object, params: Mapping[str, Any], function: str) -> IR:
 
 
 def summary(network: object, params: Mapping[str, Any] | None = None, *, depth: int | None = None, batch: int = 1,
-            optimizer: str = "none", device: str = "cuda", **network_params: Any) -> Summary:
+            optimizer: str = "none", device: str = "cuda", dtype: str = "float32", **network_params: Any) -> Summary:
     """Parameters, MACs and memory of one forward pass, per layer and per block, from the description
     alone (torch is not imported). `network`: an .arch path, a bundled name ("resnet34"), .arch text, or
     a model from archdsl.load. Returns an `archdsl.schemas.Summary` (pydantic): its fields are
     `archdsl summary --json`'s; it prints as the command's table (`depth` folds deeper blocks) and shows
-    as an HTML table in a notebook. `batch`: the figures of a batch of that many samples. `optimizer` and
-    `device`: see `archdsl summary --help`.
+    as an HTML table in a notebook. `batch`: the figures of a batch of that many samples. `dtype`: "float32",
+    "float16", "bfloat16" or "mixed" (torch.autocast). `optimizer` and `device`: see `archdsl summary --help`.
     """
     from archdsl.analysis.batching import at_batch
     from archdsl.analysis.costs import analyse
@@ -72,7 +72,7 @@ def summary(network: object, params: Mapping[str, Any] | None = None, *, depth: 
     from archdsl.schemas import Summary
 
     ir = network_ir(network, network_parameters(params, network_params, "summary"), "summary")
-    analysis = at_batch(analyse(ir, optimizer=optimizer, device=device), batch)
+    analysis = at_batch(analyse(ir, optimizer=optimizer, device=device, dtype=dtype), batch)
     result = Summary.model_validate(as_json(analysis))
     result._text = table(analysis, depth)
     result._html = _html(analysis, depth)

@@ -106,6 +106,8 @@ class Summary(_Model):
     network: str
     input: list[int]
     batch: int
+    dtype: Literal["float32", "float16", "bfloat16", "mixed"] = Field(
+        description="the dtype of the memory figures; mixed: as torch.autocast runs a float32 model")
     params: int
     buffers: int
     macs: int

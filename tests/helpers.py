@@ -116,6 +116,7 @@ EXPECTED_PARAMS = {
     "densenet169": 14_149_480,
     "densenet201": 20_013_928,
     "inception_v3": 27_161_264,
+    "lraspp_mobilenet_v3_large": 3_221_538,
 }
 
 

@@ -42,6 +42,8 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           # MobileNetV3: stem, 3 convolutions a block (2 in the first), 2 more with squeeze-and-excitation,
           # the last convolution and the classifier's 2 linears
           "mobilenet_v3_large": 64, "mobilenet_v3_small": 54,
+          # LR-ASPP: MobileNetV3-Large's 62 but the classifier, then the head's cbr and high classifier
+          "lraspp_mobilenet_v3_large": 64,
           # EfficientNet: stem, 4 a block of the first stage (depthwise, 2 in the gate, projection), 5 in the
           # others, the last convolution and fc
           "efficientnet_b0": 82, "efficientnet_b1": 116, "efficientnet_b2": 116, "efficientnet_b3": 131,
@@ -57,7 +59,7 @@ CONVNEXT = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"
 EXPLAINED = {"regnet_x_400mf", "regnet_x_800mf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
              "mobilenet_v2", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
              "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet121", "densenet169",
-             "densenet201", "unet", "mobilenet_v3_large", "mobilenet_v3_small",
+             "densenet201", "unet", "mobilenet_v3_large", "mobilenet_v3_small", "lraspp_mobilenet_v3_large",
              *(f"efficientnet_b{k}" for k in range(8)), "efficientnet_v2_s", "efficientnet_v2_m",
              "efficientnet_v2_l"}
 
@@ -254,8 +256,10 @@ def _cli_json(*argv: str) -> str:
 
 
 # What `archdsl summary` must run without: torch (the issue: it must work where torch is
-# absent), and everything else whose import would cost its start-up (bench/summary_speed.py).
-HEAVY = ("torch", "numpy", "matplotlib", "graphviz", "networkx", "pydantic", "lark", "safetensors")
+# absent), and everything else whose import would cost its start-up (bench/summary_speed.py): the
+# Python API too, which `import archdsl` imported with its helpers before its functions were lazy.
+HEAVY = ("torch", "numpy", "matplotlib", "graphviz", "networkx", "pydantic", "lark", "safetensors", "archdsl.api",
+         "archdsl.origin", "html")
 
 
 def test_summary_json_has_the_promised_fields_and_imports_nothing_heavy():

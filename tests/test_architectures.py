@@ -20,7 +20,8 @@ SMALL_INPUT = {"unet": "1x188x188",  # every crop of U-Net stays valid down to a
                "vgg19_bn": "3x32x32", "squeezenet1_0": "3x64x64", "squeezenet1_1": "3x64x64",
                "resnext50_32x4d": "3x64x64", "resnext101_32x8d": "3x64x64", "resnext101_64x4d": "3x64x64",
                "wide_resnet50_2": "3x64x64", "wide_resnet101_2": "3x64x64", "densenet121": "3x64x64",
-               "densenet161": "3x64x64", "densenet169": "3x64x64", "densenet201": "3x64x64"}
+               "densenet161": "3x64x64", "densenet169": "3x64x64", "densenet201": "3x64x64",
+               "lraspp_mobilenet_v3_large": "3x64x64"}
 # inception_v3 runs at its full 299x299: its auxiliary head, built in training mode, needs it.
 
 RUNNER = """
@@ -35,8 +36,10 @@ torch.manual_seed(0)
 model.eval()
 with torch.no_grad():
     out = model(torch.randn(*shape))
+out = next(iter(out.values())) if isinstance(out, dict) else out  # named outputs: the first, `out`
 model.train()
 train_out = model(torch.randn(*shape))
+train_out = tuple(train_out.values()) if isinstance(train_out, dict) else train_out
 train_shapes = [list(t.shape) for t in train_out] if isinstance(train_out, tuple) else [list(train_out.shape)]
 print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "eval": list(out.shape),
                   "train": train_shapes, "archdsl_imported": "archdsl" in sys.modules}))

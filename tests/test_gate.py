@@ -171,7 +171,7 @@ def test_the_drawing_has_a_multiply_node_fed_by_the_input_and_the_body():
     (relu,) = [layer for layer in d.ir.layers if layer.op == "relu" and layer.scope == 0]
     (body,) = [layer for layer in d.ir.layers if layer.op == "hardsigmoid"]
     dot = d.graph.source
-    assert f'L{mul.id} [label="multiply\\n16x8x8"' in dot
+    assert f'L{mul.id} [label="×\\n16x8x8"' in dot
     assert f"T{relu.id - 2} -> L{mul.id}" in dot  # the table conv1, bn1, relu: the gate's input
     assert f"T{body.id - 4} -> L{mul.id}" in dot  # the body's table, avgpool to scale_activation
 

@@ -99,6 +99,56 @@ def test_a_conditional_statement_may_change_the_shape_and_is_checked_at_each_use
     assert d.span.line == 3 and "8" in d.message
 
 
+# A statement switched off by `if` does not exist in that use: a window too large for its input there is no error.
+WINDOW = "block head(on) {\n    conv5-8(padding=valid) if on;\n    relu\n}\n"
+
+
+def _runs(source: str, shape: tuple[int, ...], **params) -> tuple[int, ...]:
+    torch = pytest.importorskip("torch")
+    model = archdsl.load("test.arch", source=source, **params).eval()
+    with torch.no_grad():
+        return tuple(model(torch.randn(2, *shape)).shape)
+
+
+def test_a_switched_off_statement_too_large_for_its_input_is_not_checked():
+    source = net("conv3-4; maxpool2/2; big: conv5-8(padding=valid) if big; gap; flatten; fc-10", "3x6x6",
+                 "big = false")
+    ir = build(source)
+    (off,) = [layer for layer in ir.layers if not layer.enabled]
+    assert off.unsized and off.derived.in_channels == 4  # what the class that holds it needs
+    assert ir.layers[ir.output].out_shape == (10,)
+    assert _runs(source, (3, 6, 6)) == (2, 10)
+    d = error_of(source, big=True).first  # switched on, it is checked as before
+    assert d.code == "input-too-small" and d.span.line == 3
+    assert d.message == "the output height of 'conv' would be -1: its input height is only 3"
+
+
+def test_a_block_shared_by_uses_on_and_off_is_checked_only_where_on():
+    source = WINDOW + net("a: head(true); maxpool2/2; b: head(false); gap; flatten; fc-10", "3x12x12")
+    ir = build(source)
+    assert [layer.out_shape for layer in ir.layers if layer.op == "conv"] == [(8, 8, 8), (8, 4092, 4092)]
+    emitted = archdsl.compile_source("test.arch", source=source).source
+    assert "4092" not in emitted and "(B, 8, H', W')" in emitted  # made-up sizes never reach a comment
+    assert _runs(source, (3, 12, 12)) == (2, 10)
+    d = error_of(WINDOW + net("a: head(true); maxpool2/2; b: head(true)", "3x12x12")).first
+    assert d.code == "input-too-small" and d.span.line == 2  # the second use, switched on, does not fit
+
+
+def test_a_condition_on_in_channels_still_decides_per_use():
+    block = "block down(c) {\n    conv3-c(padding=valid) if in_channels != c;\n    relu\n}\n"
+    ir = build(block + net("down(8); down(8); maxpool2/2; down(8)", "3x4x4"))
+    assert ir.layers[ir.output].out_shape == (8, 1, 1)  # 3 to 8 channels on 4x4 -> 2x2, then off twice
+    d = error_of(block + net("down(8); maxpool2/2; down(16)", "3x4x4")).first
+    assert d.code == "input-too-small" and d.span.line == 2
+
+
+def test_a_switched_off_statement_is_still_checked_for_its_channels():
+    # The emitted class still writes its constructor, so the sizes it takes must exist.
+    block = "block b(wide) {\n    conv3-8(groups=3) if wide;\n    relu\n}\n"
+    d = error_of(block + net("b(false)", "4x8x8")).first
+    assert d.span.line == 2 and "groups" in d.message
+
+
 def test_even_kernel_with_same_padding():
     d = error_of(net("conv4-8", "3x8x8")).first
     assert "'same' padding needs an odd kernel" in d.message

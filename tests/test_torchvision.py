@@ -27,13 +27,15 @@ FAMILIES += REGNETS
 FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 FAMILIES += ["mobilenet_v3_large", "mobilenet_v3_small"]
 FAMILIES += [f"efficientnet_b{k}" for k in range(8)] + ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
+# Segmentation on MobileNetV3-Large(dilated=True): the head reads the backbone's features[4] (`@backbone.4`).
+MOBILENET_SEGMENTATION = ["lraspp_mobilenet_v3_large"]
 
 
 def shapes(model) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", MODELS + FAMILIES + ["inception_v3"])
+@pytest.mark.parametrize("name", MODELS + FAMILIES + ["inception_v3"] + MOBILENET_SEGMENTATION)
 def test_state_dict_matches_committed_reference(name):
     reference = json.loads((ROOT / "tests" / "reference" / f"{name}.json").read_text())
     with torch.device("meta"):  # keys and shapes only: no storage to allocate, no weights to initialise
@@ -136,15 +138,31 @@ def _agree(ours: torch.Tensor, theirs: torch.Tensor) -> None:
     assert (ours - theirs).abs().max().item() <= 1e-5 * max(1.0, theirs.abs().max().item())
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("transform_input", [False, True])
-def test_inception_v3_agrees_with_torchvision_in_eval_and_training_mode(transform_input):
-    # The full 299x299 input: the auxiliary head's 5x5 convolution needs the 17x17 grid it makes.
+def test_inception_v3_without_its_aux_head_agrees_with_torchvision_at_its_smallest_input(transform_input):
+    # 75x75, torchvision's own least (Mixed_7c is then 1x1): the aux head, switched off, needs the 17x17
+    # grid of a 299x299 input but is not shape-checked where it does not exist (docs/language.md, Conditions).
     # init_weights=False: torchvision's truncated-normal init with random batch norms overflows float32.
-    reference = _torchvision_model("inception_v3", aux_logits=True, init_weights=False,
-                                   transform_input=transform_input)
+    reference = _torchvision_model("inception_v3", aux_logits=False, init_weights=False,
+                                   transform_input=transform_input).eval()
     _randomise_batch_norms(reference)
-    model = archdsl.load(ROOT / "architectures" / "inception_v3.arch", transform_input=transform_input)
+    model = archdsl.load(ROOT / "architectures" / "inception_v3.arch", transform_input=transform_input,
+                         aux_logits=False, input="3x75x75").eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 75, 75)
+    with torch.no_grad():
+        _agree(model(x), reference(x))
+    with pytest.raises(archdsl.ArchError, match="input-too-small"):  # with the aux head, 75x75 is refused
+        archdsl.build(ROOT / "architectures" / "inception_v3.arch", params={"input": "3x75x75"})
+
+
+@pytest.mark.slow
+def test_inception_v3_agrees_with_torchvision_in_eval_and_training_mode():
+    # The full 299x299 input: the auxiliary head's 5x5 convolution needs the 17x17 grid it makes.
+    reference = _torchvision_model("inception_v3", aux_logits=True, init_weights=False)
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / "inception_v3.arch")
     model.load_state_dict(reference.state_dict(), strict=True)
     torch.manual_seed(1)
     x = torch.randn(1, 3, 299, 299)
@@ -203,3 +221,26 @@ def test_efficientnet_training_mode_drops_the_rows_torchvision_drops():
         other = reference(x)
     _agree(ours, theirs)
     assert not torch.allclose(theirs, other)  # the masks do depend on the seed: the comparison can fail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MOBILENET_SEGMENTATION)
+def test_mobilenet_segmentation_outputs_agree_with_torchvision_under_random_batch_norms(name):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)  # weights_backbone=None: torchvision would download the backbone's ImageNet weights
+    reference = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None).eval()
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64").eval()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    model.load_state_dict(reference.state_dict(), strict=True)
+    # The dilated last stage (torchvision's dilated=True): depthwise 5x5, stride 1, dilation 2, padding 4.
+    depthwise = model.backbone[13].block[1][0]
+    assert (depthwise.stride, depthwise.dilation, depthwise.padding) == ((1, 1), (2, 2), (4, 4))
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ours, theirs = model(x), reference(x)
+    assert list(ours) == list(theirs) == ["out"]
+    for key in theirs:
+        assert ours[key].shape == (2, 21, 64, 64)
+        _agree(ours[key], theirs[key])

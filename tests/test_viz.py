@@ -56,6 +56,11 @@ def identity_shortcuts(ir) -> int:
     return sum(1 for layer in ir.enabled_layers() if layer.derived.decision == "identity")
 
 
+def dataflow(dot: str) -> list[tuple[str, str]]:
+    """The drawn edges as (from, to) in the direction data flows: a rising edge is written head first, dir=back."""
+    return [(b, a) if "dir=back" in attrs else (a, b) for a, b, attrs in EDGE.findall(dot)]
+
+
 def reachable(edges: list[tuple[str, str]], start: str) -> set[str]:
     out, todo = {start}, [start]
     while todo:
@@ -82,9 +87,9 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
         assert f">{fmt(layer.out_shape)}<" in table[layer.id], layer.describe()
         if layer.params:
             assert f">{layer.params:,}<" in table[layer.id]
-    assert len(joins(dot, "add")) == sum(1 for x in ir.enabled_layers() if x.op == "add")
+    assert len(joins(dot, r"\+")) == sum(1 for x in ir.enabled_layers() if x.op == "add")
     assert len(joins(dot, "concat")) == sum(1 for x in ir.enabled_layers() if x.op == "concat")
-    assert len(joins(dot, "multiply")) == sum(1 for x in ir.enabled_layers() if x.op == "mul")
+    assert len(joins(dot, "×")) == sum(1 for x in ir.enabled_layers() if x.op == "mul")
     assert len(joins(dot, r"channels part \d+/\d+")) == sum(1 for x in ir.enabled_layers() if x.op == "chunk")
     assert dot.count('label=identity style=dashed') == identity_shortcuts(ir)
     assert f"{sum(x.params for x in ir.enabled_layers()):,} params" in dot
@@ -95,7 +100,7 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
 def test_every_drawn_node_lies_between_input_and_an_output(path, depth):
     ir = archdsl.build(path)
     dot = drawing(ir, depth).graph.source
-    edges = [(a, b) for a, b, _ in EDGE.findall(dot)]
+    edges = dataflow(dot)
     nodes = set(NODE.findall(dot))
     outputs = {f"L{ir.output}"} | {f"L{i}" for i in ir.sides.values()}
     assert reachable(edges, f"L{ir.input}") == nodes
@@ -119,7 +124,7 @@ def test_resnet34_clusters_are_stages_blocks_and_residuals():
     assert len([t for t in titles if ": basic(" in t]) == 3 + 4 + 6 + 3
     assert titles.count("residual") == 16
     assert len(titles) == 4 + 16 + 16
-    assert joins(dot, "add") == ["64x56x56"] * 3 + ["128x28x28"] * 4 + ["256x14x14"] * 6 + ["512x7x7"] * 3
+    assert joins(dot, r"\+") == ["64x56x56"] * 3 + ["128x28x28"] * 4 + ["256x14x14"] * 6 + ["512x7x7"] * 3
     assert dot.count("label=identity") == 13  # the first block of layers 2-4 projects instead
     assert dot.count("shortcut: conv1-128/2 + bn") == 1 and dot.count("shortcut: conv1-512/2 + bn") == 1
     assert '<TD ID="L1-0"' in dot and "conv7-64/2" in rows(dot)[1] and ">64x112x112<" in rows(dot)[1]
@@ -172,7 +177,7 @@ def test_every_resnet_draws_its_stage_table(name):
     assert [t.split(": ")[1] for t in titles if f": {kind}(" in t] == [
         f"{kind}({64 * 2 ** stage}, {2 if i == 0 and stage else 1}{rest.format(c=64 * 2 ** stage)})"
         for stage, n in enumerate(blocks) for i in range(n)]
-    assert titles.count("residual") == len(joins(dot, "add")) == sum(blocks)
+    assert titles.count("residual") == len(joins(dot, r"\+")) == sum(blocks)
     assert len(titles) == 4 + 2 * sum(blocks)
     # a projection where the shape changes: the first block of stages 2-4, and of stage 1 for bottlenecks
     assert dot.count("label=identity") == sum(blocks) - (3 if kind == "basic" else 4)
@@ -240,7 +245,7 @@ def test_fold_repeats_draws_identical_blocks_once():
     assert [t for t in titles if ": basic(" in t] == [
         "0: basic(64, 1)  ×3", "0: basic(128, 2)", "1: basic(128, 1)  ×3", "0: basic(256, 2)",
         "1: basic(256, 1)  ×5", "0: basic(512, 2)", "1: basic(512, 1)  ×2"]
-    assert len(joins(dot, "add")) == 7
+    assert len(joins(dot, r"\+")) == 7
     edges = [(a, b) for a, b, _ in EDGE.findall(dot)]
     assert len(reachable(edges, "L0")) == len(NODE.findall(dot))
 

@@ -107,7 +107,7 @@ def test_click_on_a_layer_shows_its_source_line_shape_and_parameters(page):
 
 def test_click_on_an_add_node(page):
     page.fill("#search", "layer4.0.conv1")
-    add = page.locator("#view svg g.node[id^=L]", has_text="add").filter(has_text="512x7x7").first
+    add = page.locator("#view svg g.node[id^=L]", has_text="+").filter(has_text="512x7x7").first
     add.click()
     assert page.locator("#details h2").inner_text() == "add"
     assert page.locator("#details .shape").inner_text() == "512x7x7"

@@ -14,8 +14,21 @@ if TYPE_CHECKING:
 FLOAT_BYTES = 4
 INDEX_BYTES = 8  # max pooling keeps int64 argmax indices for backward
 # Dropout's training mask: CUDA's fused kernel keeps one bool per element; the CPU kernel
-# multiplies by a float32 mask, which it keeps.
-MASK_BYTES = {"cuda": 1, "cpu": 4}
+# multiplies by a mask of the input's dtype, which it keeps.
+MASK_BYTES = {"cuda": 1, "cpu": FLOAT_BYTES}
+# The element size of each dtype `summary --dtype` takes; "mixed" is torch.autocast's: parameters in
+# float32, each op computing in the dtype its autocast class gives (LayerSpec.autocast), the low one bfloat16
+# or float16 alike (2 bytes).
+DTYPE_BYTES = {"float32": FLOAT_BYTES, "float16": 2, "bfloat16": 2}
+DTYPES = (*DTYPE_BYTES, "mixed")
+LOW_BYTES = 2
+# torch.autocast's classes of ops (its lists in aten/src/ATen/autocast_mode.h: docs/analysis.md): LOWER
+# ops cast their floating inputs and weights to the low dtype, FP32 ones to float32; the others compute
+# in the widest dtype of their inputs.
+LOWER: Final = "lower"
+WEIGHT_COPY = "weight cast by autocast"  # one copy a forward, whatever the batch (analysis/batching.py)
+FP32: Final = "float32"
+FOLLOW: Final = "follow"
 
 # A saved tensor is the layer's input (its second input, for a product), its output, or one of its own
 # (a name and a size in bytes).
@@ -37,10 +50,24 @@ class Cost(NamedTuple):
 
 
 class Context(NamedTuple):
-    """The pass being counted: training or eval mode, on which device (it decides mask sizes)."""
+    """The pass being counted: training or eval mode, on which device (it decides mask sizes), and the
+    dtypes: of the tensors the layer computes, of its parameters and buffers, and whether autocast makes
+    low-precision copies of its weights (which backward keeps)."""
 
     training: bool
     device: str
+    float_bytes: int = FLOAT_BYTES
+    param_bytes: int = FLOAT_BYTES
+    weight_copies: bool = False
+
+    @property
+    def mask_bytes(self) -> int:
+        return 1 if self.device == "cuda" else self.float_bytes
+
+    def weight_copy(self, numel: int) -> tuple[Saved, ...]:
+        """What a LOWER op keeps of its weight tensor of `numel` elements: autocast's cast copy; else
+        nothing (the weight itself is a parameter, counted with the parameters)."""
+        return ((WEIGHT_COPY, numel * self.float_bytes),) if self.weight_copies else ()
 
 
 def numel(shape: tuple[int, ...] | None) -> int:

@@ -13,7 +13,10 @@ one, so nothing is silently counted as zero. The counting convention (docs/analy
   element, softmax three, max pooling one comparison per extra window element, average pooling
   one add per window element, residual add one per element, concat and flatten none. A gate's
   elementwise multiply is one MAC per output element (like batch norm's scale).
-- Memory is float32 (4 bytes an element). Activations: every tensor one forward pass creates,
+- Memory is float32 (4 bytes an element) unless `dtype` says otherwise: float16 and bfloat16 (2 bytes)
+  as a model cast with `.to(dtype)`; "mixed" as torch.autocast runs a float32 model (its parameters stay
+  float32; each op computes in the dtype of its autocast class, LayerSpec.autocast, and the casts it makes
+  of its input count as tensors it creates and keeps). Activations: every tensor one forward pass creates,
   kept (the input image included; views, in-place ops and eval-mode dropout create none).
 - Training: parameters + gradients + the tensors autograd saves for backward (deduplicated by
   storage, as autograd shares them) + optimizer state if asked for.
@@ -23,7 +26,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, IN2, MASK_BYTES, Context, Cost, numel
+from archdsl.analysis.accounting import (
+    DTYPE_BYTES,
+    DTYPES,
+    FLOAT_BYTES,
+    FOLLOW,
+    FP32,
+    IN,
+    IN2,
+    LOW_BYTES,
+    LOWER,
+    MASK_BYTES,
+    WEIGHT_COPY,
+    Context,
+    Cost,
+    numel,
+)
 from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 
@@ -44,6 +62,7 @@ class Row:
     ops: int
     activation_bytes: int  # tensors this layer creates in an eval forward
     saved_bytes: int  # tensors it is first to keep for backward, in training
+    weight_copy_bytes: int = 0  # of saved_bytes, autocast's copies of its weights: one whatever the batch
 
     @property
     def name(self) -> str:
@@ -74,6 +93,7 @@ class Analysis:
     device: str
     optimizer: str = "none"
     batch: int = 1  # the figures per forward pass are for this many samples (analysis/batching.py)
+    dtype: str = "float32"  # one of accounting.DTYPES
 
     def __repr__(self) -> str:
         return (f"<Analysis of network {self.ir.network.name}: {self.params:,} parameters, {self.macs:,} MACs, "
@@ -84,16 +104,21 @@ class Analysis:
         return 2 * self.macs
 
     @property
+    def element_bytes(self) -> int:
+        """Of a parameter, its gradient and optimizer state: autocast leaves them float32."""
+        return DTYPE_BYTES.get(self.dtype, FLOAT_BYTES)
+
+    @property
     def param_bytes(self) -> int:
-        return self.params * FLOAT_BYTES + self.buffer_bytes
+        return self.params * self.element_bytes + self.buffer_bytes
 
     @property
     def grad_bytes(self) -> int:
-        return self.params * FLOAT_BYTES
+        return self.params * self.element_bytes
 
     @property
     def optimizer_bytes(self) -> int:
-        return OPTIMIZER_COPIES[self.optimizer] * self.params * FLOAT_BYTES
+        return OPTIMIZER_COPIES[self.optimizer] * self.params * self.element_bytes
 
     @property
     def train_bytes(self) -> int:
@@ -103,6 +128,7 @@ class Analysis:
         ir = self.ir
         return {
             "file": ir.file, "network": ir.network.name, "input": list(ir.input_shape), "batch": self.batch,
+            "dtype": self.dtype,
             "params": self.params, "buffers": self.buffers, "macs": self.macs, "flops": self.flops,
             "ops": self.ops, "activation_bytes": self.activation_bytes, "param_bytes": self.param_bytes,
             "train_bytes": self.train_bytes,
@@ -114,38 +140,56 @@ class Analysis:
         }
 
 
-def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda") -> Analysis:
-    """Per-layer and total figures for one image (batch 1) through a shape-checked IR."""
+def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda", dtype: str = "float32") -> Analysis:
+    """Per-layer and total figures for one image (batch 1) through a shape-checked IR, in `dtype`."""
     if optimizer not in OPTIMIZER_COPIES:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZER_COPIES)}")
     if device not in MASK_BYTES:
         raise ValueError(f"device must be one of {', '.join(MASK_BYTES)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}")
     layers = ir.layers
     eval_path = _ancestors(ir, [ir.output])
     train_path = _ancestors(ir, [ir.output, *ir.sides.values()])
-    evals = [_cost(layer, Context(False, device)) for layer in layers]
-    trains = [_cost(layer, Context(True, device)) for layer in layers]
+    kinds, elem = _dtypes(layers, dtype)
+    param_bytes = DTYPE_BYTES.get(dtype, FLOAT_BYTES)
+    contexts = [Context(False, device, elem[layer.id], param_bytes, kinds[layer.id] == LOWER) for layer in layers]
+    evals = [_cost(layer, ctx) for layer, ctx in zip(layers, contexts)]
+    trains = [_cost(layer, ctx._replace(training=True)) for layer, ctx in zip(layers, contexts)]
     train_store = _storage(layers, trains)
+
+    def cast(layer: Layer, source: int) -> bool:
+        """Whether autocast hands `layer` a cast copy of its input `source` (a new tensor) rather than it."""
+        return kinds[layer.id] == LOWER and elem[source] != LOW_BYTES
+
+    def size(layer_id: int) -> int:
+        return numel(layers[layer_id].out_shape) * elem[layer_id]
 
     # Saved tensors, deduplicated: a storage kept by several layers (a ReLU's output that the next
     # conv keeps too) is counted once, for the first layer that keeps it.
     kept: set[tuple[str, int] | tuple[int, str]] = set()  # ("storage", its owner) or (layer, its own tensor)
     saved_by: dict[int, int] = {}
+    copies_by: dict[int, int] = {}
     for layer in layers:
         if layer.id not in train_path:
             continue
         for item in trains[layer.id].saves:
             key: tuple[str, int] | tuple[int, str]
             if isinstance(item, tuple):  # one of the layer's own tensors: (name, bytes)
-                key, size = (layer.id, item[0]), item[1]
+                key, nbytes = (layer.id, item[0]), item[1]
+                if item[0] == WEIGHT_COPY:
+                    copies_by[layer.id] = copies_by.get(layer.id, 0) + nbytes
             elif item in (IN, IN2):
-                source = train_store[layer.inputs[0 if item == IN else 1]]
-                key, size = ("storage", source), _bytes(layers[source])
+                source = layer.inputs[0 if item == IN else 1]
+                if cast(layer, source):
+                    key, nbytes = (layer.id, item), numel(layers[source].out_shape) * elem[layer.id]
+                else:
+                    key, nbytes = ("storage", train_store[source]), size(train_store[source])
             else:  # OUT
-                key, size = ("storage", train_store[layer.id]), _bytes(layers[train_store[layer.id]])
+                key, nbytes = ("storage", train_store[layer.id]), size(train_store[layer.id])
             if key not in kept:
                 kept.add(key)
-                saved_by[layer.id] = saved_by.get(layer.id, 0) + size
+                saved_by[layer.id] = saved_by.get(layer.id, 0) + nbytes
 
     rows = []
     for layer in layers:
@@ -154,18 +198,36 @@ def analyse(ir: IR, *, optimizer: str = "none", device: str = "cuda") -> Analysi
         cost, on_eval = evals[layer.id], layer.id in eval_path
         if layer.op == "shortcut" and cost.alias:
             continue  # an identity shortcut: nothing to show
-        created = 0 if cost.alias else _bytes(layer) + cost.extra_bytes
+        casts = sum(numel(layers[i].out_shape) * elem[layer.id] for i in layer.inputs if cast(layer, i))
+        created = 0 if cost.alias else size(layer.id) + cost.extra_bytes + casts
         rows.append(Row(layer, _parts(ir, layer), on_eval, layer.params, layer.buffers,
                         cost.macs if on_eval else 0, cost.ops if on_eval else 0,
-                        created if on_eval else 0, saved_by.get(layer.id, 0)))
+                        created if on_eval else 0, saved_by.get(layer.id, 0), copies_by.get(layer.id, 0)))
     return Analysis(
         ir, rows,
         params=sum(r.params for r in rows), buffers=sum(r.buffers for r in rows),
         buffer_bytes=sum(evals[r.layer.id].buffer_bytes for r in rows),
         macs=sum(r.macs for r in rows), ops=sum(r.ops for r in rows),
         activation_bytes=sum(r.activation_bytes for r in rows), saved_bytes=sum(r.saved_bytes for r in rows),
-        depth=_depth(ir, eval_path), device=device, optimizer=optimizer,
+        depth=_depth(ir, eval_path), device=device, optimizer=optimizer, dtype=dtype,
     )
+
+
+def _dtypes(layers: list[Layer], dtype: str) -> tuple[list[str], list[int]]:
+    """Each layer's autocast class (FOLLOW for all but under "mixed") and the element size of its output.
+    Under autocast the input is float32, a LOWER op computes in the low dtype, an FP32 one in float32, any
+    other in the widest dtype of its inputs (as torch promotes them)."""
+    if dtype != "mixed":
+        return [FOLLOW] * len(layers), [DTYPE_BYTES[dtype]] * len(layers)
+    kinds: list[str] = []
+    elem: list[int] = []
+    for layer in layers:  # creation order is a topological order
+        rule = OPS[layer.op].autocast
+        kind = (rule(layer) if callable(rule) else rule) if layer.enabled else FOLLOW
+        kinds.append(kind)
+        widest = max((elem[i] for i in layer.inputs), default=FLOAT_BYTES)
+        elem.append(LOW_BYTES if kind == LOWER else FLOAT_BYTES if kind == FP32 else widest)
+    return kinds, elem
 
 
 def _ancestors(ir: IR, ends: list[int]) -> set[int]:
@@ -211,6 +273,3 @@ def _parts(ir: IR, layer: Layer) -> tuple[str, ...]:
     inst = ir.instances[layer.scope]
     return (*inst.path, layer.op)
 
-
-def _bytes(layer: Layer) -> int:
-    return numel(layer.out_shape) * FLOAT_BYTES

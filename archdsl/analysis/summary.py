@@ -154,8 +154,8 @@ def totals(a: Analysis) -> list[str]:
     c, h, w = a.ir.input_shape
     opt = f" + optimizer state ({a.optimizer}) {human(a.optimizer_bytes, 'B')}" if a.optimizer_bytes else ""
     return [
-        (f"network {a.ir.network.name}: input {c}x{h}x{w}, batch {a.batch}, float32; depth {a.depth} (weighted layers "
-        "on the longest path)"),
+        (f"network {a.ir.network.name}: input {c}x{h}x{w}, batch {a.batch}, {_dtype(a.dtype)}; depth {a.depth} "
+         "(weighted layers on the longest path)"),
         f"parameters: {_trainable(a)}; {a.buffers:,} in buffers (non-trainable)",
         (f"MACs: {a.macs:,} ({human(a.macs)}; FLOPs = 2 x MACs = {human(a.flops)}); other ops (comparisons, adds): "
         f"{human(a.ops)}"),
@@ -165,6 +165,12 @@ def totals(a: Analysis) -> list[str]:
         (f"training step estimate: {human(a.train_bytes, 'B')} = parameters and buffers {human(a.param_bytes, 'B')}"
         f" + gradients {human(a.grad_bytes, 'B')} + saved for backward {human(a.saved_bytes, 'B')}{opt}"),
     ]
+
+
+def _dtype(dtype: str) -> str:
+    if dtype == "mixed":
+        return "mixed precision (torch.autocast: parameters float32, convolutions and linears 2 bytes)"
+    return dtype
 
 
 def _trainable(a: Analysis) -> str:

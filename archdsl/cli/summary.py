@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from archdsl.analysis.accounting import DTYPES
 from archdsl.analysis.batching import at_batch
 from archdsl.analysis.costs import analyse
 from archdsl.analysis.summary import as_json, table
@@ -14,7 +15,7 @@ from archdsl.pipeline import build
 
 def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     ir = build(args.file, params=settings(args.set, parser), freeze=args.freeze)
-    analysis = at_batch(analyse(ir, optimizer=args.optimizer, device=args.device), args.batch)
+    analysis = at_batch(analyse(ir, optimizer=args.optimizer, device=args.device, dtype=args.dtype), args.batch)
     if args.json:
         print(json.dumps(as_json(analysis)))  # one line: json's C encoder only runs without indent
     else:
@@ -36,6 +37,10 @@ def register(sub) -> None:
     p.add_argument("--batch", type=_batch, default=1, metavar="N",
                    help="figures for a batch of N samples: MACs, activations and saved tensors grow with N, "
                         "weights do not (default 1)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="memory in this dtype: float16 or bfloat16 as a model cast with .to(dtype); mixed as "
+                        "torch.autocast runs a float32 model (parameters float32, convolutions and linears in 2 bytes) "
+                        "(default float32)")
     p.add_argument("--freeze", metavar="PARTS", help="count these parts as frozen: 'up to layer3', 'conv1, layer1'")
     add_analysis_options(p)
     add_set_option(p)

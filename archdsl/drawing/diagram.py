@@ -1,7 +1,7 @@
 """Diagram structure: the IR's block structure as a tree of groups, ready to draw at any depth.
 
 A `Group` is what a drawing shows as a cluster (or, below the depth limit, as one node): the
-network, a block use, a labelled sequence, a residual, an inception, a gate, a split,
+network, a block use, a labelled sequence, a residual, a concat (or inception), a gate, a split,
 a side output's head.
 Its children are groups and layer ids, in source order. Nothing here knows about Graphviz;
 viz.py turns the tree into a picture.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from archdsl.errors import Span
+from archdsl.frontend import ast as A
 from archdsl.ir.nodes import (
     IR,
     ContainerKind,
@@ -31,7 +32,7 @@ from archdsl.ir.nodes import (
 # Layers drawn as their own small node rather than as a row of a layer table.
 JOINS: frozenset[str] = frozenset(Join)
 
-GroupKind = Literal["network", "block", "seq", "residual", "inception", "gate", "split"]
+GroupKind = Literal["network", "block", "seq", "residual", "concat", "gate", "split"]
 
 
 @dataclass(eq=False)
@@ -143,7 +144,8 @@ class _Builder:
         return [g]
 
     def step_concat(self, step: Step, parent: Group) -> list[Group | int]:
-        g = Group("inception", "inception", ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
+        # Titled with the word written: `inception<...>` is `concat<...>`'s synonym, kept for GoogLeNet's files.
+        g = Group("concat", step.word, ModulePath(), step.site, step.span, parent.depth + 1, in_node=step.in_node,
                   out_node=step.out_node)
         g.children = []
         for i, (branch, steps) in enumerate(zip(step.branches, step.branch_steps), start=1):
@@ -239,12 +241,12 @@ class _Builder:
         return bool(kept)
 
     def absorb(self, g: Group) -> None:
-        """A block that is nothing but one residual, inception, gate or split is drawn as one cluster, not two."""
+        """A block that is nothing but one residual, concat, gate or split is drawn as one cluster, not two."""
         for child in g.children:
             if isinstance(child, Group):
                 self.absorb(child)
         if g.kind == "block" and len(g.children) == 1 and isinstance(g.children[0], Group) \
-                and g.children[0].kind in ("residual", "inception", "gate", "split"):
+                and g.children[0].kind in ("residual", "concat", "gate", "split"):
             inner = g.children[0]
             g.kind, g.children = inner.kind, inner.children
 
@@ -325,5 +327,10 @@ def _call_text(inst: Instance) -> str:
     block = inst.block
     assert block is not None  # the network itself is not drawn as a call
     passed = iter(var for var, _ in inst.tensors)  # a tensor parameter's argument: the variable it reads
-    args = ("@" + next(passed) if p.tensor else value_text(inst.args[p.name]) for p in block.params)
+    # ... shown as the call writes it, `@backbone.c2`, where the variable is `backbone_c2`
+    written = {a.name or block.params[i].name: "@" + ".".join((a.value.name, *a.value.path))
+               for i, a in enumerate(inst.call.args if inst.call else []) if isinstance(a.value, A.Ref)
+               and (a.name or i < len(block.params))}
+    args = (written.get(p.name, "@" + next(passed)) if p.tensor else value_text(inst.args[p.name])
+            for p in block.params)
     return f"{block.name}({', '.join(args)})"

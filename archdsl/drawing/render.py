@@ -2,9 +2,10 @@
 
 Drawn from the IR: no model is built and nothing runs. Clusters follow the block structure
 (diagram.py); a run of plain layers is one table node with a row per layer (name, layer, output
-shape, parameters), which keeps long chains short; joins (add, concat) are small nodes of their
-own; an edge carries the tensor shape where its source changed it. `depth` collapses every group
-at that nesting depth into one node with its output shape and total parameters.
+shape, parameters), which keeps long chains short; joins (`+`, `×`, concat) are small nodes of their
+own; an edge carries the tensor shape where its source changed it, a reference's edge its name.
+`depth` collapses every group at that nesting depth into one node with its output shape and total
+parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from archdsl.analysis.costs import analyse
 from archdsl.drawing.diagram import JOINS, Diagram, Group, display_name, structure, value_text
+from archdsl.drawing.references import Skips, references, skips
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.nodes import IR, Join, Layer, ModulePath
 from archdsl.layers import OPS
@@ -35,7 +37,7 @@ CLUSTER_STYLES = {
     "block": {"fillcolor": "#f5f8fd", "color": "#9db1cf"},
     "seq": {"fillcolor": "#fbfbfb", "color": "#b9b9b9"},
     "residual": {"fillcolor": "#fff8ec", "color": "#e0b673"},
-    "inception": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
+    "concat": {"fillcolor": "#f1f9f1", "color": "#8fc08f"},
     "gate": {"fillcolor": "#f6f0fb", "color": "#b39ad1"},
     "split": {"fillcolor": "#eef7f7", "color": "#86bdbd"},
 }
@@ -50,8 +52,12 @@ JOIN_STYLES: dict[str, dict[str, str]] = {
     Join.MUL: {"shape": "ellipse", "style": "filled", "fillcolor": "#e6dcf3"},
     Join.CHUNK: {"shape": "box", "style": "filled", "fillcolor": "#d6eded"},
 }
-JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "add", Join.CONCAT: "concat",
-                               Join.MUL: "multiply"}  # a split's parts are titled by describe()
+# A residual's add and a gate's product are drawn as the operator; the HTML page's panel names them.
+JOIN_TITLES: dict[str, str] = {Join.INPUT: "input", Join.OUTPUT: "output", Join.ADD: "+", Join.CONCAT: "concat",
+                               Join.MUL: "×"}  # a split's parts are titled by describe()
+JOIN_NAMES: dict[str, str] = {Join.ADD: "add", Join.MUL: "multiply"}
+# A reference (`@d4`) is drawn dashed in its own colour and named, apart from the dashed grey identity shortcut.
+REFERENCE_EDGE = {"style": "dashed", "color": "#3f6fb5", "fontcolor": "#3f6fb5", "penwidth": "1.2"}
 _GRAPH = {"fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3", "labeljust": "l",
           "newrank": "true"}
 _NODE = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03", "height": "0.3"}
@@ -237,9 +243,12 @@ class _Drawer:
         name = f"L{layer_id}"
         title = JOIN_TITLES.get(layer.op) or (layer.describe() if layer.op in (Join.CHUNK, Join.NAMED_OUTPUT)
                                               else f"{layer.attrs['name']} (side output)")
-        graph.node(name, label=f"{title}\\n{fmt(layer.out_shape)}", id=name, tooltip=self.where(layer.span),
+        shown = fmt(layer.out_shape)
+        if layer.op == Join.OUTPUT and self.ir.outputs:  # the network returns its named outputs as a dict
+            title, shown = "outputs", ", ".join(self.ir.outputs)
+        graph.node(name, label=f"{title}\\n{shown}", id=name, tooltip=self.where(layer.span),
                    **JOIN_STYLES[layer.op])
-        self.record(name, title, ModulePath(), layer.out_shape, [layer_id], layer)
+        self.record(name, JOIN_NAMES.get(layer.op, title), ModulePath(), layer.out_shape, [layer_id], layer)
         self.node_of[layer_id] = name
 
     # -- edges ----------------------------------------------------------------------------------
@@ -256,6 +265,13 @@ class _Drawer:
         # Side heads hang off the main path; their edges must not pull the main path sideways.
         side = {n for g in self.diagram.groups() if g.side for n in g.layer_ids()}
         side.update(layer.id for layer in self.ir.layers if layer.op == Join.SIDE_OUTPUT)
+        refs = references(self.ir)
+        named = {(r.source, r.reader): r.name for r in refs}
+        skip = skips(self.ir, refs)
+        # Between two drawn nodes one edge: a plain one over a reference where both run (a collapsed concat
+        # reads `up4` through its identity branch and through `crop(@up4)`).
+        plain = {(self.node_of.get(self.source(u)), self.node_of.get(layer.id))
+                 for layer in self.ir.layers for u in layer.inputs if (u, layer.id) not in named}
         for layer in self.ir.layers:
             head = self.node_of.get(layer.id)
             if head is None:
@@ -263,16 +279,34 @@ class _Drawer:
             for u in layer.inputs:
                 src = self.source(u)
                 tail = self.node_of.get(src)
-                if tail is None or tail == head or (tail, head) in seen:
+                if tail is None or tail == head or (tail, head) in seen \
+                        or ((u, layer.id) in named and (tail, head) in plain):
                     continue
                 seen.add((tail, head))
                 attrs = {"weight": "0"} if layer.id in side and src not in side else {}
-                if u in self.identity:
+                if (u, layer.id) in named:
+                    attrs.update(REFERENCE_EDGE, label=f"@{named[u, layer.id]}")
+                elif u in self.identity:
                     attrs.update(style="dashed", label="identity")
                 elif tail not in labelled and self.changes(src, tail):
                     attrs["label"] = fmt(self.ir.layers[src].out_shape)
                     labelled.add(tail)
-                self.out.graph.edge(tail, head, **attrs)
+                if (u, layer.id) in skip.rising:  # laid out from head to tail, so that the way up rises
+                    self.out.graph.edge(head, tail, dir="back", **attrs)
+                else:
+                    self.out.graph.edge(tail, head, **attrs)
+        self.side_by_side(skip)
+
+    def side_by_side(self, skip: Skips) -> None:
+        """A skip's source and reader on one rank: the connection runs straight across the U."""
+        for source, reader in skip.same_rank:
+            pair = {self.node_of.get(self.source(source)), self.node_of.get(reader)}
+            if None in pair or len(pair) < 2:  # not drawn, or collapsed into one node
+                continue
+            with self.out.graph.subgraph() as row:
+                row.attr(rank="same")
+                for name in sorted(pair, key=str):
+                    row.node(str(name))
 
     def changes(self, layer_id: int, node: str) -> bool:
         """True when the drawn node gives a shape other than the one it was given."""

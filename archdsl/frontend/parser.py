@@ -36,6 +36,7 @@ from archdsl.frontend._lark_standalone import (
     VisitError,
     v_args,
 )
+from archdsl.frontend.regexes import use_precompiled
 from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
 from archdsl.resources import grammar_text, use_candidates
@@ -48,7 +49,9 @@ def _lark() -> Lark:
         # silently read the old language.
         raise RuntimeError("grammars/archdsl.lark changed since archdsl/frontend/_lark_standalone.py was generated: "
                            "run `python tools/generate_parser.py`")
-    return generated.Lark_StandAlone()
+    lark = generated.Lark_StandAlone()
+    use_precompiled(lark)
+    return lark
 
 
 # What each terminal means to a person reading the error.

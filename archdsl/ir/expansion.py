@@ -429,7 +429,7 @@ class _Expander:
     def _conditional(self, steps: list[Step], cond: A.Expr, number: int | None) -> None:
         for step in steps:
             if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
-                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: "inception", StepKind.GATE: "gate",
+                word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: step.word, StepKind.GATE: "gate",
                         StepKind.SPLIT: "split"}.get(step.kind, "reference")
                 what = "a reference" if word == "reference" else f"a {word}<...>"
                 raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", cond.span,
@@ -744,7 +744,7 @@ class _Expander:
 
     def inception(self, item: A.Inception, x: int, ctx: _Ctx, site: Site) -> int:
         flat = _concat_flat(item)
-        step = Step(StepKind.CONCAT, site, item.span, x, -1, flat=flat)
+        step = Step(StepKind.CONCAT, site, item.span, x, -1, flat=flat, word=item.word)
         outs = []
         for i, branch in enumerate(item.branches, start=1):
             bsteps: list[Step] = []

@@ -160,6 +160,9 @@ class Layer:
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
     nhwc: bool = False  # the output is channels last, (H, W, C), as after permute(0, 2, 3, 1)
+    # Switched off in this use and too small for its input there (or after such a layer): its shapes come
+    # from an input enlarged to fit, so channels, features and options are right, heights and widths not.
+    unsized: bool = False
     params: int = 0
     buffers: int = 0
     derived: Derived = field(default_factory=Derived)
@@ -248,6 +251,7 @@ class Step:
     branches: list[Member | None] = field(default_factory=list)
     branch_steps: list[list[Step]] = field(default_factory=list)
     flat: bool = False  # concat(flat)<...>: the branches' members are the enclosing class's
+    word: str = "concat"  # CONCAT: the word written, `concat` or its synonym `inception` (diagnostics, drawings)
     factors: list[list[Step]] = field(default_factory=list)  # a gate's paths, written inline like a residual body
     parts: list[int] = field(default_factory=list)  # a split's Join.CHUNK layers, one per branch
     # A labelled statement's step whose output a later `@label` reads: code generation keeps it in a variable.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, OUT, Context, Cost, Saved, numel, view
+from archdsl.analysis.accounting import IN, LOWER, OUT, Context, Cost, Saved, numel, view
 from archdsl.layers.registry import BY_WORD, NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt, no_params, same
 
@@ -69,7 +69,7 @@ def _keeps_input(layer, ctx: Context) -> Cost:
     (measured with saved_tensors_hooks: torch clones it before overwriting)."""
     n = numel(layer.out_shape)
     inplace = bool(layer.attrs.get("inplace"))
-    return Cost(ops=n, alias=inplace, saves=(("input copy", n * FLOAT_BYTES),) if inplace else (IN,))
+    return Cost(ops=n, alias=inplace, saves=(("input copy", n * ctx.float_bytes),) if inplace else (IN,))
 
 
 # MobileNetV3's activation, x * relu6(x + 3) / 6; in place where torchvision writes nn.Hardswish(inplace=True).
@@ -119,6 +119,11 @@ def _prelu_params(layer) -> tuple[int, int]:
     return (1 if layer.attrs["shared"] else layer.out_shape[0]), 0
 
 
+def _prelu_cost(layer, ctx: Context) -> Cost:
+    cost = _keeps_input(layer, ctx)
+    return cost._replace(saves=(*cost.saves, *ctx.weight_copy(_prelu_params(layer)[0])))
+
+
 def _prelu_emit(e) -> tuple[str, object]:
     size = e.channels if e.channels is not None else e.features
     args = ([] if e.layer.attrs["shared"] else [f"num_parameters={size}"]) + e.keywords([("init", e.opt("init"), 0.25)])
@@ -132,6 +137,6 @@ register(LayerSpec(
     options=(Option("shared", "bool", False, "one slope for every channel (torch's default) instead of one each"),
              Option("init", "float", 0.25, "the slopes' initial value")),
     example="prelu, prelu(shared=true), prelu(init=0.1)",
-    shape=same, params=_prelu_params, cost=_keeps_input, emit=_prelu_emit, stateless=False,
-    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False,
+    shape=same, params=_prelu_params, cost=_prelu_cost, emit=_prelu_emit, stateless=False,
+    inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False, autocast=LOWER,
 ))

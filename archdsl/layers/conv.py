@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archdsl.analysis.accounting import IN, Context, Cost, numel
+from archdsl.analysis.accounting import IN, LOWER, Context, Cost, numel
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import Fold, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, padding, spatial, window
@@ -34,8 +34,10 @@ def _params(layer) -> tuple[int, int]:
 
 def _cost(layer, ctx: Context) -> Cost:
     kh, kw = layer.attrs["kernel"]
-    per_output = layer.derived.in_channels // layer.attrs["groups"] * kh * kw + (1 if layer.attrs["bias"] else 0)
-    return Cost(macs=numel(layer.out_shape) * per_output, saves=(IN,))
+    weights = layer.derived.in_channels // layer.attrs["groups"] * kh * kw
+    per_output = weights + (1 if layer.attrs["bias"] else 0)
+    return Cost(macs=numel(layer.out_shape) * per_output,
+                saves=(IN, *ctx.weight_copy(weights * layer.attrs["channels"])))
 
 
 def _emit(e) -> tuple[str, object]:
@@ -70,7 +72,7 @@ register(LayerSpec(
     ),
     example="conv3-64, conv11-64/4(padding=2), conv1-(c*4)(bias=false)",
     shape=_shape, params=_params, cost=_cost, emit=_emit, stateless=False, inplace_after=frozenset(),
-    fresh_output=True, fold=Fold(absorbs=2), counts_in_depth=True, describe=_describe, color="#dce8fa",
+    fresh_output=True, fold=Fold(absorbs=2), counts_in_depth=True, describe=_describe, color="#dce8fa", autocast=LOWER,
     init=Initialised(module=lambda layer: "nn.Conv2d", has=lambda layer, t: t == "weight" or layer.attrs["bias"],
                      fans=True, pytorch="weight kaiming_uniform(a=√5), bias uniform(±1/√fan_in)"),
 ))
@@ -107,7 +109,8 @@ def _up_cost(layer, ctx: Context) -> Cost:
     (_, h, w), (out, oh, ow) = layer.in_shape, layer.out_shape
     products = _taps(h, oh, kh, sh, p) * _taps(w, ow, kw, sw, p)
     bias = out * oh * ow if layer.attrs["bias"] else 0
-    return Cost(macs=layer.derived.in_channels * out * products + bias, saves=(IN,))
+    return Cost(macs=layer.derived.in_channels * out * products + bias,
+                saves=(IN, *ctx.weight_copy(layer.derived.in_channels * out * kh * kw)))
 
 
 def _up_emit(e) -> tuple[str, object]:
@@ -135,7 +138,7 @@ register(LayerSpec(
     ),
     example="upconv2-512/2",
     shape=_up_shape, params=_up_params, cost=_up_cost, emit=_up_emit, stateless=False, inplace_after=frozenset(),
-    fresh_output=True, fold=Fold(), counts_in_depth=True, describe=_up_describe, color="#dce8fa",
+    fresh_output=True, fold=Fold(), counts_in_depth=True, describe=_up_describe, color="#dce8fa", autocast=LOWER,
     init=Initialised(module=lambda layer: "nn.ConvTranspose2d",
                      has=lambda layer, t: t == "weight" or layer.attrs["bias"],
                      fans=True, pytorch="weight kaiming_uniform(a=√5), bias uniform(±1/√fan_in)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, IN2, Context, Cost, new, numel, view
+from archdsl.analysis.accounting import FOLLOW, IN, IN2, LOWER, Context, Cost, new, numel, view
 from archdsl.errors import Note
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, LayerSpec, register
@@ -75,9 +75,10 @@ def _shortcut_cost(layer, ctx: Context) -> Cost:
         return Cost()  # a strided slice (a view) zero-padded into a new tensor; backward keeps nothing
     # projection: 1x1 conv (no bias) then batch norm; the conv's output is an intermediate tensor.
     n, c_out = numel(layer.out_shape), layer.out_shape[0]
-    return Cost(macs=n * layer.derived.in_channels + n, extra_bytes=n * FLOAT_BYTES,
-                saves=(IN, ("projection conv output", n * FLOAT_BYTES), ("batch statistics", 2 * c_out * FLOAT_BYTES)),
-                buffer_bytes=2 * c_out * FLOAT_BYTES + 8)
+    return Cost(macs=n * layer.derived.in_channels + n, extra_bytes=n * ctx.float_bytes,
+                saves=(IN, *ctx.weight_copy(c_out * layer.derived.in_channels), ("projection conv output",
+                       n * ctx.float_bytes), ("batch statistics", 2 * c_out * ctx.param_bytes)),
+                buffer_bytes=2 * c_out * ctx.param_bytes + 8)
 
 
 def _add_shape(layer, ins: list[Shape], ir) -> None:
@@ -170,7 +171,8 @@ _join("named_output", "a named output (an entry of the returned dict)", same, vi
       describe=lambda layer: f"output {layer.attrs['name']}")
 _join("shortcut", "a residual's shortcut: identity, projection or zero-padding", _shortcut_shape, _shortcut_cost,
       params=_shortcut_params, counts_in_depth=True, color="#f9e0d4",
-      describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})")
+      describe=lambda layer: f"shortcut({layer.derived.decision or layer.attrs['mode']})",
+      autocast=lambda layer: LOWER if layer.derived.decision == "projection" else FOLLOW)  # a projection is a conv
 _join("add", "a residual's sum", _add_shape,
       lambda layer, ctx: Cost(alias=True) if layer.derived.decision == "none" else Cost(ops=numel(layer.out_shape)))
 _join("concat", "the concatenation of inception branches", _concat_shape, new)

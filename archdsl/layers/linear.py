@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archdsl.analysis.accounting import IN, Context, Cost, numel
+from archdsl.analysis.accounting import IN, LOWER, Context, Cost, numel
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import Fold, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, fmt
@@ -31,7 +31,9 @@ def _params(layer) -> tuple[int, int]:
 
 def _cost(layer, ctx: Context) -> Cost:
     per_output = layer.derived.in_features + (1 if layer.attrs["bias"] else 0)
-    return Cost(macs=per_output * numel(layer.out_shape), saves=(IN,))  # channels last: at every position
+    weights = layer.derived.in_features * layer.attrs["features"]
+    # Channels last: at every position.
+    return Cost(macs=per_output * numel(layer.out_shape), saves=(IN, *ctx.weight_copy(weights)))
 
 
 def _emit(e) -> tuple[str, object]:
@@ -50,7 +52,7 @@ register(LayerSpec(
     ),
     example="fc-4096, fc-num_classes",
     shape=_shape, params=_params, cost=_cost, emit=_emit, stateless=False, inplace_after=frozenset(),
-    fresh_output=True, fold=Fold(absorbs=1), counts_in_depth=True, last_dim=True,
+    fresh_output=True, fold=Fold(absorbs=1), counts_in_depth=True, last_dim=True, autocast=LOWER,
     describe=lambda layer: f"fc-{layer.attrs['features']}", color="#e7dff8",
     init=Initialised(module=lambda layer: "nn.Linear", has=lambda layer, t: t == "weight" or layer.attrs["bias"],
                      fans=True, pytorch="weight kaiming_uniform(a=√5), bias uniform(±1/√fan_in)"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from archdsl.analysis.accounting import FLOAT_BYTES, IN, Context, Cost, numel
+from archdsl.analysis.accounting import FP32, IN, Context, Cost, numel
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, Fold, Helper, Initialised, LayerSpec, Option, register
 from archdsl.shapes.geometry import Problem, Shape, no_params, spatial_same
@@ -39,8 +39,8 @@ def _bn_params(layer) -> tuple[int, int]:
 def _bn_cost(layer, ctx: Context) -> Cost:
     c = layer.derived.num_features
     # Training keeps the batch mean and inverse standard deviation, one float each per channel.
-    return Cost(macs=numel(layer.out_shape), saves=(IN, ("batch statistics", 2 * c * FLOAT_BYTES)),
-                buffer_bytes=2 * c * FLOAT_BYTES + 8)  # running mean and variance; an int64 batch counter
+    return Cost(macs=numel(layer.out_shape), saves=(IN, ("batch statistics", 2 * c * ctx.param_bytes)),
+                buffer_bytes=2 * c * ctx.param_bytes + 8)  # running mean and variance; an int64 batch counter
 
 
 def _bn_emit(e) -> tuple[str, object]:
@@ -58,9 +58,9 @@ def _lrn_cost(layer, ctx: Context) -> Cost:
     size, n = layer.attrs["size"], c * h * w
     # PyTorch's local_response_norm keeps its input, the zero-padded squares (C + size - 1 channels),
     # the pooled denominator before and after the power: measured with saved_tensors_hooks.
-    squares = (c + size - 1) * h * w * FLOAT_BYTES
-    return Cost(macs=size * n, ops=3 * n, saves=(IN, ("padded squares", squares), ("denominator", n * FLOAT_BYTES),
-                                                 ("denominator ** beta", n * FLOAT_BYTES)))
+    squares = (c + size - 1) * h * w * ctx.float_bytes
+    return Cost(macs=size * n, ops=3 * n, saves=(IN, ("padded squares", squares), ("denominator", n * ctx.float_bytes),
+                                                 ("denominator ** beta", n * ctx.float_bytes)))
 
 
 def _lrn_emit(e) -> tuple[str, object]:
@@ -77,6 +77,9 @@ register(LayerSpec(
         Option("k", "float", 2.0, "additive constant k"),
     ),
     example="lrn, lrn(size=5, alpha=0.0001, beta=0.75, k=2)",
+    # Under autocast its average pooling (avg_pool3d, on the float32 list) makes the rest float32: the squares it
+    # pools, the denominators, the output; its input stays as it came.
+    autocast=FP32,
     shape=spatial_same, params=no_params, cost=_lrn_cost, emit=_lrn_emit, stateless=True,
     inplace_after=frozenset(), fresh_output=False, fold=NO_FOLD, counts_in_depth=False, color=COLOR,
 ))
@@ -123,7 +126,7 @@ def _norm_cost(groups: Callable[[Layer], int]) -> CostRule:
     1/std per group of elements normalised together (`groups` of them)."""
     def cost(layer, ctx: Context) -> Cost:
         n = numel(layer.out_shape)
-        return Cost(macs=n, ops=2 * n, saves=(IN, ("mean and 1/std", 2 * groups(layer) * FLOAT_BYTES)))
+        return Cost(macs=n, ops=2 * n, saves=(IN, ("mean and 1/std", 2 * groups(layer) * ctx.param_bytes)))
     return cost
 
 

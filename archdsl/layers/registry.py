@@ -139,6 +139,9 @@ class LayerSpec(NamedTuple):
     # by (`x = self.layer_scale * x`): no submodule, so it cannot stand in an nn.Sequential.
     parameter: bool = False
     internal: bool = False  # a join, not a word of the language
+    # Its class in torch.autocast's lists (analysis/accounting.py: LOWER, FP32, FOLLOW), or a function of the
+    # layer giving one: the dtype it computes in under `summary --dtype mixed`.
+    autocast: str | Callable[[Layer], str] = "follow"
     # It can be a block argument (`act = relu6`): emitted as a class the block's constructor takes and calls
     # with no argument (or inplace=True), so the word needs no option from its use and holds no weights.
     argument: bool = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archdsl.analysis.accounting import FLOAT_BYTES, MASK_BYTES, Context, Cost, numel
+from archdsl.analysis.accounting import Context, Cost, numel
 from archdsl.layers.registry import NO_FOLD, Helper, LayerSpec, Option, register
 from archdsl.shapes.geometry import no_params, same
 
@@ -10,7 +10,7 @@ from archdsl.shapes.geometry import no_params, same
 def _cost(layer, ctx: Context) -> Cost:
     if not ctx.training:
         return Cost(alias=True)  # eval-mode dropout returns its input
-    return Cost(saves=(("dropout mask", numel(layer.out_shape) * MASK_BYTES[ctx.device]),))
+    return Cost(saves=(("dropout mask", numel(layer.out_shape) * ctx.mask_bytes),))
 
 
 register(LayerSpec(
@@ -48,7 +48,7 @@ def _sd_cost(layer, ctx: Context) -> Cost:
     if not ctx.training or layer.attrs["p"] == 0:
         return Cost(alias=True)  # returns its input
     # One multiply per element by the sample's factor, which backward keeps: one float per sample.
-    return Cost(ops=numel(layer.out_shape), saves=(("stochastic depth factor", FLOAT_BYTES),))
+    return Cost(ops=numel(layer.out_shape), saves=(("stochastic depth factor", ctx.float_bytes),))
 
 
 def _sd_emit(e) -> tuple[str, object]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from archdsl.analysis.accounting import IN, Context, Cost, numel
+from archdsl.analysis.accounting import FP32, IN, Context, Cost, numel
 from archdsl.ir.derived import Derived
 from archdsl.layers.registry import NO_FOLD, LayerSpec, Option, register
 from archdsl.shapes.geometry import Shape
@@ -42,4 +42,5 @@ register(LayerSpec(
     example="layer_scale: scale(init=1e-6)",
     shape=_shape, params=_params, cost=_cost, emit=_emit, stateless=False, inplace_after=frozenset(),
     fresh_output=True, fold=NO_FOLD, counts_in_depth=False, parameter=True,
+    autocast=FP32,  # under autocast the product of its float32 parameter and a low-precision input is float32
 ))

@@ -457,10 +457,12 @@ class _Writer:
         return Sym.name(self.extras[key][0], tuple(values))
 
     def comment(self, step: Step, t: _T) -> str:
-        shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
-        return "  # " + self.shape_text(shapes, t)
+        return "  # " + self.shape_text(self.counterparts(step), t)
 
-    def shape_text(self, shapes: list[tuple[int, ...]], t: _T) -> str:
+    def shape_text(self, steps: list[Step], t: _T) -> str:
+        """The shape after `steps` (a step's counterparts in every instance), as a comment writes it."""
+        outs = [self.ir.layers[s.out_node] for s in steps]
+        shapes = [_out_shape(layer) for layer in outs]
         if len(shapes[0]) == 1:
             return f"(B, {t.feat if t.feat is not None else shapes[0][0]})"
         if t.last:  # (H, W, C): the same text, the channels moved to the end
@@ -470,7 +472,9 @@ class _Writer:
         def text(h: object, w: object) -> str:
             return f"(B, {h}, {w}, {channels})" if t.last else f"(B, {channels}, {h}, {w})"
 
-        if all(s[1:] == shapes[0][1:] for s in shapes):
+        # An unsized layer's height and width are made up (see Layer.unsized): never written as numbers, and
+        # as H/k only where they follow the class's input, as made up as they.
+        if all(s[1:] == shapes[0][1:] for s in shapes) and not any(layer.unsized for layer in outs):
             return text(shapes[0][1], shapes[0][2])
         ins = [_spatial(self.ir.layers[i.in_node]) for i in self.instances]
         if t.scale is not None and all(i is not None and s[1] == -(-i[0] // k) and s[2] == -(-i[1] // k)
@@ -691,9 +695,8 @@ class _Writer:
         self.declare(name, ctor, cond)
         call = self.applied(m)
         check = f"self.training and {_attr(name)} is not None" if cond else "self.training"
-        shapes = [_out_shape(self.ir.layers[s.out_node]) for s in self.counterparts(step)]
         side = known(step.name, step, "name")
-        self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(shapes, out)}")
+        self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(self.counterparts(step), out)}")
         self.sides.append((side, cond is not None))
         return t
 

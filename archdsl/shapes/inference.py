@@ -14,6 +14,10 @@ from archdsl.ir.nodes import IR, Layer
 from archdsl.layers import OPS
 from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
 
+# The height and width a switched-off layer's shapes are worked out on where its real input is too small
+# (see _apply): larger than any window, and still a size after a network's worth of halvings.
+OFF_SIZE = 1 << 12
+
 
 def infer(ir: IR) -> IR:
     """Fill in shapes, parameter counts and derived sizes; raise ArchError listing every problem."""
@@ -54,8 +58,7 @@ def infer_from(ir: IR, start: int, reporter: Reporter) -> Diagnostic | None:
         layer.in_shape = ins[0] if ins else None
         spec = OPS[layer.op]
         try:
-            _layout(ir, layer, spec.last_dim)
-            spec.shape(layer, ins, ir)
+            _apply(ir, layer, ins)
         except Problem as problem:
             reporter.error(problem.message, layer.span, hint=problem.hint, notes=problem.notes, code=problem.code)
             if isinstance(problem, TooSmall) and too_small is None:
@@ -64,6 +67,33 @@ def infer_from(ir: IR, start: int, reporter: Reporter) -> Diagnostic | None:
         if layer.out_shape is not None:
             layer.params, layer.buffers = spec.params(layer)
     return too_small
+
+
+def _apply(ir: IR, layer: Layer, ins: list[Shape]) -> None:
+    """Run the layer's shape rule. A layer switched off by `if` in this use does not exist here, so its
+    size is not checked: where its input is too small (or no longer fits a tensor it meets, after such a
+    layer), the rule runs again on inputs enlarged to OFF_SIZE, and the layer is `unsized`. The class
+    that holds it still needs its channels and options, so every other problem is reported."""
+    spec = OPS[layer.op]
+    layer.unsized = not layer.enabled and any(ir.layers[i].unsized for i in layer.inputs)
+    try:
+        _layout(ir, layer, spec.last_dim)
+        spec.shape(layer, ins, ir)
+    except Problem as problem:
+        if layer.enabled or not (isinstance(problem, TooSmall) or layer.unsized):
+            raise
+        try:
+            spec.shape(layer, [_enlarged(ir, i, shape) for i, shape in zip(layer.inputs, ins)], ir)
+        except Problem:
+            raise problem from None
+        layer.unsized = True
+
+
+def _enlarged(ir: IR, source: int, shape: Shape) -> Shape:
+    """`shape`, the output of layer `source`, with its height and width OFF_SIZE."""
+    if len(shape) != 3:
+        return shape
+    return (OFF_SIZE, OFF_SIZE, shape[2]) if ir.layers[source].nhwc else (shape[0], OFF_SIZE, OFF_SIZE)
 
 
 def _input_shapes(ir: IR, layer: Layer) -> list[Shape] | None:
@@ -98,8 +128,7 @@ def smallest_input(ir: IR, limit: int = 1 << 16) -> Shape | None:
             if ins is None:
                 continue
             try:
-                _layout(ir, layer, OPS[layer.op].last_dim)
-                OPS[layer.op].shape(layer, ins, ir)
+                _apply(ir, layer, ins)
             except TooSmall:
                 return False
             except Problem:

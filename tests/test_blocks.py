@@ -222,7 +222,8 @@ def test_same_and_valid_are_block_argument_values():
     model = archdsl.load(source=source)
     assert model(torch.randn(1, 3, 16, 16)).shape == (1, *ir.layers[ir.output].out_shape)
     text = archdsl.compile_source("t.arch", source=source).source
-    assert "p: int | str = 'same'" in text and "B(4, 8, 2, 'valid', padding=0, padding2=0)" in text
+    # the paddings are numbers, so `p` is read nowhere in the class: no argument of it
+    assert "(p is read nowhere)" in text and "B(4, 8, 2, padding=0, padding2=0)" in text
     assert 'padding="same"' not in text and "padding='same'" not in text  # torch's own "same" is another rule
 
 
@@ -250,9 +251,23 @@ def test_a_repetition_count_may_be_a_block_argument():
 
 
 def test_uses_that_agree_on_the_count_unroll_it_without_conditions():
-    source = STAGES.replace("stage(8, 2, 1); stage(16, 3); stage(32, 1)", "stage(8, 3, 1); stage(16, 3)")
+    source = STAGES.replace("stage(8, 2, 1); stage(16, 3); stage(32, 1)",
+                            "stage(8, 3, 1); stage(16, 3); stage(n=3, c=32)")
     text = archdsl.compile_source("t.arch", source=source).source
     assert "self.basic3 = Basic(c, c)" in text and ">=" not in text
+    # `n` is read nowhere in the class: no argument (the middle positional and the keyword are left out)
+    assert "(n = 3 in every use)" in text and "def __init__(self, in_channels: int, c: int, s: int = 2)" in text
+    assert "self.stage1 = Stage(8, 8, 1)" in text and "self.stage3 = Stage(16, c=32)" in text
+    ir, model = build(source), archdsl.load(source=source)
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in ir.enabled_layers())
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 32, 8, 8)
+
+
+def test_a_parameter_the_class_reads_nowhere_is_no_argument():
+    source = "block b(c, unused) { conv3-c }\n" + net("    b(4, 1); b(4, unused=2)", "3x8x8")
+    text = archdsl.compile_source("t.arch", source=source).source
+    assert "used 2 times (unused is read nowhere)" in text and "def __init__(self, in_channels: int, c: int)" in text
+    assert "B(3, 4)" in text and "B(4, 4)" in text
 
 
 def test_numbered_labels_follow_a_count_that_is_a_block_argument():

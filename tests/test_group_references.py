@@ -178,3 +178,16 @@ def test_the_input_as_a_tensor_argument():
 def test_a_tensor_parameter_cannot_be_called_input():
     err = error_of("block h(@input) { @input }\n" + net("h(@input)", "3x6x6"))
     assert err.diagnostics[0].code == "reserved-name"
+
+
+def test_fuse_folds_a_group_that_runs_member_by_member():
+    from test_fuse import build_pair
+
+    source = net("g: (conv3-4(bias=false); bn; relu; conv3-4(bias=false); bn; relu); concat< @g.2 | identity >",
+                 "3x6x6")
+    model, fused, compiled, x = build_pair("g.arch", source=source)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules()) == 0  # g.2 is the ReLU: both fold
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.allclose(fused(x), expected, atol=1e-5, rtol=0)
+        assert torch.allclose(compiled(x), expected, atol=1e-5, rtol=0)

@@ -334,3 +334,26 @@ def test_the_formatter_lays_out_init():
     assert format_text(text) == "network n(z = false) {\n    input 3x8x8;\n" \
                                 "    init conv(kaiming_normal, mode=fan_out) if z;\n" \
                                 "    conv3-8 init(normal, std=0.01); relu\n}\n"
+
+
+def test_zero_init_residual_zeroes_the_last_norm_of_a_body_whatever_its_word():
+    # gn and ln as well as bn, and a norm inside a gate<> path of the body: the last in forward order.
+    blocks = "block res(c) { residual< conv3-c(bias=false); gn-2; relu; conv3-c(bias=false); last: gn-2 >; relu }\n" \
+        "block cn(c) { residual< conv3-c(groups=c); first: ln; conv1-c; last: ln > }\n" \
+        "block gated(c) { residual< conv3-c(bias=false); first: bn; gate< conv1-c; last: gn-2 > > }\n"
+    source = blocks + net("init residual(last_norm=zeros) if zero_init;\nconv3-8; relu; a: res(8); b: cn(8); "
+                          "c: gated(8)", "3x16x16", "zero_init = false")
+    text = archdsl.compile_source("test.arch", source=source).source
+    assert "        if zero_init:  # each residual body's last norm starts at zero\n" in text
+    zeroed = archdsl.load(source=source, zero_init=True).eval()
+    for block in (zeroed.a, zeroed.b, zeroed.c):
+        assert not block.last.weight.any()
+    assert zeroed.b.first.weight.eq(1).all() and zeroed.c.first.weight.eq(1).all()
+    x = torch.randn(2, 8, 16, 16).relu()
+    with torch.no_grad():
+        assert torch.equal(zeroed.a(x), x) and torch.equal(zeroed.b(x), x)
+        assert torch.equal(zeroed.c(x), x)  # the gate's path ends at zero (gn's bias is 0): nothing is added
+    kept = archdsl.load(source=source)
+    assert kept.a.last.weight.eq(1).all() and kept.c.last.weight.eq(1).all()
+    # torchvision's spelling names the same layers
+    assert archdsl.compile_source("test.arch", source=source.replace("last_norm", "last_bn")).source == text

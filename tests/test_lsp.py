@@ -208,3 +208,19 @@ async def test_a_reference_goes_to_its_label_and_hovers_with_its_shape(client: L
     hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri),
                                                                  _position(text, "concat<")))
     assert hover is not None and "32x16x16" in hover.contents.value  # 16 + 16 channels concatenated
+
+
+@pytest.mark.asyncio
+async def test_a_layer_word_parameter_hovers_as_the_parameter_it_is(client: LanguageClient, tmp_path):
+    text = ("block b(c, act = relu6) {\n    conv3-c(bias=false); bn; act\n}\n\n"
+            "network n {\n    input 3x8x8;\n    b(8, act=silu)\n}\n")
+    path = tmp_path / "words.arch"
+    path.write_text(text)
+    uri = await _open(client, path)
+    assert list(client.diagnostics[uri]) == []
+    hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri),
+                                                                 _position(text, "act\n}", 1)))
+    assert hover is not None
+    value = hover.contents.value
+    assert "**act**: a parameter of block `b` holding a layer word (default `relu6`)" in value
+    assert "8x8x8" in value  # and the statement's figures, as any statement's

@@ -14,6 +14,7 @@ import pytest
 from helpers import ARCHITECTURES, ROOT
 
 import archdsl
+from archdsl.drawing.diagram import JOINS
 from archdsl.drawing.render import drawing
 from archdsl.shapes.inference import fmt
 
@@ -79,9 +80,10 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     d = drawing(ir)
     dot = d.graph.source
     table = rows(dot)
-    # Joins are nodes of their own (a gate's multiply, a split's parts too); a projection shortcut is a row.
-    plain = [x for x in ir.enabled_layers() if x.op not in ("input", "output", "add", "concat", "side_output", "mul",
-                                                            "chunk") and x.derived.decision != "identity"]
+    # Joins are nodes of their own (a gate's multiply, a split's parts, a named output too); a projection
+    # shortcut is a row.
+    plain = [x for x in ir.enabled_layers() if (x.op not in JOINS or x.op == "shortcut")
+             and x.derived.decision != "identity"]
     assert sorted(table) == sorted(x.id for x in plain)
     for layer in plain:
         assert f">{fmt(layer.out_shape)}<" in table[layer.id], layer.describe()

@@ -283,3 +283,39 @@ def test_collapse_and_expand_blocks(deep):
     assert deep.locator("#depths button.on").inner_text() == "all"
     on_screen_and_readable(deep, f"#a_L{layer_id('layer4.1.conv2', 'resnet152')}-1")
 
+
+
+# The cluster of a block drawn open, by its title: its id (C<k>) and where its title is on the page.
+CLUSTER = """title => {
+  const c = Array.from(document.querySelectorAll("#view svg g.cluster"))
+    .find(g => g.querySelector("text") && g.querySelector("text").textContent === title);
+  const r = c.querySelector("text").getBoundingClientRect();
+  return {id: c.id, x: (r.left + r.right) / 2, y: (r.top + r.bottom) / 2};
+}"""
+
+
+def test_a_block_folds_into_one_box_and_back_in_place(page, tmp_path):
+    # ResNet-34's full drawing: double-click layer3's cluster, and layer3 alone becomes one box.
+    conv = page.locator(f"#a_L{layer_id('layer3.4.conv2')}-1")
+    other = page.locator(f"#a_L{layer_id('layer2.0.conv1')}-1")
+    page.fill("#search", "layer3")  # the first hit is the block: its start (the title) is on screen
+    page.fill("#search", "")
+    cluster = page.evaluate(CLUSTER, "layer3")
+    assert 0 < cluster["x"] < 1280 and 0 < cluster["y"] < 800
+    drawn = view_box(page)
+    assert conv.is_visible() and other.is_visible()
+    page.mouse.dblclick(cluster["x"], cluster["y"])
+    box = page.locator(f"#view svg #F{cluster['id'][1:]}")
+    assert box.locator("text").all_text_contents() == ["layer3: basic ×6", "256x14x14", "6,822,400 parameters"]
+    assert not conv.is_visible() and other.is_visible()  # what layer3 holds is hidden, the rest is not
+    assert page.locator("#view svg g.inside").count() > 6 * 5  # six blocks of nodes and edges
+    assert view_box(page) == drawn  # the page did not move
+    assert page.locator("#details h2").inner_text() == "layer3"
+    page.screenshot(path=str(tmp_path / "folded.png"))
+    box.dblclick()
+    assert box.count() == 0 and conv.is_visible() and page.locator("#view svg g.inside").count() == 0
+    # Folded again from the details panel; a search for a layer inside opens the fold.
+    page.locator("#details .actions button", has_text="fold here").click()
+    assert box.count() == 1 and not conv.is_visible()
+    page.fill("#search", "layer3.4.conv2")
+    assert box.count() == 0 and conv.is_visible()

@@ -171,3 +171,15 @@ def test_a_tensor_argument_that_bridges_a_dip_is_a_skip():
     cat = next(f"L{x.id}" for x in ir.layers if x.op == "concat")
     high = drawn(d, next(x.id for x in ir.layers if str(x.path) == "head1.high_classifier"))
     assert (high, cat) in rising and (drawn(d, low), cat) not in rising  # up the high branch, across the low
+
+
+def test_the_bottom_of_the_u_is_on_the_main_path_not_in_a_squeeze():
+    # LRASPP's head gates its 1/16 features with a 1x1 squeeze (gap, conv, sigmoid) before bringing them up to
+    # 1/8: the way up starts at the product, every path's lowest point, not at the 1x1 branch beside it.
+    ir = archdsl.build(ROOT / "architectures" / "lraspp_mobilenet_v3_large.arch")
+    found = skips(ir, references(ir))
+    (block,) = [inst for inst in ir.instances if str(inst.path) == "backbone.4"]  # its output is its residual's add
+    assert [(s, str(ir.layers[r].path)) for s, r in found.same_rank] == [(block.out_node, "classifier.low_classifier")]
+    first = min(a for a, _ in found.rising)
+    assert ir.layers[first].op == "mul" and ir.layers[first].out_shape == (128, 33, 33)
+    assert {ir.layers[b].op for _, b in found.rising} == {"upsample", "conv", "add"}

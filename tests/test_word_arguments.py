@@ -59,7 +59,10 @@ def test_the_drawing_and_the_check_name_the_word_used():
 def test_the_constructor_takes_the_layer_class_as_torchvision_does():
     source = archdsl.compile_source(source=NET).source
     assert "from collections.abc import Callable\n" in source
-    assert "        act: Callable[..., nn.Module] = nn.ReLU,\n    ) -> None:" in source  # past 120 columns: wrapped
+    # past 120 columns: wrapped as black would (archdsl/pytorch/layout.py), on one line where that fits
+    assert "        act: Callable[..., nn.Module] = nn.ReLU,\n" in source
+    assert "    def __init__(\n        self, in_channels: int, c: int, k: int = 1, s: int = 1, act: Callable[..., " \
+        "nn.Module] = nn.ReLU\n    ) -> None:" in source
     assert ("    def __init__(self, in_channels: int, c: int, s: int, act: Callable[..., nn.Module] = nn.ReLU, "
             "scale: Callable[..., nn.Module] = nn.Sigmoid) -> None:") not in source
     assert "            act(inplace=True),\n" in source
@@ -164,3 +167,29 @@ def test_archdsl_words_says_which_words_a_block_can_take(capsys):
     relu6, bn = capsys.readouterr().out.split("\n\n")
     assert "a block argument: `block b(c, act = relu6) { ...; act }`" in relu6
     assert "block argument" not in bn
+
+
+def test_one_network_may_use_the_mobile_efficientnet_and_regnet_blocks_together():
+    # Each family's file `use`s blocks/common.arch, read once: no block is defined twice.
+    source = """
+use "blocks/mobilenet.arch";
+use "blocks/mobilenet_v3.arch";
+use "blocks/efficientnet.arch";
+use "blocks/regnet.arch";
+
+network mixed {
+    input 3x64x64;
+    stem: conv_norm_act(16, 3, 2, act=hardswish);
+    v2: inverted_residual(16);
+    v3: bneck_se(24, 3, 64, 16, 2, act=hardswish);
+    b0: mbconv(24, 3, 1, 0.0);
+    y: first_se(32, 8, 8);
+    gap; flatten; fc-10
+}
+"""
+    model = archdsl.load(source=source)
+    assert type(model.stem[2]) is nn.Hardswish and type(model.v2.conv[0][2]) is nn.ReLU6
+    assert type(model.v3.block[0][2]) is nn.Hardswish and type(model.v3.block[2].scale_activation) is nn.Hardsigmoid
+    assert type(model.b0.block[1][2]) is nn.SiLU and type(model.b0.block[2].activation) is nn.SiLU
+    assert type(model.y.f.se.activation) is nn.ReLU and type(model.y.f.se.scale_activation) is nn.Sigmoid
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)

@@ -97,7 +97,7 @@ ODD_CODES = ["shape-mismatch", "syntax", "bias_before_bn", "Bias-Before-BN", "po
 def _names(rng: random.Random, rule: str = "") -> str:
     """A name for the rule it appears in, mostly one that means something there, sometimes any."""
     likely = {"call": LAYER_WORDS, "default_decl": LAYER_WORDS, "arg": OPTION_NAMES,
-              "atom": ["c", "k", "n", "same", "valid", "num_classes"],
+              "atom": ["c", "k", "n", "same", "valid", "num_classes", "relu", "hardswish", "act"],
               "stmt": PLAIN_NAMES, "freeze": PLAIN_NAMES}.get(rule, PLAIN_NAMES)
     if rng.random() < 0.85:
         return rng.choice(likely)

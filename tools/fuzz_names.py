@@ -51,6 +51,8 @@ ROLES = {
     "side": "network n {{ input 3x8x8; {0}: side<gap; flatten; fc-10>; relu }}",
     "block": "block {0}(c) {{ conv3-c }}\nnetwork n {{ input 3x8x8; {0}(4) }}",
     "param": "block b({0}) {{ conv3-{0} }}\nnetwork n {{ input 3x8x8; b(4) }}",
+    # a parameter holding a layer word, used as a statement: `act`, then `relu` itself, `identity`, `x`, ...
+    "wordparam": "block b(c, {0} = relu) {{ conv3-c; {0} }}\nnetwork n {{ input 3x8x8; b(4); b(4, silu) }}",
     "netparam": "network n({0} = 4) {{ input 3x8x8; conv3-{0} }}",
     "network": "network {0} {{ input 3x8x8; relu }}",
 }
@@ -72,7 +74,12 @@ def huge(rng: random.Random) -> str:
     return rng.choice(HUGE)
 
 
-def _statement(rng: random.Random, name: Callable[[str], str], c: str, blocks: list[str], network: bool) -> str:
+# Layer words a block may take as an argument (`act = relu6`), and one it may not.
+WORD_ARGUMENTS = ["relu", "relu6", "hardswish", "silu", "sigmoid", "gelu", "identity", "bn"]
+
+
+def _statement(rng: random.Random, name: Callable[[str], str], c: str, blocks: list[str], network: bool,
+               worded: frozenset[str] = frozenset()) -> str:
     def label() -> str:
         return f"{name('label')}: " if rng.random() < 0.8 else ""
 
@@ -92,6 +99,8 @@ def _statement(rng: random.Random, name: Callable[[str], str], c: str, blocks: l
     ]
     if blocks:
         choices += [lambda: f"{label()}{rng.choice(blocks)}({c})"] * 3
+    if worded:
+        choices += [lambda: f"{label()}{rng.choice(sorted(worded))}({c}, {rng.choice(WORD_ARGUMENTS)})"] * 2
     if network:
         choices += [lambda: f"{name('side')}: side<gap; flatten; {label()}fc-10>"] * 2
     return rng.choice(choices)()
@@ -107,14 +116,21 @@ def collisions(rng: random.Random) -> str:
         return rng.choice([n for n in accepted(role) if n in pool] or accepted(role))
 
     blocks: list[str] = []
+    worded: set[str] = set()  # the blocks whose second parameter holds a layer word
     text = ""
     for _ in range(rng.randint(0, 2)):
         block, param = name("block"), name("param")
-        body = "; ".join(_statement(rng, name, param, blocks, False) for _ in range(rng.randint(1, 3)))
-        text += f"block {block}({param}) {{\n    {body}\n}}\n"
+        body = "; ".join(_statement(rng, name, param, blocks, False, frozenset(worded))
+                         for _ in range(rng.randint(1, 3)))
+        word = name("wordparam") if rng.random() < 0.5 else None
+        if word is not None and word != param:
+            body += f"; {word}"
+            worded.add(block)
+        params = f"{param}, {word} = {rng.choice(WORD_ARGUMENTS[:-1])}" if block in worded else param
+        text += f"block {block}({params}) {{\n    {body}\n}}\n"
         blocks.append(block)
     net, param = name("network"), name("netparam")
-    body = ";\n    ".join(_statement(rng, name, rng.choice((param, "8")), blocks, True)
+    body = ";\n    ".join(_statement(rng, name, rng.choice((param, "8")), blocks, True, frozenset(worded))
                           for _ in range(rng.randint(1, 4)))
     text += (f"network {net}({param} = {rng.choice(('4', '8', '16'))}) {{\n    input 3x{rng.choice(('8', '16'))}x8;\n"
              f"    {body};\n    gap; flatten; {name('label')}: fc-10\n}}\n")

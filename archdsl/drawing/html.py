@@ -86,7 +86,7 @@ def page(d: Drawing, title: str | None = None) -> str:
 <span id="count"></span>
 <button id="reset" type="button" title="open view [0]">fit</button>
 <span id="depths"{"" if len(drawn) > 1 else " hidden"}>depth {buttons}</span>
-<span class="help">drag to pan; wheel or +/- to zoom; arrows; n: next hit; double-click a block to expand it</span>
+<span class="help">drag to pan; wheel or +/- to zoom; arrows; n: next hit; double-click: expand or fold a block</span>
 </header>
 <main>
 <div id="view">

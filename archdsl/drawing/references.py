@@ -9,6 +9,7 @@ so that an encoder-decoder is a U instead of a chain with long edges down its si
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ class Skips:
 def references(ir: IR) -> list[Reference]:
     """Every reference edge of the network, data references (statements) first, then options."""
     found: list[Reference] = []
-    lines = {file: text.splitlines() for file, text in ir.program.sources.items()}
+    lines: dict[str, list[str]] = {}  # a file's lines, split where a reference stands in it
     for inst in ir.instances:
         _walk(ir, inst.steps, math.inf, found, lines)
     for layer in ir.layers:
@@ -57,20 +58,25 @@ def _walk(ir: IR, steps: list[Step], bound: float, found: list[Reference], lines
     reader of the labelled statement made before it is the statement that followed the label) and
     no later than the next statement's output.
     """
-    for i, step in enumerate(steps):
-        after = [s.out_node for s in steps[i + 1:] if s.kind != StepKind.REF]
-        until = after[0] if after else bound
+    untils: list[float] = []  # per step, the output of the next statement that makes layers
+    for step in reversed(steps):
+        untils.append(bound)
+        if step.kind != StepKind.REF:
+            bound = step.out_node
+    for step, until in zip(steps, reversed(untils)):
         if step.kind == StepKind.REF and step.out_node != step.in_node:
-            name = _written(step.span, lines) or step.name or ""
+            name = _written(step.span, lines, ir.program.sources) or step.name or ""
             found += [Reference(step.out_node, r, name, True, step.in_node)
                       for r in ir.layers[step.out_node].outputs if step.in_node < r <= until]
         for inner in (step.body, step.shortcut_steps, *step.branch_steps, *step.factors):
             _walk(ir, inner, step.out_node, found, lines)
 
 
-def _written(span: Span, lines: dict[str, list[str]]) -> str | None:
+def _written(span: Span, lines: dict[str, list[str]], sources: dict[str, str]) -> str | None:
     """The reference as the file writes it, `backbone.layer2`: Step.name is the variable keeping it."""
-    text = lines.get(span.file, [])
+    if span.file not in lines:
+        lines[span.file] = sources.get(span.file, "").splitlines()
+    text = lines[span.file]
     if span.end_line != span.line or span.end_column is None or not 0 < span.line <= len(text):
         return None
     return text[span.line - 1][span.column - 1:span.end_column - 1].lstrip("@").strip() or None
@@ -79,17 +85,19 @@ def _written(span: Span, lines: dict[str, list[str]]) -> str | None:
 def skips(ir: IR, refs: list[Reference]) -> Skips:
     """The data references whose path in between dips below both ends' resolution, laid out as a U."""
     out = Skips()
+    jumps = {(ref.source, ref.reader) for ref in refs}
     for ref in refs:
         if not ref.data:  # an option reads a shape (crop, upsample to a size): no data comes across
             continue
         # Where the reference's path and the main one meet: U-Net's crop reads both; a head's low-level
         # branch meets its high-level one at a later concat or add.
-        meet = min(({ref.reader} | _descendants(ir, ref.reader)) & ({ref.at} | _descendants(ir, ref.at)),
-                   default=None)
+        meet = _meet(ir, ref.reader, ref.at)
         if meet is None or ir.layers[meet].op == Join.OUTPUT:  # named outputs meet only in the returned dict
             continue
         between = _between(ir, ref.source, meet)
-        areas = {n: a for n in between if (a := _area(ir.layers[n])) is not None}
+        # The bottom of the U is on the main path, not in a squeeze-and-excitation's 1x1 side branch.
+        areas = {n: a for n in _on_every_path(ir, ref.source, meet, between, jumps)
+                 if (a := _area(ir.layers[n])) is not None}
         ends = [_area(ir.layers[ref.source]), _area(ir.layers[meet])]
         if not areas or None in ends or min(areas.values()) >= min(a for a in ends if a is not None):
             continue
@@ -100,6 +108,44 @@ def skips(ir: IR, refs: list[Reference]) -> Skips:
         out.same_rank.append((ref.source, ref.reader))
         out.rising.update((a, b) for b in up | {meet} for a in ir.layers[b].inputs if a in ups)
     return out
+
+
+def _meet(ir: IR, a: int, b: int) -> int | None:
+    """The first layer reachable from both `a` and `b` (themselves included), or None.
+
+    Visited in id order, which is topological: a layer is popped after all its ancestors, so it is
+    known to be reached from both when popped. Only the stretch up to the meeting point is visited.
+    """
+    reached = {a: 1}  # which of the two reaches each layer, as bits
+    reached[b] = reached.get(b, 0) | 2
+    todo = sorted(reached)  # a sorted list is a heap
+    while todo:
+        n = heapq.heappop(todo)
+        if reached[n] == 3:
+            return n
+        for m in ir.layers[n].outputs:
+            if not ir.layers[m].enabled:
+                continue
+            if m not in reached:
+                reached[m] = 0
+                heapq.heappush(todo, m)
+            reached[m] |= reached[n]
+    return None
+
+
+def _on_every_path(ir: IR, source: int, meet: int, between: set[int], jumps: set[tuple[int, int]]) -> list[int]:
+    """The layers of `between` that every path from `source` to `meet` passes, references' edges left out
+    (U-Net's inner copy-and-crops would otherwise bypass its bottom).
+
+    In id order (topological) a layer is passed by every path unless some edge jumps over it.
+    """
+    inside = between | {meet}
+    far, passed = source, []
+    for n in sorted(between | {source}):
+        if n != source and far <= n:
+            passed.append(n)
+        far = max([far] + [m for m in ir.layers[n].outputs if m in inside and (n, m) not in jumps])
+    return passed
 
 
 def _between(ir: IR, source: int, reader: int) -> set[int]:

@@ -6,8 +6,8 @@ Three forms (docs/language.md, "Initialisation"):
   `self.modules()` do);
 - `conv1-num_classes init(normal, std=0.01)` after a statement: that statement's layers, after the
   network's word-wide schemes (SqueezeNet's final convolution);
-- `init residual(last_bn=zeros) if zero_init_residual;`: the last `bn` of every residual body starts
-  at zero (torchvision's `zero_init_residual`).
+- `init residual(last_norm=zeros) if zero_init_residual;` (or `last_bn=zeros`): the last norm (`bn`,
+  `gn` or `ln`) of every residual body starts at zero (torchvision's `zero_init_residual`).
 
 Option values are worked out now and written into the code as numbers; a condition stays an
 expression of the network's parameters, so the emitted class takes the parameter as torchvision's does.
@@ -25,9 +25,9 @@ from archdsl.frontend.expr import Value, evaluate
 from archdsl.layers.init_schemes import BIAS_SCHEMES, SCHEMES
 from archdsl.layers.registry import Option, check_option, option_value
 
-RESIDUAL = "residual"  # `init residual(...)`: not a layer word, the residual bodies' last bn
+RESIDUAL = "residual"  # `init residual(...)`: not a layer word, the residual bodies' last norm
 _BIAS = Option("bias", "choice", None, "the bias's start", BIAS_SCHEMES)
-_LAST_BN = Option("last_bn", "choice", None, "the scale of each residual body's last bn", ("zeros",))
+_LAST_NORM = Option("last_norm", "choice", None, "the scale of each residual body's last norm", ("zeros",))
 
 
 class Rule(NamedTuple):
@@ -50,7 +50,7 @@ class Inits:
 
     words: dict[str, WordInit] = field(default_factory=dict)  # layer word -> its network-wide scheme
     layers: dict[int, Rule] = field(default_factory=dict)  # layer id -> a statement's own `init(...)`
-    residual: WordInit | None = None  # `init residual(last_bn=zeros)`; its rule names `zeros`
+    residual: WordInit | None = None  # `init residual(last_norm=zeros)`; its rule names `zeros`
 
     def __bool__(self) -> bool:
         return bool(self.words or self.layers or self.residual)
@@ -182,10 +182,13 @@ def _check_range(scheme: str, values: dict[str, Value], args: list[A.Arg], span:
 
 def _residual_rule(decl: A.Init, env: dict[str, Value]) -> Rule:
     args = decl.args
-    if len(args) != 1 or args[0].name != "last_bn":
-        raise ArchError(Diagnostic("`init residual` takes one option: last_bn=zeros", args[0].span if args
-                                   else decl.span, code="bad-init",
-                                   hint="`init residual(last_bn=zeros) if zero_init_residual;`: each residual "
-                                        "body's last bn starts at zero, so the block starts as its shortcut"))
-    check_option(_LAST_BN, option_value(args[0].value, _LAST_BN, env), args[0], "residual")
+    # `last_bn` is torchvision's word; `last_norm` says what it sets: the last bn, gn or ln alike.
+    if len(args) != 1 or args[0].name not in ("last_norm", "last_bn"):
+        raise ArchError(Diagnostic("`init residual` takes one option: last_norm=zeros (or last_bn=zeros)",
+                                   args[0].span if args else decl.span, code="bad-init",
+                                   hint="`init residual(last_norm=zeros) if zero_init_residual;`: each residual "
+                                        "body's last norm (bn, gn or ln) starts at zero, so the block starts as "
+                                        "its shortcut"))
+    option = _LAST_NORM._replace(name=args[0].name)
+    check_option(option, option_value(args[0].value, option, env), args[0], "residual")
     return Rule("zeros", (), None)

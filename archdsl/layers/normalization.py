@@ -23,7 +23,7 @@ def _affine(layer, tensor: str) -> bool:
 
 
 def _norm_init(module) -> Initialised:
-    return Initialised(module=module, has=_affine, fans=False, pytorch="weight ones, bias zeros")
+    return Initialised(module=module, has=_affine, fans=False, pytorch="weight ones, bias zeros", norm=True)
 
 
 def _bn_shape(layer, ins: list[Shape], ir) -> None:

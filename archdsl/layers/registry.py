@@ -79,6 +79,7 @@ class Initialised(NamedTuple):
     has: Callable[[Any, str], bool]  # whether a layer has the tensor ("weight", "bias"): bias=false, affine=false
     fans: bool  # the weight has a fan-in and a fan-out (2 or more dims): kaiming and xavier apply
     pytorch: str  # what the module's own reset_parameters gives, for the docs
+    norm: bool = False  # a norm's scale per channel: `init residual(last_norm=zeros)` zeroes a body's last one
 
 
 class _Missing:

@@ -18,6 +18,7 @@ from pygls.uris import from_fs_path
 
 from archdsl import __version__
 from archdsl.errors import ArchError, Diagnostic, Span
+from archdsl.frontend import ast as A
 from archdsl.frontend.keywords import keywords
 from archdsl.lsp.document import Definition, Document, Figures, block_doc, key, params_text, shape_text, walk
 
@@ -183,6 +184,22 @@ def word_markdown(word: str) -> str | None:
     return "\n".join(lines)
 
 
+def parameter_markdown(document: Document, name: str, line: int) -> str | None:
+    """A block parameter whose default is a layer word (`act = relu`), hovered inside its block: the statement
+    `act` is whichever word a use passes, so the word's own entry would mislead."""
+    from archdsl.layers import argument_words
+
+    for block in document.module.blocks if document.module is not None else []:
+        if not block.span.line <= line <= (block.span.end_line or block.span.line):
+            continue
+        for p in block.params:
+            if p.name == name and isinstance(p.default, A.Name) and p.default.id in argument_words():
+                return (f"**{name}**: a parameter of block `{block.name}` holding a layer word (default "
+                        f"`{p.default.id}`); the statement `{name}` is the word each use passes, as "
+                        f"`{block.name}(..., {name}=hardswish)`. The words it takes: {', '.join(argument_words())}.")
+    return None
+
+
 def block_markdown(document: Document, name: str) -> str | None:
     block = document.known_blocks().get(name)
     if block is None:
@@ -208,7 +225,8 @@ def hover(ls: ArchServer, params: T.HoverParams) -> T.Hover | None:
     found = word_at(_line(document, line), column)
     if found is not None:
         word, _, _ = found
-        described = block_markdown(document, word) or word_markdown(word)
+        described = parameter_markdown(document, word, line) or block_markdown(document, word) or \
+            word_markdown(word)
         if described:
             parts.append(described)
     at = document.figures_at(line, column)

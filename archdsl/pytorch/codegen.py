@@ -81,6 +81,7 @@ class _Generator:
         self.class_of: dict[str, str] = {}
         # block name -> its class's extra constructor arguments: key -> (argument, value by instance id)
         self.extras: dict[str, dict[str, tuple[str, dict[int, object]]]] = {}
+        self.dropped: dict[str, set[str]] = {}  # block name -> the parameters its class does not take
         self.helpers: dict[str, str] = {}  # the registry's helper classes the emitters asked for: name -> source
         # A helper's name is fixed text, the imports and the weights loader's functions are module-level
         # names, and a parameter would hide a class inside a constructor: no class may take any of them.
@@ -165,23 +166,25 @@ class _Generator:
         values = [p for p in block.params if not p.tensor]
         for p in values:
             names[p.name] = Sym.name(p.name, tuple(i.args[p.name] for i in instances))
-        sig, prologue = ["self", "in_channels: int"], []
+        params: dict[str, str] = {}  # parameter -> its entry in the signature
+        prologues: dict[str, list[str]] = {}  # parameter -> the lines that compute its default
         words = _words([p.default for p in block.params if p.default is not None], names, n)
         for p in values:
             kind = _type_name([i.args[p.name] for i in instances])
             if kind == _CALLABLE:
                 self.imports.add("Callable")
             if p.default is None:
-                sig.append(f"{p.name}: {kind}")
+                params[p.name] = f"{p.name}: {kind}"
             elif isinstance(p.default, A.Name) and p.default.id in words:  # `act = relu`: torchvision's
-                sig.append(f"{p.name}: {kind} = {words[p.default.id]}")  # `activation_layer = nn.ReLU`
+                params[p.name] = f"{p.name}: {kind} = {words[p.default.id]}"  # `activation_layer = nn.ReLU`
             elif _is_enum(p.default):  # `same` or `valid`
-                sig.append(f"{p.name}: {kind} = {p.default.id!r}")
+                params[p.name] = f"{p.name}: {kind} = {p.default.id!r}"
             elif not free_names(p.default):
-                sig.append(f"{p.name}: {kind} = {evaluate(p.default, {})!r}")
+                params[p.name] = f"{p.name}: {kind} = {evaluate(p.default, {})!r}"
             else:
-                sig.append(f"{p.name}: {kind} | None = None")
-                prologue += [f"if {p.name} is None:", f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
+                params[p.name] = f"{p.name}: {kind} | None = None"
+                prologues[p.name] = [f"if {p.name} is None:",
+                                     f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
         t_in = writer.start(self.input_state(first, names["in_channels"], n))
@@ -194,11 +197,20 @@ class _Generator:
         else:
             writer.walk(first.steps, t_in)
         self.extras[block.name] = writer.extras
+        body = writer.init + writer.fwd + [text for _, text in items]
+        unused = _unused(params, prologues, body)
+        self.dropped[block.name] = set(unused)
+        prologue = [line for name, lines in prologues.items() if name not in unused for line in lines]
+        sig = ["self", "in_channels: int", *(entry for name, entry in params.items() if name not in unused)]
         if writer.extras:
             sig.append("*")
             sig += [f"{arg}: {_size_type(list(by_id.values()))}" for arg, by_id in writer.extras.values()]
         uses = f"used {n} time{'s' * (n != 1)}"
-        doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}."""'
+        # A parameter that only set how often a statement repeats, with every use giving the same count,
+        # leaves nothing to read in the class: it is no argument, and the docstring says what it was.
+        fixed = "; ".join(_fixed(name, [i.args[name] for i in instances]) for name in unused)
+        doc = f'"""Block `{block.name}` ({_basename(block.span.file)}, line {block.span.line}), {uses}'
+        doc += f" ({fixed}).\"\"\"" if fixed else '."""'
         if block.sequential:
             return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
@@ -210,7 +222,7 @@ class _Generator:
         Conv2dNormActivation), so they are numbered `0`, `1`, ... in the state_dict unless labelled."""
         ind2 = _INDENT * 2
         lines = [f"class {name}(nn.Sequential):", _INDENT + doc, "",
-                 *_signature(sig)]
+                 f"{_INDENT}def __init__({', '.join(sig)}) -> None:"]  # layout.py wraps it past 120 columns
         lines += [ind2 + _indent(line, 2) for line in prologue]
         if any(m.label for m, _ in items):
             self.imports.add("OrderedDict")
@@ -295,7 +307,7 @@ class _Generator:
         lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
-        lines += _signature(sig)
+        lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")  # layout.py wraps it past 120 columns
         lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
@@ -305,13 +317,29 @@ class _Generator:
         return "\n".join(lines) + "\n"
 
 
-def _signature(sig: list[str]) -> list[str]:
-    """The `def __init__` line, or, past ruff's 120 columns (a layer word argument's type is long), one
-    argument a line as ruff's formatter writes it."""
-    line = f"{_INDENT}def __init__({', '.join(sig)}) -> None:"
-    if len(line) <= 120:
-        return [line]
-    return [f"{_INDENT}def __init__(", *(f"{_INDENT * 2}{arg}," for arg in sig), f"{_INDENT}) -> None:"]
+def _unused(params: dict[str, str], prologues: dict[str, list[str]], body: list[str]) -> list[str]:
+    """The parameters that nothing in the class reads: neither its body nor the default of a parameter
+    that is read (a name inside a quoted label counts as read: keeping an argument is the safe side)."""
+    unused: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for name in params:
+            if name in unused:
+                continue
+            others = [line for other, lines in prologues.items() if other != name and other not in unused
+                      for line in lines]
+            if not any(re.search(rf"\b{name}\b", line) for line in body + others):
+                unused.append(name)
+                changed = True
+    return [name for name in params if name in unused]
+
+
+def _fixed(name: str, values: list) -> str:
+    """What a parameter the class does not take was: `n = 2 in every use`."""
+    if any(v != values[0] for v in values):
+        return f"{name} is read nowhere"
+    return f"{name} = {values[0] if isinstance(values[0], str) else repr(values[0])} in every use"
 
 
 def _param_summary(ir: IR) -> str:
@@ -919,9 +947,13 @@ class _Writer:
         given.update({a.name: a.value for a in call.args if a.name is not None})
         names = {word: self.lit(word) for word in PADDING_WORDS} | self.scope(m.index)  # `same` is a value here
         names |= _words([a.value for a in call.args], names, self.n)  # `act=hardswish`: nn.Hardswish
-        for a in call.args:
+        dropped = self.gen.dropped[block.name]
+        bound = [param.name for param in block.params[:len(positional)]] + [None] * len(call.args)
+        for a, name in zip(call.args, bound):
             if isinstance(a.value, A.Ref):  # a tensor argument: passed to the forward (applied())
                 continue
+            if (a.name or name) in dropped:
+                continue  # a parameter the class does not take (see block_class)
             text = render(a.value, names, self.n).text
             args.append(text if a.name is None else f"{a.name}={text}")
         for p in block.params:

@@ -37,10 +37,11 @@ def init_method(ir: IR, class_of: dict[str, str], names: dict[str, Sym], source:
                                                             if (layer := ir.layers[layer_id]).enabled])
     residual = ir.init.residual
     if residual is not None:
-        zeroed = _targeted(ir, class_of, [(layer, residual.rule) for layer in residual_last_bns(ir)
-                                          if layer.attrs["affine"]])
+        last = [layer for layer in residual_last_norms(ir) if layer.attrs["affine"]]
+        zeroed = _targeted(ir, class_of, [(layer, residual.rule) for layer in last])
         if zeroed and residual.cond is not None:
-            zeroed = [f"if {render(residual.cond, names, 1)}:  # each residual body's last bn starts at zero"] + \
+            word = "bn" if all(layer.op == "bn" for layer in last) else "norm"
+            zeroed = [f"if {render(residual.cond, names, 1)}:  # each residual body's last {word} starts at zero"] + \
                 [_INDENT + line for line in zeroed]
         body += zeroed
     if not body:
@@ -196,8 +197,9 @@ def _type(value: object) -> str:
     return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
 
 
-def residual_last_bns(ir: IR) -> Iterator[Layer]:
-    """The last `bn` (in forward order) of each residual body of the network, where the body has one."""
+def residual_last_norms(ir: IR) -> Iterator[Layer]:
+    """The last norm (`bn`, `gn` or `ln`, in forward order) of each residual body of the network, where the
+    body has one: gate paths, concatenated branches and nested residuals' bodies included."""
     def members(member) -> Iterator[Layer]:
         if member.kind == MemberKind.LAYER and member.node is not None:
             yield ir.layers[member.node]
@@ -213,18 +215,27 @@ def residual_last_bns(ir: IR) -> Iterator[Layer]:
                 yield from members(step.member)
             elif step.kind == StepKind.RESIDUAL:
                 yield from steps(step.body)
-            elif step.kind == StepKind.CONCAT:
-                for branch in step.branches:
-                    yield from members(branch)
+            elif step.kind in (StepKind.CONCAT, StepKind.SPLIT):
+                for branch, branch_steps in zip(step.branches, step.branch_steps or [[]] * len(step.branches)):
+                    yield from members(branch) if branch is not None else steps(branch_steps)
+            elif step.kind == StepKind.GATE:
+                for path in step.factors:
+                    yield from steps(path)
 
     def residuals(body: list[Step]) -> Iterator[Step]:
         for step in body:
             if step.kind == StepKind.RESIDUAL:
                 yield step
-                yield from residuals(step.body)
+            for nested in [step.body, step.shortcut_steps, *step.branch_steps, *step.factors]:
+                yield from residuals(nested)
 
     for inst in ir.instances:
         for step in residuals(inst.steps):
-            norms = [layer for layer in steps(step.body) if layer.op == "bn" and layer.enabled]
+            norms = [layer for layer in steps(step.body) if layer.enabled and _is_norm(layer)]
             if norms:
                 yield norms[-1]
+
+
+def _is_norm(layer: Layer) -> bool:
+    init = OPS[layer.op].init if layer.op in OPS else None
+    return init is not None and init.norm

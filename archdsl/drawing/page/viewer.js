@@ -160,6 +160,61 @@
     b.addEventListener("click", function () { switchTo(+b.dataset.view, chosen); });
   });
 
+  // -- folding one block in place: its cluster in the drawing shown becomes one box, every other block
+  // stays as it is. The browser cannot lay the graph out again, so the box keeps the cluster's place and
+  // size; what lies inside is hidden (counted, so that a block folded inside another stays folded).
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function clusterOf(n) {
+    return elements("C" + n).filter(function (e) { return e.classList.contains("cluster"); })[0] || null;
+  }
+  function within(a, b) { return a.x0 >= b.x0 - 1 && a.y0 >= b.y0 - 1 && a.x1 <= b.x1 + 1 && a.y1 <= b.y1 + 1; }
+  function fold(n) {
+    const c = clusterOf(n);
+    if (!c || svg.querySelector("#F" + n)) return;
+    const box = bounds(c);
+    svg.querySelectorAll("g.node, g.edge, g.cluster, g.folded").forEach(function (e) {
+      if (e === c || !within(bounds(e), box)) return;
+      e.dataset.folds = (+(e.dataset.folds || 0) + 1).toString();
+      e.classList.add("inside");
+      e.classList.add("in-F" + n);
+    });
+    const d = info["G" + n] || info["C" + n];
+    const g = document.createElementNS(SVG_NS, "g");
+    g.setAttribute("id", "F" + n); g.setAttribute("class", "folded");
+    const r = document.createElementNS(SVG_NS, "rect");
+    [["x", box.x0], ["y", box.y0], ["width", box.x1 - box.x0], ["height", box.y1 - box.y0], ["rx", 4]]
+      .forEach(function (a) { r.setAttribute(a[0], a[1]); });
+    g.appendChild(r);
+    [d.title, d.shape, d.params ? d.params.toLocaleString("en-US") + " parameters" : ""].filter(Boolean)
+      .forEach(function (line, i) {
+        const t = document.createElementNS(SVG_NS, "text");
+        t.setAttribute("x", (box.x0 + box.x1) / 2);
+        t.setAttribute("y", box.y0 + 20 + i * 16);  // at the top, where the cluster's title was
+        t.setAttribute("text-anchor", "middle"); t.setAttribute("font-size", i ? 12 : 14);
+        t.textContent = line; g.appendChild(t);
+      });
+    svg.appendChild(g);
+  }
+  function unfold(n) {
+    const g = svg.querySelector("#F" + n);
+    if (!g) return;
+    g.remove();
+    svg.querySelectorAll(".in-F" + n).forEach(function (e) {
+      e.classList.remove("in-F" + n);
+      e.dataset.folds = (+e.dataset.folds - 1).toString();
+      if (e.dataset.folds === "0") e.classList.remove("inside");
+    });
+  }
+  function unfoldAround(key) {  // open the folds that hide a key, outermost last
+    for (let g = groupOf(key); g > 0; g = meta.groups[g][0]) unfold(g);
+  }
+  function foldedOf(ev) {
+    for (let e = ev.target; e && e !== view; e = e.parentNode) {
+      if (e.classList && e.classList.contains("folded")) return +e.id.slice(1);
+    }
+    return null;
+  }
+
   function mark(keys, cls) {
     view.querySelectorAll("." + cls).forEach(function (e) { e.classList.remove(cls); });
     keys.forEach(function (k) {
@@ -220,6 +275,10 @@
       }
       if (key[0] === "G") action("expand", function () { expand(n); });
       else action(key[0] === "C" ? "collapse" : "collapse its block", function () { collapse(n); });
+      if (key[0] === "C" && clusterOf(n)) {
+        if (svg.querySelector("#F" + n)) action("unfold", function () { unfold(n); select(key); });
+        else action("fold here", function () { fold(n); select(key); });
+      }
       details.appendChild(p);
     }
   }
@@ -233,12 +292,14 @@
   view.addEventListener("click", function (ev) {
     ev.preventDefault();  // the table cells are links to #L<n>
     if (moved) return;
-    const key = keyOf(ev);
+    const folded = foldedOf(ev), key = folded === null ? keyOf(ev) : "C" + folded;
     if (key) select(key);
   });
   view.addEventListener("dblclick", function (ev) {
-    const key = keyOf(ev);
-    if (key && key[0] === "G") expand(+key.slice(1));
+    const folded = foldedOf(ev), key = keyOf(ev);
+    if (folded !== null) { unfold(folded); select("C" + folded); }
+    else if (key && key[0] === "G") expand(+key.slice(1));
+    else if (key && key[0] === "C" && clusterOf(+key.slice(1))) { fold(+key.slice(1)); select(key); }
   });
 
   // -- search by layer name, module path or layer word, over every depth --------------------------
@@ -250,7 +311,7 @@
     at = i;
     list.querySelectorAll("li").forEach(function (li, j) { li.classList.toggle("at", j === i); });
     const k = reveal(hits[i]);
-    if (k) { mark(hits, "hit"); focus(k); select(k); }
+    if (k) { unfoldAround(k); mark(hits, "hit"); focus(k); select(k); }
   }
   function find() {
     const q = search.value.trim().toLowerCase();

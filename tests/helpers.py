@@ -34,7 +34,9 @@ LARGER_SIZES = {"vgg13_bn", "vgg16_bn", "vgg19_bn", "squeezenet1_0", "resnext101
                 "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf",
                 # EfficientNet: B0 runs in CI, B1-B7 (the same blocks, wider and deeper) with ARCHDSL_ALL_ARCHITECTURES
                 "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
-                "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l"}
+                "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_m", "efficientnet_v2_l",
+                # Segmentation: the ResNet-50 backbones run in CI, the ResNet-101 ones with ARCHDSL_ALL_ARCHITECTURES
+                "fcn_resnet101", "deeplabv3_resnet101"}
 
 
 def runnable() -> list[Path]:
@@ -116,6 +118,10 @@ EXPECTED_PARAMS = {
     "densenet169": 14_149_480,
     "densenet201": 20_013_928,
     "inception_v3": 27_161_264,
+    "fcn_resnet50": 32_957_013,
+    "fcn_resnet101": 51_949_141,
+    "deeplabv3_resnet50": 39_638_869,
+    "deeplabv3_resnet101": 58_630_997,
     "lraspp_mobilenet_v3_large": 3_221_538,
 }
 

@@ -49,14 +49,18 @@ MODELS = {
     "densenet201": {},
     "inception_v3": {"aux_logits": True, "init_weights": False},
 }
+# Segmentation models, as their .arch files' defaults (aux_loss=False); weights_backbone=None: no download.
+SEGMENTATION = {name: {"weights_backbone": None, "aux_loss": False}
+                for name in ("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101")}
 
 if __name__ == "__main__":
-    for name, kwargs in MODELS.items():
+    for name, kwargs in {**MODELS, **SEGMENTATION}.items():
         if sys.argv[1:] and name not in sys.argv[1:]:
             continue
-        model = getattr(torchvision.models, name)(weights=None, **kwargs)
+        module = torchvision.models.segmentation if name in SEGMENTATION else torchvision.models
+        model = getattr(module, name)(weights=None, **kwargs)
         record = {
-            "model": f"torchvision.models.{name}",
+            "model": f"{module.__name__}.{name}",
             "torchvision": torchvision.__version__,
             "parameters": sum(p.numel() for p in model.parameters()),
             "state_dict": {k: list(v.shape) for k, v in model.state_dict().items()},

@@ -27,6 +27,11 @@ def model_for(path: Path) -> tuple[torch.nn.Module, str]:
     if path.stem in torchvision.models.list_models(module=torchvision.models):
         kwargs = {"aux_logits": True, "init_weights": False} if path.stem in ("googlenet", "inception_v3") else {}
         return getattr(torchvision.models, path.stem)(weights=None, **kwargs), f"torchvision.models.{path.stem}"
+    if path.stem in torchvision.models.list_models(module=torchvision.models.segmentation):
+        # The .arch file's defaults: no aux head; weights_backbone=None, or torchvision downloads the backbone's.
+        aux = {} if path.stem.startswith("lraspp") else {"aux_loss": False}  # LR-ASPP has no aux head
+        model = getattr(torchvision.models.segmentation, path.stem)(weights=None, weights_backbone=None, **aux)
+        return model, f"torchvision.models.segmentation.{path.stem}"
     return archdsl.load(path), "archdsl.load"
 
 

@@ -33,6 +33,9 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           "regnet_x_400mf": 68, "regnet_x_800mf": 50, "regnet_x_1_6gf": 56, "regnet_x_3_2gf": 77, "regnet_x_8gf": 71,
           "regnet_x_16gf": 68, "regnet_x_32gf": 71, "regnet_y_400mf": 82, "regnet_y_800mf": 72, "regnet_y_1_6gf": 137,
           "regnet_y_3_2gf": 107, "regnet_y_8gf": 87, "regnet_y_16gf": 92, "regnet_y_32gf": 102, "regnet_y_128gf": 137,
+          # Segmentation: the ResNet's convolutions but fc, then FCNHead's two, or DeepLabHead's four (ASPP's
+          # branch and projection, its 3x3 and the classes' 1x1)
+          "fcn_resnet50": 51, "fcn_resnet101": 102, "deeplabv3_resnet50": 53, "deeplabv3_resnet101": 104,
           # ConvNeXt: the stem, 3 per block (the depthwise conv and two linears), 3 downsamplings, the head
           "convnext_tiny": 59, "convnext_small": 113, "convnext_base": 113, "convnext_large": 113,
           # 1 + 2 (the first block) + 16 blocks x 3 + 1 + the classifier: MobileNetV2's 53 layers; MNASNet's alike
@@ -98,7 +101,8 @@ def _as_torchinfo_counts(a) -> int:
         + sum(as_torchinfo)
 
 
-@pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_8gf", "regnet_y_8gf"])
+@pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_y_400mf", "regnet_x_8gf", "regnet_y_8gf", "fcn_resnet50",
+                                  "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"])
 def test_batch_norms_and_gates_are_the_whole_difference_from_torchinfo(name):
     a = analyse(archdsl.build(ROOT / "architectures" / f"{name}.arch"))
     assert any(r.layer.op == "mul" for r in a.rows) == name.startswith("regnet_y")

@@ -49,7 +49,8 @@ def test_list_entries_agree_with_torchinfo():
 
 @pytest.mark.parametrize(("name", "expected"), [("resnet34", "resnet"), ("wide_resnet50_2", "wide_resnet"),
                                                 ("resnext101_32x8d", "resnext"), ("squeezenet1_0", "squeezenet"),
-                                                ("vgg11_bn", "vgg"), ("googlenet", "googlenet"), ("lenet5", "lenet")])
+                                                ("vgg11_bn", "vgg"), ("googlenet", "googlenet"), ("lenet5", "lenet"),
+                                                ("fcn_resnet101", "fcn"), ("deeplabv3_resnet50", "deeplabv3")])
 def test_family(name, expected):
     assert family(name) == expected
 

@@ -27,6 +27,8 @@ FAMILIES += REGNETS
 FAMILIES += ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 FAMILIES += ["mobilenet_v3_large", "mobilenet_v3_small"]
 FAMILIES += [f"efficientnet_b{k}" for k in range(8)] + ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
+# torchvision.models.segmentation's: their builders and outputs differ (below).
+SEGMENTATION = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"]
 # Segmentation on MobileNetV3-Large(dilated=True): the head reads the backbone's features[4] (`@backbone.4`).
 MOBILENET_SEGMENTATION = ["lraspp_mobilenet_v3_large"]
 
@@ -35,7 +37,7 @@ def shapes(model) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", MODELS + FAMILIES + ["inception_v3"] + MOBILENET_SEGMENTATION)
+@pytest.mark.parametrize("name", MODELS + FAMILIES + ["inception_v3"] + SEGMENTATION + MOBILENET_SEGMENTATION)
 def test_state_dict_matches_committed_reference(name):
     reference = json.loads((ROOT / "tests" / "reference" / f"{name}.json").read_text())
     with torch.device("meta"):  # keys and shapes only: no storage to allocate, no weights to initialise
@@ -223,12 +225,50 @@ def test_efficientnet_training_mode_drops_the_rows_torchvision_drops():
     assert not torch.allclose(theirs, other)  # the masks do depend on the seed: the comparison can fail
 
 
+def _segmentation_model(name: str, **options):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)  # weights_backbone=None: torchvision would download the backbone's ImageNet weights
+    return getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, **options)
+
+
+def _segmentation_outputs_agree(model: torch.nn.Module, reference: torch.nn.Module, keys: list[str]) -> None:
+    """Both return an ordered dict: the same keys, each output at the input's size and equal."""
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ours, theirs = model(x), reference(x)
+    assert list(ours) == list(theirs) == keys
+    for key in theirs:
+        assert ours[key].shape == (2, 21, 64, 64)
+        _agree(ours[key], theirs[key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aux_loss", [False, True], ids=["no_aux", "aux"])
+@pytest.mark.parametrize("name", [n for n in SEGMENTATION if ALL_ARCHITECTURES or n not in LARGER_SIZES])
+def test_segmentation_outputs_agree_with_torchvision_under_random_batch_norms(name, aux_loss):
+    reference = _segmentation_model(name, aux_loss=aux_loss).eval()
+    _randomise_batch_norms(reference)
+    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64", aux_loss=aux_loss).eval()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    model.load_state_dict(reference.state_dict(), strict=True)
+    _segmentation_outputs_agree(model, reference, ["out", "aux"] if aux_loss else ["out"])
+
+
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_segmentation_keys_with_the_aux_head_are_torchvisions(name):
+    with torch.device("meta"):
+        model = archdsl.load(ROOT / "architectures" / f"{name}.arch", aux_loss=True)
+        reference = _segmentation_model(name, aux_loss=True)
+    assert shapes(model) == shapes(reference)
+    assert {"backbone.conv1.weight", "backbone.layer4.2.conv3.weight", "classifier.4.bias",
+            "aux_classifier.0.weight"} <= set(shapes(model))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MOBILENET_SEGMENTATION)
 def test_mobilenet_segmentation_outputs_agree_with_torchvision_under_random_batch_norms(name):
-    torchvision = pytest.importorskip("torchvision")
-    torch.manual_seed(0)  # weights_backbone=None: torchvision would download the backbone's ImageNet weights
-    reference = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None).eval()
+    reference = _segmentation_model(name).eval()
     _randomise_batch_norms(reference)
     model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64").eval()
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
@@ -236,11 +276,4 @@ def test_mobilenet_segmentation_outputs_agree_with_torchvision_under_random_batc
     # The dilated last stage (torchvision's dilated=True): depthwise 5x5, stride 1, dilation 2, padding 4.
     depthwise = model.backbone[13].block[1][0]
     assert (depthwise.stride, depthwise.dilation, depthwise.padding) == ((1, 1), (2, 2), (4, 4))
-    torch.manual_seed(1)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        ours, theirs = model(x), reference(x)
-    assert list(ours) == list(theirs) == ["out"]
-    for key in theirs:
-        assert ours[key].shape == (2, 21, 64, 64)
-        _agree(ours[key], theirs[key])
+    _segmentation_outputs_agree(model, reference, ["out"])

@@ -93,6 +93,7 @@ def test_every_layer_is_drawn_once_with_its_shape(path):
     assert len(joins(dot, "concat")) == sum(1 for x in ir.enabled_layers() if x.op == "concat")
     assert len(joins(dot, "×")) == sum(1 for x in ir.enabled_layers() if x.op == "mul")
     assert len(joins(dot, r"channels part \d+/\d+")) == sum(1 for x in ir.enabled_layers() if x.op == "chunk")
+    assert len(joins(dot, r"output \w+")) == len(ir.outputs)
     assert dot.count('label=identity style=dashed') == identity_shortcuts(ir)
     assert f"{sum(x.params for x in ir.enabled_layers()):,} params" in dot
 
@@ -174,8 +175,8 @@ def test_every_resnet_draws_its_stage_table(name):
     dot, _ = dot_of(name)
     titles = clusters(dot)
     assert [t for t in titles if t.startswith("layer")] == ["layer1", "layer2", "layer3", "layer4"]
-    # every argument of each block is in its title: a bottleneck's groups, width_per_group and width too
-    rest = {"basic": "", "bottleneck": ", 1, 64, {c}"}[kind]
+    # every argument of each block is in its title: a bottleneck's groups, width_per_group, width and dilation too
+    rest = {"basic": "", "bottleneck": ", 1, 64, {c}, 1"}[kind]
     assert [t.split(": ")[1] for t in titles if f": {kind}(" in t] == [
         f"{kind}({64 * 2 ** stage}, {2 if i == 0 and stage else 1}{rest.format(c=64 * 2 ** stage)})"
         for stage, n in enumerate(blocks) for i in range(n)]

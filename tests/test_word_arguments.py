@@ -193,3 +193,43 @@ network mixed {
     assert type(model.b0.block[1][2]) is nn.SiLU and type(model.b0.block[2].activation) is nn.SiLU
     assert type(model.y.f.se.activation) is nn.ReLU and type(model.y.f.se.scale_activation) is nn.Sigmoid
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+
+
+def test_costs_init_and_fuse_see_the_word_each_use_passes():
+    from archdsl.analysis.costs import analyse
+
+    words = LIBRARY + """
+network t {
+    input 3x32x32;
+    init conv(normal, std=0.5);
+    stem: cna(16, 3, 2, act=hardswish);
+    a: unit(16, swish);
+    gap; flatten; fc-10
+}
+"""
+    plain = """
+block se_silu(c, s) {
+    gate<avgpool: gap; fc1: conv1-s; activation: silu; fc2: conv1-c; scale_activation: hardsigmoid>
+}
+
+network t {
+    input 3x32x32;
+    init conv(normal, std=0.5);
+    stem: (conv3-16/2(bias=false); bn; hardswish);
+    a: (
+        cna1: (conv3-16(bias=false); bn; silu);
+        se1: se_silu(16, 8);
+        cna2: (conv1-16(bias=false); bn; relu)
+    );
+    gap; flatten; fc-10
+}
+"""
+    ours, theirs = analyse(build(words)), analyse(build(plain))
+    assert (ours.params, ours.macs, ours.ops, ours.activation_bytes) == \
+        (theirs.params, theirs.macs, theirs.ops, theirs.activation_bytes)
+    torch.manual_seed(0)
+    model = archdsl.load(source=words).eval()
+    assert model.stem[0].weight.std().item() == pytest.approx(0.5, rel=0.1)  # `init conv` reaches inside the block
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (archdsl.fuse(model)(x) - model(x)).abs().max().item() < 1e-4

@@ -12,6 +12,8 @@ from archdsl.pipeline import build
 from archdsl.resources import bundled_architectures
 
 _FAMILY = re.compile(r"^([a-z_]+?)_?(?=\d|$)")  # resnet34 -> resnet, wide_resnet50_2 -> wide_resnet
+# A segmentation model is named head_backbone (torchvision's): its family is the head, digits and all.
+_SEGMENTATION = re.compile(r"^(fcn|deeplabv3|lraspp)_")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Entry:
 
 
 def family(name: str) -> str:
-    match = _FAMILY.match(name)
+    match = _SEGMENTATION.match(name) or _FAMILY.match(name)
     return match.group(1) if match else name
 
 

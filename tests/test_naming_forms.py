@@ -150,10 +150,11 @@ def test_flat_branch_members_belong_to_the_enclosing_block():
 
 def test_flat_branches_compute_their_concatenation():
     code = archdsl.compile_source(source=FLAT).source
-    assert "branch2 = self.branch5x5_1(x)" in code
-    assert "branch2 = self.branch5x5_2(branch2)" in code
-    assert "branch3 = torch.cat([self.branch3x3_2a(branch3), self.branch3x3_2b(branch3)], 1)" in code
-    assert "x = torch.cat([self.branch1x1(x), branch2, branch3, branch4], 1)" in code
+    # each variable is named after its branch's first label, as torchvision's Inception names them
+    assert "branch5x5 = self.branch5x5_1(x)" in code
+    assert "branch5x5 = self.branch5x5_2(branch5x5)" in code
+    assert "branch3x3 = torch.cat([self.branch3x3_2a(branch3x3), self.branch3x3_2b(branch3x3)], 1)" in code
+    assert "x = torch.cat([self.branch1x1(x), branch5x5, branch3x3, branch_pool], 1)" in code
     model = _load(FLAT)
     m = model.Mixed_5b
     x = torch.randn(2, 3, 16, 16)

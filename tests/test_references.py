@@ -33,8 +33,9 @@ def test_a_statement_starting_with_a_reference_reads_that_tensor():
 def test_a_concat_branch_can_start_with_a_reference():
     source = net("d: conv3-4; maxpool; conv3-4; concat< @d; maxpool | identity >", "3x8x8")
     emitted = archdsl.compile_source("r.arch", source=source).source
-    assert "branch1 = d  # (B, 4, 8, 8)\n        branch1 = self.maxpool(branch1)  # (B, 4, 4, 4)" in emitted
-    assert "x = torch.cat([branch1, x], 1)  # (B, 8, 4, 4)" in emitted
+    # the branch's variable is named after the reference, and its first statement reads the kept tensor
+    assert "skip = self.maxpool(d)  # (B, 4, 4, 4)\n" in emitted and "skip = d" not in emitted
+    assert "x = torch.cat([skip, x], 1)  # (B, 8, 4, 4)" in emitted
     model = load(source)
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():

@@ -12,6 +12,7 @@ from typing import Any
 from archdsl.errors import Note, Reporter
 from archdsl.ir.nodes import Container, ContainerKind, Layer, Member
 from archdsl.ir.reserved import MODULE_ATTRIBUTES
+from archdsl.layers import OPS
 
 
 def name_container(container: Container, layers: list[Layer], reporter: Reporter) -> None:
@@ -64,7 +65,11 @@ def _name_class(container: Container, layers: list[Layer], reporter: Reporter) -
     for m in container.members:
         if m.name is None and m.shareable and m.node is not None:
             layer = layers[m.node]  # keyed after the in-place decision: ReLU() != ReLU(inplace=True)
-            share_key[id(m)] = key = (layer.op, tuple(sorted((k, str(v)) for k, v in layer.attrs.items())))
+            # A tensor option (`crop(@up4)`) is an argument of the call, not of the module: U-Net's four
+            # crops are one CenterCrop, as a hand-written U-Net holds one.
+            passed = {o.name for o in OPS[layer.op].options if o.kind == "tensor"}
+            share_key[id(m)] = key = (layer.op, tuple(sorted((k, str(v)) for k, v in layer.attrs.items()
+                                                             if k not in passed)))
             keys = shared.setdefault(m.word, [])
             if key not in keys:
                 keys.append(key)

@@ -317,6 +317,19 @@ class _Generator:
         return "\n".join(lines) + "\n"
 
 
+def _branch_variable(i: int, steps: list[Step]) -> str:
+    """The name a flat branch's variable is made from (see _Writer.branch)."""
+    labels = [_name(step.member) for step in steps if step.member is not None and step.member.label]
+    # The first label's stem, when every label of the branch shares it (`branch5x5_1`, `branch5x5_2`; not
+    # DenseNet's `norm1`, `relu1`, `conv1`, ...).
+    stem = re.sub(r"_[0-9]+[a-z]?$", "", labels[0]) if labels else ""
+    if stem.isidentifier() and all(label.startswith(stem) for label in labels):
+        return stem
+    if steps[0].kind == "ref":
+        return "skip" + re.sub(r"^.*?([0-9]*)$", r"\1", known(steps[0].name, steps[0], "name"))
+    return f"branch{i}"
+
+
 def _unused(params: dict[str, str], prologues: dict[str, list[str]], body: list[str]) -> list[str]:
     """The parameters that nothing in the class reads: neither its body nor the default of a parameter
     that is read (a name inside a quoted label counts as read: keeping an argument is the safe side)."""
@@ -378,6 +391,8 @@ class _Writer:
         # keeping the readable `identity = x` and `self.shortcut_stride` wherever nothing collides.
         first = instances[0]
         # The variables that references keep (`backbone_4 = x`) and a block's tensor parameters are the user's too.
+        self.attributes = {m.name for m in first.container.members if m.name} - \
+            {s.save for s in first.steps_by_site.values() if s.save}  # those that are no variable too
         self.user_names = {m.name for m in first.container.members if m.name} | \
             {s.name for s in first.steps if s.kind == "side" and s.name} | \
             {s.save for s in first.steps_by_site.values() if s.save} | \
@@ -411,14 +426,16 @@ class _Writer:
         return self.variables.get(label, label)
 
     # -- helpers ---------------------------------------------------------------------------
-    def generated(self, base: str, also: str | None = None) -> str:
-        """A new generated name made of `base` (`identity`, then `identity2`, ...) that is neither a name
-        the user gave in this class nor one made before (with `also`: a twin with the same suffix)."""
+    def generated(self, base: str, also: str | None = None, local: bool = False) -> str:
+        """A new generated name made of `base` (`identity`, then `identity2`, ...; `skip4_2` after a digit)
+        that is neither a name the user gave in this class nor one made before (with `also`: a twin with
+        the same suffix). `local`: a variable of forward alone, which may share an attribute's name."""
+        taken = (self.user_names - self.attributes if local else self.user_names) | self.made
         k = 1
         while True:
-            suffix = "" if k == 1 else str(k)
+            suffix = "" if k == 1 else f"_{k}" if base[-1:].isdigit() else str(k)
             names = {base + suffix} | ({also + suffix} if also else set())
-            if not names & (self.user_names | self.made):
+            if not names & taken:
                 self.made |= names
                 return base + suffix
             k += 1
@@ -680,6 +697,7 @@ class _Writer:
         """The branches of a concat or split, branch k reading `sources[k]` (of shape `part`), joined by
         `torch.cat` on channels."""
         calls, channels, scale, rel = [], None, t.scale, t.rel
+        made = set(self.made)
         for i, (branch, steps, src) in enumerate(zip(step.branches, step.branch_steps, sources), start=1):
             call, out = self.branch(i, branch, steps, src, part)
             calls.append(call)
@@ -688,6 +706,8 @@ class _Writer:
         self.gen.imports.add("torch")
         out = _T(channels, None, scale, rel)
         self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        # The branches' variables are dead after the torch.cat: the next concatenation may reuse their names.
+        self.made -= {call for call in calls if call not in made}
         return out
 
     def branch(self, i: int, member: Member | None, steps: list[Step], src: str, t: _T) -> tuple[str, _T]:
@@ -707,10 +727,15 @@ class _Writer:
             ctor, out = self.ctor(m, t)
             self.declare(_name(m), ctor, None)
             return self.applied(m, src), out
-        # concat(flat): the branch's statements, on a variable of its own.
-        var = self.generated(f"branch{i}")
+        # concat(flat): the branch's statements, on a variable of its own, named after the branch's first
+        # label as torchvision's Inception writes it (`branch5x5_1: ...` -> `branch5x5`), or after the
+        # reference it starts from (U-Net's `@d4; crop(@up4)` -> `skip4`), else by its place (`branch2`).
+        var = self.generated(_branch_variable(i, steps), local=True)
         outer = self.var
         self.var, self.src = var, src
+        if first.kind == "ref":  # the first statement reads the kept tensor itself: no `skip4 = d4` line
+            name = known(first.name, first, "name")
+            self.src, t, steps = self.variable(name), self.kept[name], steps[1:]
         out = self.walk(steps, t)
         self.var, self.src = outer, None
         return var, out

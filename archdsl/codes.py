@@ -67,7 +67,8 @@ CODES: dict[str, Code] = {
                                "word that needs options or has weights, a kernel-sized word), or given to a network "
                                "parameter",
         "value-as-word": "a statement naming a block parameter that holds a number, not a layer word",
-        "word-argument-options": "a statement naming a layer word parameter (`act`) with '-', '/' or options",
+        "word-argument-options": "a statement naming a layer word parameter (`act`) with '-', '/' or options, or "
+                                 "one that a `default` gives options other than the word's own",
         "undefined-name": "an expression that names no parameter in scope",
         "unknown-parameter": "an argument or --set for a parameter that does not exist",
         "duplicate-parameter": "a block or network with two parameters of one name",

@@ -10,7 +10,7 @@ channels_last is faster).
 
 from __future__ import annotations
 
-from pairs import ARCHITECTURES, MODELS, options, setup
+from pairs import ARCHITECTURES, MODELS, batch, input_shape, names, options, setup
 from runtime import compare_eval, compare_train, report
 
 import archdsl
@@ -20,13 +20,14 @@ def main() -> None:
     parser = options(__doc__, ",".join(MODELS), rounds=7)
     parser.add_argument("--no-train", action="store_true", help="eval forward only")
     args = parser.parse_args()
-    clock, x, header = setup(args)
+    clock, header = setup(args)
     print(header + "; ratio = channels_last / default")
     labels = ("default", "channels_last")
-    for name in args.models.split(","):
+    for name in names(args):
         path = ARCHITECTURES / f"{name}.arch"
-        default = archdsl.load(path, device=x.device)
-        nhwc = archdsl.load(path, device=x.device, channels_last=True)
+        x, shape = batch(name, args), input_shape(name, args.size)
+        default = archdsl.load(path, device=x.device, input=shape)
+        nhwc = archdsl.load(path, device=x.device, channels_last=True, input=shape)
         nhwc.load_state_dict(default.state_dict())
         print(report(name, "eval", compare_eval(default, nhwc, x, args.rounds, clock), labels, None), flush=True)
         if not args.no_train:

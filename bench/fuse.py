@@ -16,7 +16,7 @@ stays as it is): the fastest inference archdsl offers on CPU.
 from __future__ import annotations
 
 import torch
-from pairs import options, pair, setup, synced
+from pairs import batch, names, options, pair, reference_label, setup, synced
 
 import archdsl
 from archdsl.pytorch.timing import Clock, Comparison, alternate
@@ -32,14 +32,15 @@ def main() -> None:
     parser = options(__doc__, "resnet34,googlenet", rounds=15)
     parser.add_argument("--channels-last", action="store_true", help="archdsl's model in channels_last")
     args = parser.parse_args()
-    clock, x, header = setup(args)
+    clock, header = setup(args)
     print(header + ", eval under no_grad" + ("; archdsl in channels_last" if args.channels_last else ""))
-    for name in args.models.split(","):
-        reference, ours = pair(name, x.device, channels_last=args.channels_last)
+    for name in names(args):
+        x = batch(name, args)
+        reference, ours = pair(name, x.device, args.size, channels_last=args.channels_last)
         reference.train()
         with torch.no_grad():  # batch-norm statistics that are not the initial 0 and 1
             for _ in range(2):
-                reference(torch.randn(4, 3, args.size, args.size, device=x.device))
+                reference(torch.randn(4, *x.shape[1:], device=x.device))
         reference.eval()
         ours.load_state_dict(reference.state_dict(), strict=True)
         fused = archdsl.fuse(ours)
@@ -47,7 +48,8 @@ def main() -> None:
             error = (fused(x) - reference(x)).abs().max().item()
         c = compare(reference, fused, x, args.rounds, clock)
         low, high = c.spread
-        print(f"{name:<10} torchvision {c.median_a * 1000:8.1f} ms  archdsl.fuse {c.median_b * 1000:8.1f} ms  "
+        print(f"{name:<18} {reference_label(name)} {c.median_a * 1000:8.1f} ms  "
+              f"archdsl.fuse {c.median_b * 1000:8.1f} ms  "
               f"ratio {c.ratio:.3f} (rounds {low:.3f}..{high:.3f}; fastest/fastest {c.best_ratio:.3f}), "
               f"{1 / c.ratio - 1:+.1%} throughput; "
               f"max |difference| {error:.1e}", flush=True)

@@ -123,6 +123,7 @@ EXPECTED_PARAMS = {
     "deeplabv3_resnet50": 39_638_869,
     "deeplabv3_resnet101": 58_630_997,
     "lraspp_mobilenet_v3_large": 3_221_538,
+    "deeplabv3_mobilenet_v3_large": 11_025_477,
 }
 
 

@@ -51,7 +51,9 @@ MODELS = {
 }
 # Segmentation models, as their .arch files' defaults (aux_loss=False); weights_backbone=None: no download.
 SEGMENTATION = {name: {"weights_backbone": None, "aux_loss": False}
-                for name in ("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101")}
+                for name in ("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+                             "deeplabv3_mobilenet_v3_large")}
+SEGMENTATION["lraspp_mobilenet_v3_large"] = {"weights_backbone": None}  # no aux head
 
 if __name__ == "__main__":
     for name, kwargs in {**MODELS, **SEGMENTATION}.items():

@@ -47,6 +47,8 @@ DEPTHS = {"unet": 23,  # "23 convolutional layers in total" (the U-Net paper)
           "mobilenet_v3_large": 64, "mobilenet_v3_small": 54,
           # LR-ASPP: MobileNetV3-Large's 62 but the classifier, then the head's cbr and high classifier
           "lraspp_mobilenet_v3_large": 64,
+          # DeepLabV3 on it: the same 62, then DeepLabHead's four (ASPP's branch and projection, 3x3, classes)
+          "deeplabv3_mobilenet_v3_large": 66,
           # EfficientNet: stem, 4 a block of the first stage (depthwise, 2 in the gate, projection), 5 in the
           # others, the last convolution and fc
           "efficientnet_b0": 82, "efficientnet_b1": 116, "efficientnet_b2": 116, "efficientnet_b3": 131,

@@ -22,7 +22,8 @@ SMALL_INPUT = {"unet": "1x188x188",  # every crop of U-Net stays valid down to a
                "wide_resnet50_2": "3x64x64", "wide_resnet101_2": "3x64x64", "densenet121": "3x64x64",
                "densenet161": "3x64x64", "densenet169": "3x64x64", "densenet201": "3x64x64",
                "fcn_resnet50": "3x64x64", "fcn_resnet101": "3x64x64", "deeplabv3_resnet50": "3x64x64",
-               "deeplabv3_resnet101": "3x64x64", "lraspp_mobilenet_v3_large": "3x64x64"}
+               "deeplabv3_resnet101": "3x64x64", "lraspp_mobilenet_v3_large": "3x64x64",
+               "deeplabv3_mobilenet_v3_large": "3x64x64"}
 # inception_v3 runs at its full 299x299: its auxiliary head, built in training mode, needs it.
 
 RUNNER = """

@@ -42,11 +42,28 @@ def test_bench_prints_a_row_per_batch_and_mode_and_plots(tmp_path, capsys):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_bench_with_min_time_takes_torch_utils_benchmarks_blocks(capsys):
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", LENET, "--batch", "1", "--min-time", "0.05", "--warmup", "1", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1  # the Timer ran on --threads' count and gave it back
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert ("# cpu (1 thread); median, fastest and interquartile range of torch.utils.benchmark's blocks over at "
+            "least 0.05 s after 1 warm-up") in out
+    ((_, mode, batch, ms_batch, ms_min, iqr, *_),) = rows(out)
+    # LeNet at batch 1 takes well under a millisecond: blocks of many runs, each block's mean per run
+    assert (mode, batch) == ("eval", "1") and 0 < float(ms_min) <= float(ms_batch) < 50 and float(iqr) >= 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["--batch", "1,x"], "batch sizes must be positive integers (at most 9 digits), like 1,8,32"),
     (["--batch", "0"], "batch sizes must be positive"),
     (["--batch", "99999999999999999999"], "at most 9 digits"),
     (["--runs", "0"], "expected an integer from 1 to 1,000,000"),
+    (["--min-time", "0"], "expected a number of seconds above 0 and at most 3600"),
+    (["--min-time", "nan"], "expected a number of seconds above 0"),
     (["--threads", "99999999999999999999"], "expected an integer from 1 to 4,096"),
     (["--plot", "out.jpg"], "--plot writes a PNG"),
 ])

@@ -140,3 +140,11 @@ def test_mistakes_are_diagnostics_with_position_and_code(case):
 def test_a_bad_block_default_is_reported_once():
     source = "block b(c) {\n    default bn(eps=c - 2);\n    bn; relu; bn\n}\n" + net("    b(1); b(1)")
     assert len(error_of(source).diagnostics) == 1
+
+
+def test_a_network_default_may_give_a_choice_or_a_pair_of_parameters():
+    # Both crashed with an AssertionError: only `same` and `valid` were expected among the words.
+    gelu = archdsl.load(source="network t { input 3x8x8; default gelu(approximate=tanh); conv3-8; gelu }")
+    assert [m.approximate for m in gelu.modules() if isinstance(m, nn.GELU)] == ["tanh"]
+    padded = archdsl.load(source="network t(p = 2) { input 3x8x8; default conv(padding=(p, p)); conv3-8 }")
+    assert [m.padding for m in padded.modules() if isinstance(m, nn.Conv2d)] == [(2, 2)]

@@ -140,6 +140,11 @@ CATALOGUE = {
     "conditional residual": Case(net("    residual< conv3-3 > if a", params="a = true"), 3, 28,
                                  "a residual<...> cannot be switched off with `if`",
                                  "define a block holding the residual and put the `if` on the block's use"),
+    "conditional concat": Case(net("    concat< conv1-2 | conv1-2 > if a", params="a = true"), 3, 36,
+                               "a concat<...> cannot be switched off with `if`",
+                               "define a block holding the concat and put the `if` on the block's use"),
+    "conditional inception": Case(net("    inception< conv1-2 | conv1-2 > if a", params="a = true"), 3, 39,
+                                  "an inception<...> cannot be switched off with `if`"),
     # -- resources -------------------------------------------------------------------------------
     "repetition over budget": Case(net("    relu x 1000000"), 3, 12,
                                    "repetition count 1,000,000 exceeds the limit of 20,000",

@@ -132,6 +132,27 @@ def test_features_are_copied_where_an_in_place_relu_would_overwrite_them():
         assert torch.equal(conv, extractor.network.features[0](x)) and (conv < 0).any()
 
 
+def test_features_are_copied_where_a_residual_adds_into_them():
+    # Both bodies end in a batch norm, the second inside a block use: the emitted add writes into their
+    # output (`x += identity`), which would change the feature after its hook had kept it.
+    source = """
+    block conv_bn(c) { conv: conv3-c(bias=false); bn: bn }
+    block unit(c) { residual< conv: conv3-c(bias=false); bn: bn > }
+    block inner(c) { residual< body: conv_bn(c) > }
+    network n { input 4x8x8; a: unit(4); b: inner(4); gap; flatten; fc-2 }
+    """
+    extractor = archdsl.load("n.arch", source=source, features=["a.bn", "b.body", "b"]).eval()
+    assert "x += identity" in archdsl.compile_source("n.arch", source=source).source
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        out = extractor(x)
+        m = extractor.network
+        bn = m.a.bn(m.a.conv(x))
+        body = m.b.body(bn + x)
+    assert torch.equal(out["a.bn"], bn) and torch.equal(out["b.body"], body)
+    assert torch.equal(out["b"], body + (bn + x))
+
+
 def test_feature_names_are_checked():
     with pytest.raises(archdsl.ArchError, match="did you mean 'layer4'"):
         archdsl.load(RESNET34, features=["layer9"])

@@ -72,6 +72,22 @@ def test_every_batch_norm_is_folded_and_the_original_is_untouched(name):
     assert not any(isinstance(m, torch.nn.Dropout) for m in fused.modules())
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v2", "resnext50_32x4d", "mobilenet_v3_large", "efficientnet_b0"])
+def test_nested_conv_norm_groups_and_gated_blocks_fold_every_norm(name):
+    # torchvision's Conv2dNormActivation is a numbered nn.Sequential inside a block's own nn.Sequential;
+    # MobileNetV3's and EfficientNet's bodies hold a squeeze-and-excitation gate between two such groups.
+    path = next(p for p in ARCHITECTURES if p.stem == name)
+    model, fused, compiled, x = build_pair(path, input="3x64x64")
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) >= 46
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in compiled.modules())
+    with torch.no_grad():
+        expected = model(x)
+        scale = max(1.0, expected.abs().max().item())
+        assert torch.allclose(fused(x), expected, atol=1e-5 * scale, rtol=0)
+        assert torch.allclose(compiled(x), expected, atol=1e-5 * scale, rtol=0)
+
+
 def test_a_fused_copy_refuses_to_train_but_stays_in_eval():
     _, fused, _, _ = build_pair("t.arch", net("conv3-8(bias=false); bn; relu; gap; flatten; fc-3"))
     with pytest.raises(RuntimeError, match="archdsl.fuse"):

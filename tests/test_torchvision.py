@@ -30,7 +30,7 @@ FAMILIES += [f"efficientnet_b{k}" for k in range(8)] + ["efficientnet_v2_s", "ef
 # torchvision.models.segmentation's: their builders and outputs differ (below).
 SEGMENTATION = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"]
 # Segmentation on MobileNetV3-Large(dilated=True): the head reads the backbone's features[4] (`@backbone.4`).
-MOBILENET_SEGMENTATION = ["lraspp_mobilenet_v3_large"]
+MOBILENET_SEGMENTATION = ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
 
 
 def shapes(model) -> dict[str, list[int]]:
@@ -266,14 +266,17 @@ def test_segmentation_keys_with_the_aux_head_are_torchvisions(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", MOBILENET_SEGMENTATION)
-def test_mobilenet_segmentation_outputs_agree_with_torchvision_under_random_batch_norms(name):
-    reference = _segmentation_model(name).eval()
+@pytest.mark.parametrize(("name", "aux_loss"), [("lraspp_mobilenet_v3_large", None),  # LR-ASPP has no aux head
+                                                ("deeplabv3_mobilenet_v3_large", False),
+                                                ("deeplabv3_mobilenet_v3_large", True)])
+def test_mobilenet_segmentation_outputs_agree_with_torchvision_under_random_batch_norms(name, aux_loss):
+    options = {} if aux_loss is None else {"aux_loss": aux_loss}
+    reference = _segmentation_model(name, **options).eval()
     _randomise_batch_norms(reference)
-    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64").eval()
+    model = archdsl.load(ROOT / "architectures" / f"{name}.arch", input="3x64x64", **options).eval()
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
     model.load_state_dict(reference.state_dict(), strict=True)
     # The dilated last stage (torchvision's dilated=True): depthwise 5x5, stride 1, dilation 2, padding 4.
     depthwise = model.backbone[13].block[1][0]
     assert (depthwise.stride, depthwise.dilation, depthwise.padding) == ((1, 1), (2, 2), (4, 4))
-    _segmentation_outputs_agree(model, reference, ["out"])
+    _segmentation_outputs_agree(model, reference, ["out", "aux"] if aux_loss else ["out"])

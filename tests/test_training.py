@@ -18,8 +18,10 @@ def loss(result) -> torch.Tensor:
     return sum(F.cross_entropy(out, torch.arange(out.shape[0])) for out in outs)
 
 
-# CI: basic blocks (the in-place add); ARCHDSL_ALL_ARCHITECTURES=1: bottlenecks and GoogLeNet's aux heads too
-@pytest.mark.parametrize("name", ["resnet18", *(["resnet50", "googlenet"] if ALL_ARCHITECTURES else [])])
+# CI: basic blocks (the in-place add) and MobileNetV3's add into a block's output; ARCHDSL_ALL_ARCHITECTURES=1:
+# bottlenecks, GoogLeNet's aux heads, and EfficientNet's add after stochastic depth too
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small",
+                                  *(["resnet50", "googlenet", "efficientnet_b0"] if ALL_ARCHITECTURES else [])])
 def test_gradients_equal_torchvision(name):
     kwargs = {"aux_logits": True, "init_weights": True, "transform_input": False} if name == "googlenet" else {}
     torch.manual_seed(0)

@@ -135,6 +135,8 @@ def test_a_parameter_shadows_a_word_only_while_it_holds_one():
      "value-as-word", (1, 35), "'act' is a parameter holding 3 here, not a layer word"),
     ("block b(c, act = relu) { conv3-c; act(inplace=true) }\nnetwork t { input 3x8x8; b(8) }",
      "word-argument-options", (1, 35), "takes no '-', '/' or options here"),
+    ("block b(c, act = relu) { conv3-c; act }\nnetwork t { input 3x8x8; default gelu(approximate=tanh); b(8, gelu) }",
+     "word-argument-options", (1, 35), "a `default` gives it approximate=tanh: a word argument keeps its own defaults"),
     ("block b(c, act = relu) { conv3-c; act }\nnetwork t { input 3x8x8; b(8, bn) }",
      "not-a-word-argument", (2, 31), "'bn' cannot be a block argument"),
     ("block b(c, act = relu) { conv3-c; act }\nnetwork t { input 3x8x8; b(8, conv3) }",

@@ -28,13 +28,25 @@ def count(least: int, most: int = 10**6) -> Callable[[str], int]:
     return parse
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:  # nan fails too
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most 3600, got {text[:60]!r}")
+    return value
+
+
 def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         parser.error("--plot writes a PNG: give a file name ending in .png")
     where = configure(args.device, args.threads)
     results = run(args.files, args.batch, args.device, args.train, args.runs, args.warmup,
-                  settings(args.set, parser), args.channels_last)
-    print(f"# {where}; median, fastest and interquartile range of {args.runs} runs after {args.warmup} warm-up"
+                  settings(args.set, parser), args.channels_last, args.min_time)
+    runs = (f"{args.runs} runs" if args.min_time is None else
+            f"torch.utils.benchmark's blocks over at least {args.min_time:g} s")
+    print(f"# {where}; median, fastest and interquartile range of {runs} after {args.warmup} warm-up"
           + (", channels_last" if args.channels_last else ""))
     print(table(results))
     for line in warnings(results):
@@ -56,6 +68,10 @@ def register(sub) -> None:
     p.add_argument("--train", action="store_true", help="also time a training step (forward, backward, SGD)")
     p.add_argument("--runs", type=count(1), default=10, help="timed runs per measurement (default 10)")
     p.add_argument("--warmup", type=count(0), default=2, help="untimed runs first (default 2)")
+    p.add_argument("--min-time", type=seconds, metavar="SECONDS",
+                   help="instead of --runs, let torch.utils.benchmark's adaptive_autorange choose: blocks of runs "
+                        "for at least SECONDS, until their interquartile range is under 10%% of the median or "
+                        "10 x SECONDS have passed (best for small networks, whose single runs the clock blurs)")
     p.add_argument("--channels-last", action="store_true",
                    help="the model in channels_last memory format (see archdsl.load)")
     p.add_argument("--threads", type=count(1, 4096), help="torch's CPU threads (default: one per core); on a machine "

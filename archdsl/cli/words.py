@@ -27,7 +27,8 @@ def describe(spec: LayerSpec) -> str:
     if spec.example:
         lines.append(f"  e.g. {spec.example}")
     if spec.argument:
-        lines.append(f"  a block argument: `block b(c, act = {spec.word}) {{ ...; act }}` (docs/language.md)")
+        lines.append(f"  a block argument: `block b(c, act = {spec.word}) {{ ...; act }}`, "
+                     f"used as `b(16, act={spec.word})`")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from archdsl import layers as L
 from archdsl.errors import ArchError, Diagnostic, Note, Reporter, did_you_mean
 from archdsl.frontend import ast as A
 from archdsl.frontend.expr import Value, free_names
-from archdsl.layers.registry import PADDING_WORDS, check_option, option_value
+from archdsl.layers.registry import check_option, option_value
 
 # word (the entry's own spelling, aliases folded) -> option -> the argument that gives it
 Defaults = dict[str, dict[str, A.Arg]]
@@ -100,8 +100,10 @@ def _literal(expr: A.Expr, value: Value) -> A.Expr:
         return A.Boolean(span=expr.span, value=value)
     if isinstance(value, int | float):
         return A.Number(span=expr.span, value=value)
-    assert value in PADDING_WORDS  # the only other value an option takes: `same`, `valid`, kept as written
-    return expr
+    if isinstance(value, tuple):  # `padding=(p, p)` with a network parameter p
+        return A.Pair(span=expr.span, first=A.Number(span=expr.span, value=value[0]),
+                      second=A.Number(span=expr.span, value=value[1]))
+    return expr  # a word, kept as written: a padding (`same`) or a choice (`approximate=tanh`)
 
 
 def merged(outer: Defaults, inner: Defaults) -> Defaults:

@@ -431,7 +431,7 @@ class _Expander:
             if step.kind in (StepKind.RESIDUAL, StepKind.CONCAT, StepKind.GATE, StepKind.SPLIT, StepKind.REF):
                 word = {StepKind.RESIDUAL: "residual", StepKind.CONCAT: step.word, StepKind.GATE: "gate",
                         StepKind.SPLIT: "split"}.get(step.kind, "reference")
-                what = "a reference" if word == "reference" else f"a {word}<...>"
+                what = "a reference" if word == "reference" else f"{'an' if word == 'inception' else 'a'} {word}<...>"
                 raise ArchError(Diagnostic(f"{what} cannot be switched off with `if`", cond.span,
                                            hint=f"define a block holding the {word} and put the `if` on the "
                                                 "block's use", code="misplaced-if"))
@@ -616,6 +616,8 @@ class _Expander:
                                             "`block: (...); layer_scale: scale(init=1e-6)`",
                                        code="parameter-in-group"))
         bound = L.bind(call, spec, kernel, ctx.env, ctx.defaults.get(spec.word))
+        if argument is not None:
+            _default_options_only(argument, spec, bound.attrs, call.span)
         word = spec.naming(bound.attrs)
         inputs = [x]
         for o in spec.options:
@@ -1150,6 +1152,18 @@ def word_argument(name: A.Name) -> Word:
                                     "and write the layer inside the block"))
 
 
+def _default_options_only(argument: _WordParameter, spec: L.LayerSpec, attrs: dict[str, Any], span: Span) -> None:
+    """The emitted class calls the word's bare class (`act()`), which knows only the word's own defaults: a
+    `default gelu(approximate=tanh)` that reaches the layer would make the checked graph and the code differ."""
+    changed = [f"{o.name}={attrs[o.name]}" for o in spec.options if attrs.get(o.name) != o.default]
+    if changed:
+        raise ArchError(Diagnostic(f"'{argument.parameter}' is the layer word '{spec.word}' passed to the block, and a "
+                                   f"`default` gives it {', '.join(changed)}: a word argument keeps its own defaults",
+                                   span, code="word-argument-options",
+                                   hint=f"remove the `default {spec.word}(...)` from the network or block, or write "
+                                        f"`{spec.word}(...)` in the block instead of `{argument.parameter}`"))
+
+
 class _WordParameter(NamedTuple):
     parameter: str
     name: str  # the word it holds
@@ -1164,7 +1178,7 @@ def _word_parameter(call: A.Call, env: dict[str, Value], blocks: dict[str, A.Blo
             raise ArchError(Diagnostic(f"'{call.name}' is the layer word '{value}' passed to the block: it takes no "
                                        "'-', '/' or options here", call.span, code="word-argument-options",
                                        hint=f"write `{call.name}` alone; a word with other options is a "
-                                            "block argument of its own, or a `default` in the network"))
+                                            "statement of the block"))
         return _WordParameter(call.name, value.name)
     if call.name in env and L.lookup(call.name) is None and call.name not in blocks and call.name != "i":
         raise ArchError(Diagnostic(f"'{call.name}' is a parameter holding {value!r} here, not a layer word",

@@ -1,9 +1,10 @@
 """`archdsl bench`: how fast an architecture runs on this machine, per batch size.
 
 For each file and batch size: the eval forward (under torch.no_grad) and, with --train, one
-training step (forward, backward, SGD step), each timed over repeated runs after a warm-up; the
-median gives ms per batch and images per second, the fastest run and the interquartile range its
-spread, and runs that disagree widely are flagged (a busy machine). `--plot` draws time per image against batch size
+training step (forward, backward, SGD step), each timed over repeated runs after a warm-up (a fixed
+number, or with --min-time as torch.utils.benchmark's adaptive_autorange decides); the median gives
+ms per batch and images per second, the fastest run and the interquartile range its spread, and runs
+that disagree widely are flagged (a busy machine). `--plot` draws time per image against batch size
 (as in Canziani, Paszke & Culurciello 2017), which answers "CPU or GPU, which network, what batch"
 for the user's own machine. torch is imported here only when the command runs; matplotlib only
 for --plot.
@@ -62,11 +63,14 @@ class Result:
 
 
 def outputs(result) -> list:
-    """The tensors a model returns: the output alone, or (in training) the output and its side outputs."""
+    """The tensors a model returns: the output alone, (in training) the output and its side outputs, or the
+    entries of its dict of named outputs."""
     import torch
 
     if isinstance(result, torch.Tensor):
         return [result]
+    if isinstance(result, dict):
+        return list(result.values())
     return [t for t in result if t is not None]
 
 
@@ -79,8 +83,10 @@ def train_step(model, optimizer, x) -> None:
     optimizer.step()
 
 
-def measure(model, x, mode: str, runs: int, warmup: int, sync: Callable[[], None]) -> list[float]:
-    """Seconds per batch over `runs` runs of the eval forward or the training step."""
+def measure(model, x, mode: str, runs: int, warmup: int, sync: Callable[[], None],
+            min_time: float | None = None) -> list[float]:
+    """Seconds per batch over `runs` runs of the eval forward or the training step; with `min_time`, as
+    torch.utils.benchmark's adaptive_autorange decides (see autorange)."""
     import torch
 
     if mode == "eval":
@@ -97,7 +103,22 @@ def measure(model, x, mode: str, runs: int, warmup: int, sync: Callable[[], None
         def step() -> None:
             train_step(model, sgd, x)
             sync()
-    return repeat(step, runs, warmup)
+    return repeat(step, runs, warmup) if min_time is None else autorange(step, min_time, warmup)
+
+
+def autorange(step: Callable[[], None], min_time: float, warmup: int) -> list[float]:
+    """Seconds per call, by torch.utils.benchmark: its Timer runs `step` in blocks long enough that the
+    clock's cost vanishes (many calls per block for a small network at batch 1, one for a large one),
+    for at least `min_time` seconds and until the blocks' interquartile range is under a tenth of their
+    median, or 10 x `min_time` has passed (a busy machine). One time per block, each block's mean."""
+    import torch
+    from torch.utils.benchmark import Timer
+
+    for _ in range(warmup):
+        step()
+    # num_threads: the Timer would otherwise run the step on one thread, whatever --threads said
+    timer = Timer("step()", globals={"step": step}, num_threads=torch.get_num_threads())
+    return timer.adaptive_autorange(threshold=0.1, min_run_time=min_time, max_run_time=10 * min_time).times
 
 
 class Progress:
@@ -140,7 +161,7 @@ def configure(device: str, threads: int | None) -> str:
 
 
 def run(files: list[str], batches: list[int], device: str, train: bool, runs: int, warmup: int,
-        params: dict[str, Any], channels_last: bool = False) -> list[Result]:
+        params: dict[str, Any], channels_last: bool = False, min_time: float | None = None) -> list[Result]:
     import torch
 
     from archdsl.pipeline import build
@@ -160,7 +181,7 @@ def run(files: list[str], batches: list[int], device: str, train: bool, runs: in
         for batch in batches:
             x = torch.randn(batch, *shape, device=device)  # NCHW, as users pass it: the module converts it
             for mode in modes:
-                times = measure(model, x, mode, runs, warmup, sync)
+                times = measure(model, x, mode, runs, warmup, sync, min_time)
                 results.append(Result(file, mode, batch, times))
                 progress.step(f"{Path(file).name} batch {batch} {mode}")
     return results

@@ -878,11 +878,14 @@ class _Writer:
         last = body[-1] if body else None
         if last is None or last.kind != "apply" or last.cond is not None:
             return False
-        # A result that something else reads too (a reference to its label) must not be written into.
-        if any(len(self.ir.layers[s.out_node].outputs) > 1 for s in self.counterparts(last)):
+        if known(last.member, last, "member").kind not in ("layer", "seq", "instance"):
             return False
-        m = known(last.member, last, "member")
-        return m.kind == "layer" and OPS[self.layer(m).op].fresh_output
+        # A block use or nn.Sequential (MobileNetV3's and EfficientNet's `self.block`, which torchvision adds
+        # into) hands back the tensor its last layer made, in each use: that layer decides. A result that
+        # something else reads too (a reference to its label) must not be written into.
+        made = [self.ir.layers[s.out_node] for s in self.counterparts(last) if s.out_node != s.in_node]
+        return len(made) == len(self.instances) and all(
+            layer.enabled and len(layer.outputs) == 1 and OPS[layer.op].fresh_output for layer in made)
 
     def auto_shortcut(self, step: Step, t: _T, body: _T, var: str) -> list[str]:
         m = known(step.shortcut, step, "shortcut")

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from archdsl.errors import ArchError, Diagnostic, did_you_mean
-from archdsl.ir.nodes import IR, Member, StepKind
+from archdsl.ir.nodes import IR, Join, Member, StepKind
 from archdsl.layers import OPS
 
 
@@ -69,7 +69,8 @@ class FeatureExtractor(nn.Module):
                                            code="bad-features"),
                                 ir.program.sources)
             shapes[name] = layer.out_shape
-            if any(ir.layers[s].attrs.get("inplace") for s in layer.outputs):
+            # Overwritten later: by an activation in place, or by a residual add that adds into it (`x += identity`).
+            if any(ir.layers[s].attrs.get("inplace") or ir.layers[s].op == Join.ADD for s in layer.outputs):
                 copied.add(name)
         if len(set(names)) != len(names):
             raise ArchError(Diagnostic(f"features name a layer twice: {list(names)}", code="bad-features"))

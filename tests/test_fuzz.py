@@ -112,3 +112,18 @@ def test_the_fuzzer_counts_a_replaced_fifo_or_a_traceback_on_a_closed_stdout_as_
     monkeypatch.setattr(archdsl.cli.main, "_Stdout", lambda stream: stream)  # no guard: print() to None
     with pytest.raises(fuzz_outputs.OutputBreach, match="check with standard output closed"):
         fuzz.outputs_and_streams(text)
+
+
+def test_the_fuzzers_forward_oracle_checks_every_named_output(monkeypatch):
+    text = net("    conv3-8; out: output<conv1-2>; aux: output<gap; flatten>")
+    assert fuzz.check(text, ROOT / "t.arch") in ("ok", "ran")  # a dict of outputs passes the oracle
+    real = fuzz.compile_source
+
+    def drops_a_row(*args, **kwargs):  # the aux entry disagrees with shape inference
+        emitted = real(*args, **kwargs)
+        return dataclasses.replace(emitted, source=emitted.source.replace('result["aux"] = x\n',
+                                                                          'result["aux"] = x[:1]\n'))
+
+    monkeypatch.setattr(fuzz, "compile_source", drops_a_row)
+    with pytest.raises(fuzz.ForwardMismatch, match=r"'aux': \(1, 8\)"):
+        fuzz.check(text, ROOT / "t.arch")

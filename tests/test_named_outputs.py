@@ -165,3 +165,14 @@ def test_compile_export_and_onnx_take_the_dict(tmp_path):
     assert len(outs) == 2
     for got_np, key in zip(outs, ["out", "aux"]):
         assert abs(got_np - expected[key].numpy()).max() <= 1e-4
+
+
+def test_a_training_step_takes_the_dict():
+    from archdsl.pytorch.bench import outputs, train_step
+
+    model = archdsl.load("s.arch", source=SEG, aux_loss=True).train()
+    x = torch.randn(2, 3, 32, 32)
+    assert [tuple(t.shape) for t in outputs(model(x))] == [(2, 5, 32, 32)] * 2
+    before = model.aux_classifier[0].weight.detach().clone()
+    train_step(model, torch.optim.SGD(model.parameters(), lr=0.1), x)
+    assert not torch.equal(before, model.aux_classifier[0].weight)  # the aux head's loss reached it

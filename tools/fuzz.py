@@ -357,6 +357,13 @@ def _both_modes(model, x, ir) -> None:
     expected = (x.shape[0], *ir.layers[ir.output].out_shape)
     for training in (True, False):
         out = model.train(training)(x)
+        if isinstance(out, dict):  # named outputs: every entry against its own inferred shape
+            got = {name: tuple(t.shape) for name, t in out.items()}
+            want = {name: (x.shape[0], *ir.layers[node].out_shape) for name, node in ir.outputs.items()}
+            if got != want:
+                raise ForwardMismatch(f"forward ({'training' if training else 'eval'}) gives {got}, "
+                                      f"shape inference said {want}")
+            continue
         main = out if isinstance(out, torch.Tensor) else out[0]
         if tuple(main.shape) != expected:
             raise ForwardMismatch(f"forward ({'training' if training else 'eval'}) gives {tuple(main.shape)}, "

@@ -63,11 +63,14 @@ class Result:
 
 
 def outputs(result) -> list:
-    """The tensors a model returns: the output alone, or (in training) the output and its side outputs."""
+    """The tensors a model returns: the output alone, (in training) the output and its side outputs, or the
+    entries of its dict of named outputs."""
     import torch
 
     if isinstance(result, torch.Tensor):
         return [result]
+    if isinstance(result, dict):
+        return list(result.values())
     return [t for t in result if t is not None]
 
 

@@ -113,8 +113,8 @@ CODES: dict[str, Code] = {
         "bad-residual-option": "a residual option other than shortcut=... and drop=...",
         "conditional-branch": "an inception or split branch with a condition",
         "bad-concat-option": "an option of concat<...> (or inception<...>) other than flat",
-        "container-in-chain": "a residual, concat or side output in a sequential block, or a residual in a "
-                              "concat(flat) branch",
+        "container-in-chain": "a residual, concat, gate, split or side output in a sequential block, or a residual "
+                              "in a concat(flat) branch",
         "side-needs-label": "a side<...> without the label that names its output",
         "misplaced-side": "a side<...> inside a block",
         "duplicate-side": "two side outputs of one name",
@@ -130,7 +130,7 @@ CODES: dict[str, Code] = {
                               "itself",
         "container-in-group": "a residual<...>, inception<...>, gate<...> or split<...> inside a labelled group",
         "parameter-in-group": "a `scale` (a parameter, not a module) inside a labelled group",
-        "misplaced-reference": "an @name inside a labelled group, a sequential block or a chain branch",
+        "misplaced-reference": "an @name inside a labelled group or a sequential block",
         "forward-reference": "an @name that names a statement standing after it",
         "unknown-reference": "an @name that names no earlier labelled statement of its block or network",
         "unreadable-reference": "an @name of a statement inside an nn.Sequential, or of a side output",

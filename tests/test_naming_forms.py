@@ -245,3 +245,51 @@ def test_every_form_draws_and_the_emitted_module_is_ruff_clean(tmp_path):
 
 def test_a_learned_scale_needs_an_identifier_label():
     assert error_of(net('    conv3-8; "s-1": scale')).first.code == "bad-module-name"
+
+
+# -- gates, splits and references inside concat(flat) branches, refused in sequential blocks ---------------
+FLAT_FORMS = """
+block mixed(c) {
+    a: conv1-c;
+    concat(flat)<
+        branch1x1: conv1-c
+      | (se_1: conv1-c; gate< gap; conv1-c; sigmoid >; se_2: conv1-c)
+      | (sp_1: conv1-(2 * c); split< identity | conv1-c >)
+      | (maxpool3/1(padding=1); @a; relu)
+    >
+}
+network t { input 3x16x16; m: mixed(8); relu }
+"""
+
+
+def test_a_flat_branch_may_hold_a_gate_a_split_and_a_reference():
+    code = archdsl.compile_source(source=FLAT_FORMS).source
+    assert "identity = se\n" in code and "se = identity * se  # (B, c, 16, 16)" in code
+    assert "x1, x2 = sp.chunk(2, 1)\n        sp = torch.cat([x1, self.branch2(x2)], 1)" in code
+    assert "branch4 = a  # (B, c, 16, 16)" in code
+    m = _load(FLAT_FORMS).m
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        a = m.a(x)
+        se = m.se_1(a)
+        se = m.se_2(se * m.sigmoid(m.conv1(m.avgpool(se))))
+        x1, x2 = m.sp_1(a).chunk(2, 1)
+        want = torch.cat([m.branch1x1(a), se, torch.cat([x1, m.branch2(x2)], 1), torch.relu(a)], 1)
+        assert torch.equal(m(x), want)
+
+
+@pytest.mark.parametrize("item", ["gate< gap; conv1-(2 * c); sigmoid >", "split< identity | conv1-c >", "@a"])
+def test_a_sequential_block_refuses_them_and_says_to_write_block(item):
+    source = f"sequential block b(c) {{ a: conv1-(2 * c); {item}; relu }}\n" + net("    b(4)", "3x8x8")
+    err = error_of(source)
+    assert err.first.code in ("container-in-chain", "misplaced-reference")
+    assert "sequential block ('b')" in err.first.message and "write `block` for `sequential block`" in err.first.hint
+    model = _load(source.replace("sequential block", "block"))  # what the hint says to write compiles
+    assert model(torch.randn(1, 3, 8, 8)).shape[0] == 1
+
+
+def test_a_residual_in_a_flat_branch_is_still_refused():
+    source = "block b(c) { concat(flat)< conv1-c | (conv1-c; residual< conv3-c(padding=1) >) > }\n" + \
+        net("    b(4)", "3x8x8")
+    err = error_of(source)
+    assert err.first.code == "container-in-chain" and "define a block holding the residual" in err.first.hint

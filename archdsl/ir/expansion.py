@@ -569,9 +569,15 @@ class _Expander:
                                        "nn.Sequential", item.span,
                                        hint=f"define a block holding the {word} and use the block in the group",
                                        code="container-in-group"))
-        if ctx.chain_only and (ctx.chain_only.startswith("a sequential") or not isinstance(item, A.Inception)):
-            raise ArchError(Diagnostic(f"{word}<...> cannot stand in {ctx.chain_only}", item.span,
-                                       hint=f"define a block holding the {word} and use the block here",
+        # A flat branch's statements are lines of the enclosing forward on a variable of their own: a
+        # concatenation, a gate or a split writes there as well; a residual's shortcut and add (and an
+        # nn.Sequential's items) do not.
+        sequential = (ctx.chain_only or "").startswith("a sequential")
+        if ctx.chain_only and (sequential or isinstance(item, A.Residual)):
+            hint = f"define a block holding the {word} and use the block here"
+            if sequential:
+                hint = f"write `block` for `sequential block` (its items become named attributes), or {hint}"
+            raise ArchError(Diagnostic(f"{word}<...> cannot stand in {ctx.chain_only}", item.span, hint=hint,
                                        code="container-in-chain"))
         if isinstance(item, A.Residual):
             return self.residual(item, x, ctx, site)
@@ -811,11 +817,15 @@ class _Expander:
     def ref(self, item: A.Ref, x: int, ctx: _Ctx, site: Site) -> int:
         """`@name`: the output of the statement labelled `name` that stands before this one in the same block
         (or network) body; inside `x N`, that of the same repetition: the latest one expanded."""
-        where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else ctx.chain_only
+        # In a flat branch a reference is a line like any other (`branch = d4`); an nn.Sequential has no lines.
+        where = "a labelled ( ) group, which becomes an nn.Sequential" if ctx.steps is None else \
+            ctx.chain_only if (ctx.chain_only or "").startswith("a sequential") else None
         if where:
+            hint = "move the reference into the block or network body, or start a concat branch with it"
+            if ctx.steps is not None:
+                hint = "write `block` for `sequential block` (its items become named attributes)"
             raise ArchError(Diagnostic(f"a reference cannot stand in {where}: its items run in a chain", item.span,
-                                       hint="move the reference into the block or network body, or start a "
-                                            "concat branch with it", code="misplaced-reference"))
+                                       hint=hint, code="misplaced-reference"))
         node, var = self.resolve(item, ctx)
         self._step(ctx, Step(StepKind.REF, site, item.span, x, node, name=var))
         return node

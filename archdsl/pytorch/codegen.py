@@ -850,19 +850,22 @@ class _Writer:
 
     def step_gate(self, step: Step, t: _T) -> _T:
         """`identity = x`, the body on x, then `x = identity * x`; with two paths the first one's result
-        waits in a second variable while the second path runs on the input."""
-        var = self.generated("identity")
-        self.fwd.append(f"{var} = x")
+        waits in a second variable while the second path runs on the input. In a flat branch the same on
+        the branch's variable, the first path reading the branch's input."""
+        var, src = self.generated("identity"), self.reads()
+        self.fwd.append(f"{var} = {src}")
         outs = [t] if len(step.factors) == 1 else []
         first = None
         for k, path in enumerate(step.factors):
             if k:
                 first = self.generated("gated")
-                self.fwd += [f"{first} = x", f"x = {var}"]
+                self.fwd += [f"{first} = {self.var}", f"{self.var} = {var}"]
+            elif src != self.var:
+                self.src = src  # a flat branch's first statement: its first path reads the branch's input
             outs.append(self.walk(path, t))
         mul = self.ir.layers[step.out_node]
         out = outs[0] if mul.out_shape == self.ir.layers[mul.inputs[0]].out_shape else outs[1]
-        self.fwd.append(f"x = {first or var} * x{self.comment(step, out)}")
+        self.fwd.append(f"{self.var} = {first or var} * {self.var}{self.comment(step, out)}")
         return out
 
     def fresh(self, body: list[Step]) -> bool:

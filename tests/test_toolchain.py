@@ -37,6 +37,8 @@ FAMILIES: dict[str, dict[str, object]] = {
     # transform_input's fixed affine; without the aux head it runs from 75x75 (docs/language.md, Conditions)
     "inception_v3": {"input": "3x75x75", "aux_logits": False, "transform_input": True},
     "unet": {"input": "1x188x188"},  # references, CenterCrop, transposed convolutions (a 4x4 output)
+    # named outputs (an OrderedDict), dilation, a reference into a labelled group, resizing to the input's size
+    "fcn_resnet50": {"input": "3x64x64", "aux_loss": True},
 }
 # The (network, check) pairs that take over ~10 s alone on 2 cores (ONNX export mostly 11-40 s, DenseNet-121,
 # Inception v3 and EfficientNetV2-S 10-40 s each): with ARCHDSL_ALL_ARCHITECTURES=1 only.

@@ -50,11 +50,15 @@ def _emit(e) -> tuple[str, object]:
     return f"nn.Conv2d({', '.join(args)})", e.scaled(stride, cout)
 
 
+def _shorthand(word: str, a) -> str:
+    """`conv3-64/2`, `upconv1x7-64`: the word with its kernel, channels and stride, as a file writes it."""
+    (kh, kw), (sh, _) = a["kernel"], a["stride"]
+    return f"{word}{kh}" + (f"x{kw}" if kw != kh else "") + f"-{a['channels']}" + (f"/{sh}" if sh != 1 else "")
+
+
 def _describe(layer) -> str:
     a = layer.attrs
-    (kh, kw), (sh, _) = a["kernel"], a["stride"]
-    text = f"conv{kh}" + (f"x{kw}" if kw != kh else "") + f"-{a['channels']}" + (f"/{sh}" if sh != 1 else "")
-    return text + ("" if a["groups"] == 1 else f"(groups={a['groups']})")
+    return _shorthand("conv", a) + ("" if a["groups"] == 1 else f"(groups={a['groups']})")
 
 
 register(LayerSpec(
@@ -121,9 +125,7 @@ def _up_emit(e) -> tuple[str, object]:
 
 
 def _up_describe(layer) -> str:
-    a = layer.attrs
-    (kh, kw), (sh, _) = a["kernel"], a["stride"]
-    return f"upconv{kh}" + (f"x{kw}" if kw != kh else "") + f"-{a['channels']}" + (f"/{sh}" if sh != 1 else "")
+    return _shorthand("upconv", layer.attrs)
 
 
 register(LayerSpec(

@@ -11,9 +11,13 @@ from archdsl.analysis.costs import analyse
 from archdsl.pipeline import build
 from archdsl.resources import bundled_architectures
 
-_FAMILY = re.compile(r"^([a-z_]+?)_?(?=\d|$)")  # resnet34 -> resnet, wide_resnet50_2 -> wide_resnet
 # A segmentation model is named head_backbone (torchvision's): its family is the head, digits and all.
 _SEGMENTATION = re.compile(r"^(fcn|deeplabv3|lraspp)_")
+# Where a name's size or variant begins: a number (resnet34, mnasnet0_5, regnet_x_400mf), a lettered size
+# (efficientnet_b0, shufflenet_v2_x0_5, efficientnet_v2_s) or a size word (convnext_tiny, mobilenet_v3_large,
+# alexnet_paper). A version (`_v2`) stays: MobileNetV2 and V3 are different designs, as EfficientNet and
+# EfficientNetV2 are.
+_SIZE = re.compile(r"\d|_[a-uw-z]\d|_[sml]$|_(?:tiny|small|base|large|paper)(?:_|$)")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,12 @@ class Entry:
 
 
 def family(name: str) -> str:
-    match = _SEGMENTATION.match(name) or _FAMILY.match(name)
-    return match.group(1) if match else name
+    head = _SEGMENTATION.match(name)
+    if head:
+        return head.group(1)
+    version = re.search(r"_v\d+", name)
+    size = _SIZE.search(name, version.end() if version else 0)
+    return name[:size.start()].rstrip("_") if size and size.start() else name
 
 
 def bundled_entries() -> list[Entry]:

@@ -53,8 +53,8 @@ def test_list_entries_agree_with_torchinfo():
                                                 ("fcn_resnet101", "fcn"), ("deeplabv3_resnet50", "deeplabv3"),
                                                 ("efficientnet_b0", "efficientnet"),
                                                 ("efficientnet_v2_s", "efficientnet_v2"),
-                                                ("mobilenet_v3_large", "mobilenet_v3"), ("mobilenet_v2", "mobilenet_v2"),
-                                                ("inception_v3", "inception_v3"),
+                                                ("mobilenet_v3_large", "mobilenet_v3"),
+                                                ("mobilenet_v2", "mobilenet_v2"), ("inception_v3", "inception_v3"),
                                                 ("shufflenet_v2_x0_5", "shufflenet_v2"), ("convnext_tiny", "convnext"),
                                                 ("alexnet_paper", "alexnet"), ("regnet_x_400mf", "regnet_x"),
                                                 ("mnasnet0_5", "mnasnet"), ("vgg16_conv1", "vgg")])

@@ -1,8 +1,9 @@
 """Summary speed: archdsl's summary (no torch, no tracing) against torchinfo's, side by side in one run.
 
-1. Whole process, as a user runs it: `archdsl summary architectures/vgg16.arch --json` against a
-   Python process that builds torchvision's vgg16 and runs `torchinfo.summary` at 1x3x224x224
-   (the reference). Goal: archdsl at least 50x faster.
+1. Whole process, as a user runs it: `archdsl summary vgg16 --json` (the console script the install
+   made beside this Python, or `python -m archdsl` where there is none; the bundled network by name)
+   against a Python process that builds torchvision's vgg16 and runs `torchinfo.summary` at
+   1x3x224x224 (the reference). Goal: archdsl at least 50x faster.
 2. In process: the summary (build + analyse) of every bundled architecture together, first call
    (grammar loading included) and warm. Goal: under 0.5 s.
 
@@ -21,7 +22,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCHDSL = [sys.executable, "-m", "archdsl", "summary", "architectures/vgg16.arch", "--json"]
+SCRIPT = Path(sys.executable).parent / "archdsl"
+# A console script's first path entry is its own folder, not the current one: run from there, the
+# phases below import the archdsl the script imports (an editable install's, or PYTHONPATH's).
+if SCRIPT.is_file():
+    ARCHDSL, HOME = [str(SCRIPT), "summary", "vgg16", "--json"], SCRIPT.parent
+else:
+    ARCHDSL, HOME = [sys.executable, "-m", "archdsl", "summary", "vgg16", "--json"], ROOT
 TORCHINFO = [sys.executable, "-c", (
     "import torchinfo, torchvision\n"
     "model = torchvision.models.vgg16(weights=None)\n"
@@ -47,19 +54,27 @@ IN_PROCESS = (
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def wall(cmd: list[str]) -> float:
-    return timed(cmd)[0]
+def wall(cmd: list[str], cwd: Path = ROOT) -> float:
+    return timed(cmd, cwd)[0]
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run of `cmd`. The CPU time moves far less than
     the wall time when other processes share the cores: a second reading for a busy machine."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=ENV)
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=ENV)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measured() -> str:
+    """The command timed, and where the archdsl it runs comes from."""
+    package = subprocess.run([sys.executable, "-c", "import archdsl; print(archdsl.__path__[0])"], cwd=HOME,
+                             check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+    how = "the console script" if SCRIPT.is_file() else "no console script beside this Python"
+    return f"{' '.join(ARCHDSL)} ({how}; archdsl from {package})"
 
 
 def main() -> None:
@@ -78,6 +93,7 @@ def main() -> None:
     cpu_a, cpu_b = statistics.median(c for _, c in ours), statistics.median(c for _, c in theirs)
     print(f"{os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"whole process, vgg16, median of {args.runs} (archdsl and the reference alternating):")
+    print(f"  measured: {measured()}")
     print(f"  archdsl summary --json          {a * 1000:8.0f} ms")
     print(f"  torchvision vgg16 + torchinfo   {b * 1000:8.0f} ms   (reference)")
     print(f"  archdsl is {ratio:.1f}x faster (median of the pairs' ratios; goal: 50x) "
@@ -86,9 +102,10 @@ def main() -> None:
     print(f"  CPU time (user + system), medians: archdsl {cpu_a * 1000:.0f} ms, the reference {cpu_b * 1000:.0f} ms: "
           f"{cpu_b / cpu_a:.1f}x")
     # Where archdsl's process spends its time: the interpreter, then importing what the command
-    # imports (archdsl's modules and the generated parser); the rest is parsing, checking and counting.
-    python = statistics.median(wall([sys.executable, "-c", "pass"]) for _ in range(args.runs))
-    cli = statistics.median(wall([sys.executable, "-c", "import archdsl.cli.main, archdsl.analysis.summary"])
+    # imports (the console script's `re`, the command line, the summary command's modules and the
+    # parser); the rest is parsing, checking, counting and printing.
+    python = statistics.median(wall([sys.executable, "-c", "pass"], HOME) for _ in range(args.runs))
+    cli = statistics.median(wall([sys.executable, "-c", "import re, archdsl.cli.main, archdsl.cli.summary"], HOME)
                             for _ in range(args.runs))
     print(f"  of archdsl's {a * 1000:.0f} ms: Python itself {python * 1000:.0f} ms, imports "
           f"{(cli - python) * 1000:.0f} ms, the summary {(a - cli) * 1000:.0f} ms")

@@ -3,21 +3,21 @@ files themselves (about a second for all of them) so that the list can never go 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from archdsl.analysis.costs import analyse
+from archdsl.analysis.report import natural_key
 from archdsl.pipeline import build
 from archdsl.resources import bundled_architectures
 
-# A segmentation model is named head_backbone (torchvision's): its family is the head, digits and all.
-_SEGMENTATION = re.compile(r"^(fcn|deeplabv3|lraspp)_")
-# Where a name's size or variant begins: a number (resnet34, mnasnet0_5, regnet_x_400mf), a lettered size
-# (efficientnet_b0, shufflenet_v2_x0_5, efficientnet_v2_s) or a size word (convnext_tiny, mobilenet_v3_large,
-# alexnet_paper). A version (`_v2`) stays: MobileNetV2 and V3 are different designs, as EfficientNet and
-# EfficientNetV2 are.
-_SIZE = re.compile(r"\d|_[a-uw-z]\d|_[sml]$|_(?:tiny|small|base|large|paper)(?:_|$)")
+# The families as torchvision's documentation groups its models, one page per architecture, plus the two
+# bundled networks torchvision lacks (lenet, unet). A builder's name starts with its family's; the longest
+# match wins (efficientnet_v2_s is efficientnet_v2, not efficientnet). EfficientNetV2, ResNeXt and Wide
+# ResNet live in the modules of EfficientNet and ResNet but are their own papers, blocks and pages there.
+FAMILIES = ("alexnet", "convnext", "deeplabv3", "densenet", "efficientnet", "efficientnet_v2", "fcn", "googlenet",
+            "inception", "lenet", "lraspp", "mnasnet", "mobilenet_v2", "mobilenet_v3", "regnet", "resnet", "resnext",
+            "shufflenet_v2", "squeezenet", "unet", "vgg", "wide_resnet")
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,13 @@ class Entry:
 
 
 def family(name: str) -> str:
-    head = _SEGMENTATION.match(name)
-    if head:
-        return head.group(1)
-    version = re.search(r"_v\d+", name)
-    size = _SIZE.search(name, version.end() if version else 0)
-    return name[:size.start()].rstrip("_") if size and size.start() else name
+    """The family of a bundled network (`resnet34`: resnet), or the name itself if it starts with none."""
+    return max((f for f in FAMILIES if name.startswith(f)), key=len, default=name)
 
 
 def bundled_entries() -> list[Entry]:
     entries = []
-    for path in bundled_architectures():
+    for path in sorted(bundled_architectures(), key=lambda p: natural_key(p.stem)):  # resnet18 before resnet101
         analysis = analyse(build(path))
         entries.append(Entry(path.stem, family(path.stem), analysis.ir.network.name, analysis.ir.input_shape,
                              analysis.params, analysis.macs, path))

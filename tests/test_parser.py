@@ -169,3 +169,31 @@ def test_the_generator_writes_the_committed_tables_again(tmp_path):
     # The first line names the Lark version that made the file.
     assert fresh.splitlines()[1:] == committed.splitlines()[1:]
     assert {(lexer[0], 0) for lexer in made["LEXERS"]} == set(_lark_regexes.PROGRAMS)
+
+
+def test_archdsl_parser_and_lark_agree_on_fuzzed_text():
+    """tools/fuzz.py's inputs (random derivations of the grammar, and the bundled files mutated token by
+    token): whatever Lark makes of each, a tree or an error, archdsl's parser makes the same."""
+    import random
+    import sys
+
+    lark = pytest.importorskip("lark")
+    from archdsl.frontend import lalr
+    from archdsl.resources import grammar_text
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import fuzz  # tools/ is not a package: found through sys.path
+
+    reference = lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    outcomes = []
+    for n in range(300):
+        text, _ = fuzz.make_input(random.Random(f"parser:{n}"))
+        try:
+            expected = _plain(reference.parse(text))
+        except lark.exceptions.UnexpectedInput:
+            outcomes.append("error")
+            assert _failure(lalr.parse, text) == _failure(reference.parse, text), text
+        else:
+            outcomes.append("tree")
+            assert _plain(lalr.parse(text)) == expected, text
+    assert 50 < outcomes.count("error") < 250  # both kinds, many of each

@@ -149,7 +149,7 @@ CODES: dict[str, Code] = {
         "bad-pool-padding": "pooling padding more than half the window",
         "residual-mismatch": "a residual whose body and shortcut give different shapes",
         "pad-shortcut-reduces": "a zero-padding shortcut that would have to drop channels",
-        "inception-mismatch": "inception branches that give different spatial sizes or flat features",
+        "inception-mismatch": "concat, inception or split branches that give different spatial sizes or flat features",
         "bad-split": "a split<...> whose branches do not divide the channels, or that is given flat features",
         "bad-crop": "a crop(@label) to a size larger than the map it cuts",
         "gate-mismatch": "a gate whose factors do not multiply elementwise (other channels, or a size but 1x1)",

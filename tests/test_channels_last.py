@@ -84,6 +84,8 @@ def test_fc_on_channels_last_costs_a_linear_at_every_position_and_autograd_keeps
     ("permute(0, 2, 3, 1); flatten", "channels-last", "'flatten' needs a channels-first"),
     ("permute(0, 2, 3, 1); softmax", "channels-last", "'softmax' needs a channels-first"),
     ("permute(0, 2, 3, 1); residual< relu >", "channels-last", "a residual needs a channels-first"),
+    ("permute(0, 2, 3, 1); concat< relu | relu >", "channels-last", "a concat needs a channels-first"),
+    ("permute(0, 2, 3, 1); inception< relu | relu >", "channels-last", "an inception needs a channels-first"),
     ("permute(0, 3, 1, 2)", "bad-permute", "channels first already"),
     ("permute(0, 2, 3, 1); permute(0, 2, 3, 1)", "bad-permute", "channels last already"),
     ("permute(0, 1, 3, 2)", "bad-permute", "two permutations only"),

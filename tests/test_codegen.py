@@ -40,10 +40,12 @@ def test_emitted_code_is_deterministic_and_self_contained(path):
     assert imported <= {"torch", "Tensor", "nn", "collections", "OrderedDict", "Callable", "typing", "NamedTuple"}
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
     assert not {node.func.id for node in calls} & {"exec", "eval", "compile", "__import__", "open"}
-    # getattr only as `getattr(self, "0")`: a member with a quoted label (ASPP's `convs.0` ... `convs.4`)
+    # getattr only as `getattr(self, "block1-0")`: a member with a quoted label; numbered ones (ASPP's `convs.0`
+    # ... `convs.4`) are a class's items, `self[0]` (archdsl/pytorch/numbered.py)
     for node in calls:
         if node.func.id == "getattr":
             assert ast.unparse(node.args[0]) == "self" and isinstance(node.args[1], ast.Constant), ast.unparse(node)
+            assert not str(node.args[1].value).isdigit(), ast.unparse(node)
 
 
 def test_emitted_code_passes_ruff(tmp_path):

@@ -100,6 +100,54 @@ def test_a_side_output_needs_an_identifier():
     assert error_of(source).first.code == "bad-module-name"
 
 
+# -- members labelled "0", "1", ...: a block class holds them as its items (torchvision's ASPP) ------------------
+ASPP_LIKE = """
+block pooled(c) {
+    "0": gap; "1": conv1-c(bias=false); "2": relu;
+    upsample(size=@input, mode=bilinear)
+}
+block branches(c) {
+    concat< "0": (conv1-c; relu) | "1": conv3-c(dilation=2) | "2": pooled(c) >
+}
+"""
+
+
+def test_a_block_that_concatenates_its_numbered_members_is_a_module_list_and_a_chain_of_them_a_sequential():
+    source = ASPP_LIKE + net("    convs: branches(4); conv1-2", "3x16x16")
+    code = archdsl.compile_source(source=source).source
+    assert "class Branches(nn.ModuleList):" in code and "class Pooled(nn.Sequential):" in code
+    assert "x = torch.cat([branch(x) for branch in self], 1)  # (B, 3 * c, 16, 16)" in code
+    assert "x = self[1](x)  # (B, c, 1, 1)" in code and "getattr" not in code
+    model = _load(source)
+    assert [k for k in model.state_dict() if k.startswith("convs.")] == [
+        "convs.0.0.weight", "convs.0.0.bias", "convs.1.weight", "convs.1.bias", "convs.2.1.weight"]
+    convs = model.convs
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        pooled = torch.nn.functional.interpolate(torch.relu(convs[2][1](convs[2][0](x))), size=(16, 16),
+                                                 mode="bilinear", align_corners=False)  # torchvision's ASPPPooling
+        expected = torch.cat([convs[0](x), convs[1](x), pooled], 1)
+        assert torch.equal(convs(x), expected)
+
+
+@pytest.mark.parametrize("body", ['"1": conv3-4; "0": conv3-4',  # out of order: items would renumber them
+                                  '"0": conv3-4; residual< "1": conv3-4 >',  # "1" is not applied after "0"
+                                  '"0": conv3-4; scale(1.0); "1": conv3-4'])  # a parameter is no item
+def test_numbered_members_that_cannot_be_items_keep_their_keys_as_attributes(body):
+    source = f"block b() {{ {body} }}\n" + net("    b; relu", "4x8x8")
+    code = archdsl.compile_source(source=source).source
+    assert "class B(nn.Module):" in code and 'getattr(self, "0")' in code
+    assert {"b1.0.weight", "b1.1.weight"} <= set(_keys(source))
+
+
+def test_a_folded_numbered_batch_norm_keeps_the_attributes():
+    # compile --fuse folds "1" into "0": as items, "2" would move up to key 1.
+    source = 'block b() { "0": conv3-4; "1": bn; "2": relu; upsample(size=@input) }\n' + net("    b", "4x8x8")
+    code = archdsl.compile_source(source=source, fuse=True).source
+    assert "class B(nn.Module):" in code and 'self.add_module("2", nn.ReLU(inplace=True))' in code
+    assert "class B(nn.Sequential):" in archdsl.compile_source(source=source).source
+
+
 # -- numbered labels --------------------------------------------------------------------------------
 def test_numbered_labels_count_from_one_in_the_enclosing_group():
     source = net("    block: (layer{i}: conv3-8 x 3); gap; flatten; fc-2")

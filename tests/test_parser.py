@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from helpers import ARCHITECTURES
+from helpers import ARCHITECTURES, ROOT
 
 from archdsl.errors import ArchError
 from archdsl.frontend import ast as A
@@ -99,62 +101,99 @@ def test_command_line_values_parse_as_expressions():
 
 
 def _plain(node) -> object:
-    """A parse tree as nested tuples, whichever Lark (installed or generated) built it."""
+    """A parse tree as nested tuples, whichever parser (Lark's or archdsl's) built it: every node's name and
+    span (where it has one), every token's type, text and span."""
     if hasattr(node, "data"):
-        return str(node.data), [_plain(child) for child in node.children]
+        meta = node.meta
+        span = None if meta.empty else (meta.line, meta.column, meta.start_pos, meta.end_line, meta.end_column,
+                                         meta.end_pos)
+        return str(node.data), span, [_plain(child) for child in node.children]
     if node is None:
         return None
-    return node.type, str(node), node.line, node.column, node.end_line, node.end_column
+    return node.type, str(node), node.line, node.column, node.start_pos, node.end_line, node.end_column, node.end_pos
 
 
-def test_the_generated_parser_was_built_from_the_grammar_in_the_repository():
-    from archdsl.frontend import _lark_standalone
+def _failure(parse, text: str) -> tuple:
+    """How a parse of `text` fails: the error's type, position, expected terminals and, for a token the
+    parser cannot take, the token and the terminals it would take there."""
+    with pytest.raises(Exception) as info:
+        parse(text)
+    exc = info.value
+    token = getattr(exc, "token", None)
+    return (type(exc).__name__, exc.line, exc.column, exc.pos_in_stream,
+            sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()),
+            None if token is None else (token.type, str(token), token.line, token.column, token.end_pos),
+            sorted(getattr(exc, "accepts", None) or ()))
+
+
+def test_the_generated_tables_were_built_from_the_grammar_in_the_repository():
+    from archdsl.frontend import _parse_tables
     from archdsl.resources import grammar_text
 
     # If this fails: the grammar changed; run `python tools/generate_parser.py` and commit its output.
-    assert _lark_standalone.GRAMMAR == grammar_text()
+    assert _parse_tables.GRAMMAR == grammar_text()
 
 
-def test_the_generated_parser_reads_every_file_and_mistake_as_lark_itself_does():
+def test_archdsl_parser_reads_every_file_and_mistake_as_lark_itself_does():
     lark = pytest.importorskip("lark")
-    from archdsl.frontend.parser import _lark
+    from archdsl.frontend import lalr
     from archdsl.frontend.syntax_errors import EXAMPLES
     from archdsl.resources import grammar_text
 
     reference = lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
     sources = [p.read_text() for p in ARCHITECTURES + sorted((ARCHITECTURES[0].parent / "blocks").glob("*.arch"))]
+    sources += ["", "# only a comment\n", "network n(a, b = 2,) {\n  input 1x8x8;\n  conv3-8; (relu)\n}\n"]
     for text in sources:
-        assert _plain(_lark().parse(text)) == _plain(reference.parse(text))
+        assert _plain(lalr.parse(text)) == _plain(reference.parse(text))
     mistakes = [example for examples in EXAMPLES.values() for example in examples]
+    mistakes += ["network n { input 1x8x8; conv3-8 } } ", "block b { relu; ", "network n { input 1x8x8; $ }",
+                 "network\n\n n { input 1x8x8; relu; \"a\nb\": relu; }", "use", "block"]
     for text in mistakes:
-        failures = []
-        for parser in (_lark(), reference):
-            with pytest.raises(Exception) as info:
-                parser.parse(text)
-            exc = info.value
-            failures.append((type(exc).__name__, exc.line, exc.column,
-                             sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())))
-        assert failures[0] == failures[1], text
+        assert _failure(lalr.parse, text) == _failure(reference.parse, text), text
     assert len(mistakes) > 100
 
 
-def test_the_generator_writes_a_parser_that_matches_the_grammar(tmp_path):
+def test_the_generator_writes_the_committed_tables_again(tmp_path):
+    """The tool's output depends only on the grammar (and Lark): regenerating changes nothing."""
     import importlib.util
 
     pytest.importorskip("lark")
-    from archdsl.frontend.parser import _lark
+    from archdsl.frontend import _lark_regexes, _parse_tables
     from archdsl.resources import grammar_text
 
-    def module_from(path, name):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+    spec = importlib.util.spec_from_file_location("generate_parser", ROOT / "tools" / "generate_parser.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    made = tool.tables(grammar_text())
+    fresh, committed = tool.generate(grammar_text(), made), Path(_parse_tables.__file__).read_text(encoding="utf-8")
+    # The first line names the Lark version that made the file.
+    assert fresh.splitlines()[1:] == committed.splitlines()[1:]
+    assert {(lexer[0], 0) for lexer in made["LEXERS"]} == set(_lark_regexes.PROGRAMS)
 
-    tool = module_from(ARCHITECTURES[0].parent.parent / "tools" / "generate_parser.py", "generate_parser")
-    (tmp_path / "fresh.py").write_text(tool.generate(), encoding="utf-8")
-    fresh = module_from(tmp_path / "fresh.py", "fresh_parser")
-    assert fresh.GRAMMAR == grammar_text()
-    for path in ARCHITECTURES:
-        text = path.read_text()
-        assert _plain(fresh.Lark_StandAlone().parse(text)) == _plain(_lark().parse(text))
+
+def test_archdsl_parser_and_lark_agree_on_fuzzed_text():
+    """tools/fuzz.py's inputs (random derivations of the grammar, and the bundled files mutated token by
+    token): whatever Lark makes of each, a tree or an error, archdsl's parser makes the same."""
+    import random
+    import sys
+
+    lark = pytest.importorskip("lark")
+    from archdsl.frontend import lalr
+    from archdsl.resources import grammar_text
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import fuzz  # tools/ is not a package: found through sys.path
+
+    reference = lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    outcomes = []
+    for n in range(300):
+        text, _ = fuzz.make_input(random.Random(f"parser:{n}"))
+        try:
+            expected = _plain(reference.parse(text))
+        except lark.exceptions.UnexpectedInput:
+            outcomes.append("error")
+            assert _failure(lalr.parse, text) == _failure(reference.parse, text), text
+        else:
+            outcomes.append("tree")
+            assert _plain(lalr.parse(text)) == expected, text
+    assert 50 < outcomes.count("error") < 250  # both kinds, many of each

@@ -9,9 +9,7 @@ import pytest
 from helpers import ROOT
 
 from archdsl.frontend import _lark_regexes as made
-from archdsl.frontend import _lark_standalone as generated
-from archdsl.frontend import regexes
-from archdsl.frontend.regexes import use_precompiled
+from archdsl.frontend import _parse_tables, lalr, regexes
 
 FILES = sorted((ROOT / "architectures").rglob("*.arch"))  # the blocks they use too
 current = pytest.mark.skipif(not regexes._MATCHES, reason="the programs were made by another Python version")
@@ -29,20 +27,25 @@ def test_each_program_is_what_re_compiles_now():
 
 @current
 def test_parsing_every_bundled_file_compiles_nothing_and_reads_the_same(monkeypatch):
-    plain = generated.Lark_StandAlone()
-    ahead = generated.Lark_StandAlone()
-    use_precompiled(ahead)
-
     def refuse(pattern, flags=0):
         raise AssertionError(f"not made ahead (run tools/generate_parser.py): {pattern!r}")
 
+    monkeypatch.setattr(lalr, "_LEXERS", {})  # every lexer built again, from the programs
     monkeypatch.setattr(regexes.re, "compile", refuse)
-    trees = [ahead.parse(path.read_text()) for path in FILES]
+    trees = [lalr.parse(path.read_text()) for path in FILES]
+    assert len(lalr._LEXERS) > 20
     monkeypatch.undo()
     assert len(FILES) > 70
-    assert trees == [plain.parse(path.read_text()) for path in FILES]
+    # The same lexers, each compiled by `re` now: the same trees.
+    monkeypatch.setattr(lalr, "_LEXERS", {})
+    monkeypatch.setattr(regexes, "_MATCHES", False)
+    assert [repr(tree) for tree in trees] == [repr(lalr.parse(path.read_text())) for path in FILES]
+
+
+def test_every_lexer_has_its_program():
+    assert {(lexer[0], 0) for lexer in _parse_tables.LEXERS} == set(made.PROGRAMS)
 
 
 def test_a_pattern_not_made_ahead_is_compiled_by_re():
-    compiled = regexes.Precompiled().compile("[a-z]+x", 0)
+    compiled = regexes.compile("[a-z]+x")
     assert compiled.match("abcx").group(0) == "abcx" and compiled.pattern == "[a-z]+x"

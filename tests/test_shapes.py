@@ -80,9 +80,18 @@ def test_explicit_shortcut_with_the_wrong_shape_names_both_sides():
     assert len(d.notes) == 2
 
 
-def test_inception_branches_must_agree_in_size():
-    d = error_of(net("inception< conv1-4 | conv3-4(padding=valid) >", "3x8x8")).first
-    assert d.message == "inception branches differ in spatial size: 8x8, 6x6"
+@pytest.mark.parametrize("word", ["inception", "concat", "split"])
+def test_branches_that_disagree_in_size_are_named_by_the_construct_written(word):
+    d = error_of(net(f"{word}< conv1-4 | conv3-4(padding=valid) >", "4x8x8")).first
+    assert d.code == "inception-mismatch" and (d.span.line, d.span.column) == (3, 1)
+    assert d.message == f"{word} branches differ in spatial size: 8x8, 6x6"
+
+
+@pytest.mark.parametrize("word", ["inception", "concat"])
+def test_branches_giving_flat_features_are_named_by_the_construct_written(word):
+    d = error_of(net(f"gap; flatten; {word}< fc-4 | fc-4 >", "4x8x8")).first
+    assert d.code == "inception-mismatch" and d.span.line == 3
+    assert d.message == f"{word} branches must give feature maps, one gives 4"
 
 
 def test_fc_on_a_feature_map_asks_for_flatten():

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from archdsl.frontend._lark_standalone import Lark, UnexpectedCharacters, UnexpectedInput
+from archdsl.frontend import lalr
+from archdsl.frontend.lalr import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 _NET = "network n { input 1x8x8; "
 
@@ -133,26 +134,24 @@ def greater_in_condition(text: str, position: int) -> tuple[str, str] | None:
     return "greater-in-condition", GREATER_IN_CONDITION
 
 
-def explain(exc: UnexpectedInput, parser: Lark) -> tuple[str, str | None]:
+def explain(exc: UnexpectedInput) -> tuple[str, str | None]:
     """The code and explanation of the example that fails like `exc` (no explanation when none does)."""
     if isinstance(exc, UnexpectedCharacters):
         return "unexpected-character", None  # "unexpected character '@'" says it all
-    table = _table(parser)
+    assert isinstance(exc, UnexpectedToken)
+    table = _table()
     state, token = _key(exc)
     why = table.get((state, token)) or table.get((state, None))
     return (CODE_OF[why], why) if why else ("syntax", None)
 
 
-def _key(exc: UnexpectedInput) -> tuple[tuple | None, str | None]:
+def _key(exc: UnexpectedToken) -> tuple[tuple, str]:
     """The parser state (LALR state and the tokens it could still accept) and the offending token."""
-    position = getattr(exc.state, "position", None)
-    accepts = frozenset(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ())
-    token = getattr(getattr(exc, "token", None), "type", None)
-    return (None if position is None else (position, accepts)), token
+    return (exc.state.position, frozenset(exc.accepts or exc.expected)), exc.token.type
 
 
 @lru_cache(maxsize=1)
-def _table(parser: Lark) -> dict[tuple, str]:
+def _table() -> dict[tuple, str]:
     """(parser state, offending token type) -> explanation, from one parse of each example.
 
     This is Lark's `match_examples` computed once: match_examples re-parses every example on
@@ -163,12 +162,11 @@ def _table(parser: Lark) -> dict[tuple, str]:
     for label, examples in EXAMPLES.items():
         for example in examples:
             try:
-                parser.parse(example)
+                lalr.parse(example)
             except UnexpectedCharacters:
                 continue
-            except UnexpectedInput as exc:
+            except UnexpectedToken as exc:
                 state, token = _key(exc)
-                if state is not None:
-                    table.setdefault((state, token), label)
-                    table.setdefault((state, None), label)
+                table.setdefault((state, token), label)
+                table.setdefault((state, None), label)
     return table

@@ -792,7 +792,7 @@ class _Expander:
                 outs.append(self.labelled(group, x, bctx, bsite, 1, default_name=f"branch{i}"))
             step.branches.append(_applied(bsteps))
             step.branch_steps.append(bsteps)
-        cat = self.node(Join.CONCAT, item.span, ctx, outs)
+        cat = self.node(Join.CONCAT, item.span, ctx, outs, {"word": item.word})
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id
@@ -973,7 +973,7 @@ class _Expander:
                 outs.append(self.labelled(group, part.id, bctx, bsite, 1, default_name=f"branch{i}"))
             step.branches.append(_applied(bsteps))
             step.branch_steps.append(bsteps)
-        cat = self.node(Join.CONCAT, item.span, ctx, outs)
+        cat = self.node(Join.CONCAT, item.span, ctx, outs, {"word": "split"})
         step.out_node = cat.id
         self._step(ctx, step)
         return cat.id

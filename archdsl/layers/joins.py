@@ -97,14 +97,15 @@ def _add_shape(layer, ins: list[Shape], ir) -> None:
 
 def _concat_shape(layer, ins: list[Shape], ir) -> None:
     spans = [ir.layers[i].span for i in layer.inputs]
+    word = layer.word  # the construct the user wrote: concat, its synonym inception, or split
     for shape in ins:
         if len(shape) != 3:
-            raise Problem(f"inception branches must give feature maps, one gives {fmt(shape)}",
+            raise Problem(f"{word} branches must give feature maps, one gives {fmt(shape)}",
                           code="inception-mismatch")
     sizes = {shape[1:] for shape in ins}
     if len(sizes) > 1:
         notes = [Note(f"branch {i} gives {fmt(shape)}", span) for i, (shape, span) in enumerate(zip(ins, spans), 1)]
-        raise Problem("inception branches differ in spatial size: " +
+        raise Problem(f"{word} branches differ in spatial size: " +
                       ", ".join(f"{s[1]}x{s[2]}" for s in ins), notes=notes,
                       hint="give every branch the same stride and 'same' padding", code="inception-mismatch")
     layer.out_shape = (sum(s[0] for s in ins), *ins[0][1:])

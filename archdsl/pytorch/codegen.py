@@ -28,6 +28,7 @@ from archdsl.ir.reserved import INPUT_REF
 from archdsl.layers import OPS, PADDING_WORDS, lookup
 from archdsl.pytorch.init_code import init_method
 from archdsl.pytorch.layout import wrap_source
+from archdsl.pytorch.numbered import MODULE_LIST, numbered
 from archdsl.pytorch.weights import LOADER_IMPORTS, loader_source
 from archdsl.shapes.inference import total_params
 
@@ -187,6 +188,10 @@ class _Generator:
                                      f"{_INDENT}{p.name} = {render(p.default, names | words, n)}"]
         writer = _Writer(self, instances, names, emit=True)
         first = instances[0]
+        held = None if block.sequential else numbered(self.ir, first)
+        if held is not None:
+            writer.indexed = {name: k for k, name in enumerate(held.names)}
+            writer.iterated = held.base == MODULE_LIST
         t_in = writer.start(self.input_state(first, names["in_channels"], n))
         writer.tensor_parameters(block)
         items: list[tuple[Member, str]] = []
@@ -197,7 +202,7 @@ class _Generator:
         else:
             writer.walk(first.steps, t_in)
         self.extras[block.name] = writer.extras
-        body = writer.init + writer.fwd + [text for _, text in items]
+        body = writer.init + writer.fwd + writer.items + [text for _, text in items]
         unused = _unused(params, prologues, body)
         self.dropped[block.name] = set(unused)
         prologue = [line for name, lines in prologues.items() if name not in unused for line in lines]
@@ -214,7 +219,8 @@ class _Generator:
         if block.sequential:
             return self.sequential_class_text(self.class_of[block.name], doc, sig, prologue, items)
         return self.class_text(self.class_of[block.name], doc, sig, prologue + writer.init, writer.fwd + ["return x"],
-                               "Tensor", inputs=[p.name for p in block.params if p.tensor])
+                               "Tensor", inputs=[p.name for p in block.params if p.tensor],
+                               base=held.base if held else "nn.Module", items=writer.items)
 
     def sequential_class_text(self, name: str, doc: str, sig: list[str], prologue: list[str],
                               items: list[tuple[Member, str]]) -> str:
@@ -302,13 +308,22 @@ class _Generator:
         return self.class_text(self.net_class, docstring, sig, init, fwd, returns, head, methods)
 
     def class_text(self, name: str, doc: str, sig: list[str], init: list[str], fwd: list[str], returns: str,
-                   head: Sequence[str] = (), methods: Sequence[str] = (), inputs: Sequence[str] = ()) -> str:
+                   head: Sequence[str] = (), methods: Sequence[str] = (), inputs: Sequence[str] = (),
+                   base: str = "nn.Module", items: Sequence[str] = ()) -> str:
+        """A class whose forward is written out; with `items`, an nn.ModuleList or nn.Sequential (`base`) that
+        holds them (numbered.py), its other members set after them."""
         ind2 = _INDENT * 2
-        lines = [f"class {name}(nn.Module):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
+        lines = [f"class {name}({base}):", _INDENT + doc.replace("\n", "\n" + _INDENT).replace(
             "\n" + _INDENT + "\n", "\n\n"), ""]
         lines += [_INDENT + line for line in head] + ([""] if head else [])
         lines.append(f"{_INDENT}def __init__({', '.join(sig)}) -> None:")  # layout.py wraps it past 120 columns
-        lines.append(f"{ind2}super().__init__()")
+        if items:
+            opening, closing = ("([", "])") if base == MODULE_LIST else ("(", ")")
+            lines.append(f"{ind2}super().__init__{opening}")
+            lines += [f"{ind2}{_INDENT}{_indent(text, 3)}," for text in items]
+            lines.append(f"{ind2}{closing}")
+        else:
+            lines.append(f"{ind2}super().__init__()")
         lines += [ind2 + _indent(line, 2) if line else "" for line in init]
         lines += ["", *(_INDENT + line if line else "" for line in methods)] if methods else []
         args = "".join(f", {name}: Tensor" for name in inputs)  # a block's tensor parameters (`@low`)
@@ -411,6 +426,11 @@ class _Writer:
         self.var = "x"
         self.src: str | None = None
         self.kept: dict[str, _T] = {}  # the labels a reference reads: what their variables hold
+        # Members held as the class's items (numbered.py), read as `self[k]`, and their constructors in order;
+        # `iterated`: the class is an nn.ModuleList whose forward concatenates its items' outputs.
+        self.indexed: dict[str, int] = {}
+        self.items: list[str] = []
+        self.iterated = False
         self.variables: dict[str, str] = {}  # a kept tensor's variable where it is not the label (`@input`)
 
     def start(self, t: _T) -> _T:
@@ -538,6 +558,9 @@ class _Writer:
             return
         self.emitted.add(name)
         self.declared.append(name)
+        if name in self.indexed:  # never conditional (numbered.py)
+            self.items.append(ctor)
+            return
 
         def assign(value: str) -> str:  # a quoted label (`"block1-0"`) has no attribute syntax
             return f"self.{name} = {value}" if name.isidentifier() else f'self.add_module("{name}", {value})'
@@ -547,6 +570,10 @@ class _Writer:
             self.init += [assign("None"), f"if {cond}:", f"{_INDENT}{assign(_indent(ctor, 1))}"]
         else:
             self.init.append(assign(ctor))
+
+    def attr(self, name: str) -> str:
+        """A member read in the forward: `self.conv1`, `self[0]` (an item), `getattr(self, "block1-0")`."""
+        return f"self[{self.indexed[name]}]" if name in self.indexed else _attr(name)
 
     def reads(self) -> str:
         """The variable the next statement reads (see `var`)."""
@@ -648,7 +675,8 @@ class _Writer:
         if step.unrolled:  # never conditional (expansion refuses a reference into a conditional group)
             return self.unrolled(step, t)
         if cond:  # never in a concat(flat) branch (expansion refuses it): the variable is x
-            self.fwd += [f"if {_attr(name)} is not None:", f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
+            self.fwd += [f"if {self.attr(name)} is not None:",
+                         f"{_INDENT}x = {self.applied(m)}{self.comment(step, out)}"]
             return out  # as if it held: walk() decides what follows the statement
         src = self.reads()
         self.fwd.append(f"{self.var} = {self.applied(m, src)}{self.comment(step, out)}")
@@ -671,16 +699,16 @@ class _Writer:
     def applied(self, m: Member, src: str = "x") -> str:
         """The member applied to `src`: a call of a submodule, or a product with a parameter (`scale`)."""
         if m.kind == "layer" and OPS[self.layer(m).op].parameter:
-            return f"{_attr(_name(m))} * {src}"
+            return f"{self.attr(_name(m))} * {src}"
         if m.kind == "layer":  # tensor options (`crop(@up4)`): the kept tensors, after the input
             layer = self.layer(m)
             kept = [self.variable(str(layer.attrs[o.name])) for o in OPS[layer.op].options if o.kind == "tensor"
                     and layer.attrs.get(o.name) is not None]
-            return f"{_attr(_name(m))}({', '.join([src, *kept])})"
+            return f"{self.attr(_name(m))}({', '.join([src, *kept])})"
         if m.kind == "instance":  # a block's tensor parameters (`head(@backbone.4, 21)`): its forward's arguments
             passed = [self.variable(var) for var, _ in self.ir.instances[known(m.instance, m, "instance")].tensors]
-            return f"{_attr(_name(m))}({', '.join([src, *passed])})"
-        return f"{_attr(_name(m))}({src})"
+            return f"{self.attr(_name(m))}({', '.join([src, *passed])})"
+        return f"{self.attr(_name(m))}({src})"
 
     def step_concat(self, step: Step, t: _T) -> _T:
         return self.concatenated(step, [self.reads()] * len(step.branches), t, t)
@@ -705,7 +733,8 @@ class _Writer:
             scale, rel = out.scale, out.rel
         self.gen.imports.add("torch")
         out = _T(channels, None, scale, rel)
-        self.fwd.append(f"{self.var} = torch.cat([{', '.join(calls)}], 1){self.comment(step, out)}")
+        joined = f"[branch({sources[0]}) for branch in self]" if self.iterated else f"[{', '.join(calls)}]"
+        self.fwd.append(f"{self.var} = torch.cat({joined}, 1){self.comment(step, out)}")
         # The branches' variables are dead after the torch.cat: the next concatenation may reuse their names.
         self.made -= {call for call in calls if call not in made}
         return out
@@ -747,7 +776,7 @@ class _Writer:
         name = _name(m)
         self.declare(name, ctor, cond)
         call = self.applied(m)
-        check = f"self.training and {_attr(name)} is not None" if cond else "self.training"
+        check = f"self.training and {self.attr(name)} is not None" if cond else "self.training"
         side = known(step.name, step, "name")
         self.fwd.append(f"{side} = {call} if {check} else None  # {self.shape_text(self.counterparts(step), out)}")
         self.sides.append((side, cond is not None))
@@ -776,7 +805,7 @@ class _Writer:
         if cond is None:
             self.fwd += body
         else:  # expansion made sure the body holds a member: the first one built tells whether it is
-            self.fwd += [f"if {_attr(self.declared[declared])} is not None:", *(_INDENT + line for line in body)]
+            self.fwd += [f"if {self.attr(self.declared[declared])} is not None:", *(_INDENT + line for line in body)]
         self.outputs.append((name, cond is not None))
         return t
 

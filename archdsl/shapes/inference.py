@@ -10,7 +10,7 @@ a failed one are skipped) so independent errors are all reported.
 from __future__ import annotations
 
 from archdsl.errors import Diagnostic, Reporter
-from archdsl.ir.nodes import IR, Layer
+from archdsl.ir.nodes import IR, Join, Layer
 from archdsl.layers import OPS
 from archdsl.shapes.geometry import Problem, Shape, TooSmall, fmt
 
@@ -37,9 +37,9 @@ def _layout(ir: IR, layer: Layer, takes_last: bool) -> None:
     layer.nhwc = any(ir.layers[i].nhwc for i in layer.inputs)
     if layer.nhwc and not takes_last:
         h, w, c = ir.layers[layer.inputs[0]].out_shape or (0, 0, 0)
-        what = {"shortcut": "a residual", "add": "a residual", "concat": "an inception",
-                "mul": "a gate", "chunk": "a split"}.get(
-            layer.op, f"'{layer.describe()}'")  # joins: name the construct the user wrote
+        what = {"shortcut": "a residual", "add": "a residual", "concat": "a concat", "inception": "an inception",
+                "mul": "a gate", "chunk": "a split"}.get(  # joins: name the construct the user wrote
+            layer.word if layer.op == Join.CONCAT else layer.op, f"'{layer.describe()}'")
         raise Problem(f"{what} needs a channels-first feature map (C, H, W), but gets a channels-last "
                       f"one (H, W, C) = {h}x{w}x{c}",
                       hint="turn it back first with `permute(0, 3, 1, 2)`; channels last take only element-wise "

@@ -63,8 +63,11 @@ def network_path(name: str | Path) -> Path:
         return path
     found = bundled(text)
     if found is None:
-        raise ArchError(Diagnostic(f"cannot read {text}: No such file or directory", code="cannot-read",
-                                   hint="it is neither a file nor a bundled network (`archdsl list` names those)"))
+        # `architectures/resnet34.arch`, as a clone has it, from a folder without it: name the bundled copy.
+        elsewhere = bundled(path.name)
+        hint = (f"no such file here; the bundled network of that name is called {elsewhere.stem!r}, without a "
+                "folder" if elsewhere else "it is neither a file nor a bundled network (`archdsl list` names those)")
+        raise ArchError(Diagnostic(f"cannot read {text}: No such file or directory", code="cannot-read", hint=hint))
     return found
 
 

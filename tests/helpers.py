@@ -4,6 +4,7 @@ inline programs. Tests import them from here; conftest.py holds only fixtures.""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,33 @@ def error_of(source: str, **params) -> ArchError:
 
 def net(body: str, input: str = "3x32x32", params: str = "") -> str:
     return f"network t({params}) {{\n    input {input};\n{body}\n}}\n"
+
+
+# A spawned DataLoader worker receives the model pickled; prints the largest difference from the parent's
+# outputs (tests/test_api.py, and tests/test_install.py from the installed wheel).
+SPAWNED_WORKER = textwrap.dedent("""
+    import torch
+    import archdsl
+    from torch.utils.data import DataLoader, Dataset
+
+
+    class Scores(Dataset):
+        def __init__(self, model):
+            self.model = model
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            with torch.no_grad():
+                return self.model(torch.full((1, 1, 32, 32), float(i)))[0]
+
+
+    if __name__ == "__main__":
+        model = archdsl.load("lenet5", params={"num_classes": 3}).eval()
+        loader = DataLoader(Scores(model), batch_size=2, num_workers=1, multiprocessing_context="spawn")
+        got = next(iter(loader))
+        with torch.no_grad():
+            expected = torch.cat([model(torch.full((1, 1, 32, 32), float(i))) for i in range(2)])
+        print((got - expected).abs().max().item())
+""")

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, SPAWNED_WORKER
 
 import archdsl
 from archdsl.schemas import Summary
@@ -143,38 +143,10 @@ def test_copies_and_fused_copies_keep_working():
         assert (archdsl.fuse(model)(x) - expected).abs().max() < 1e-4
 
 
-DATALOADER = textwrap.dedent("""
-    import torch
-    import archdsl
-    from torch.utils.data import DataLoader, Dataset
-
-
-    class Scores(Dataset):
-        def __init__(self, model):
-            self.model = model
-
-        def __len__(self):
-            return 2
-
-        def __getitem__(self, i):
-            with torch.no_grad():
-                return self.model(torch.full((1, 1, 32, 32), float(i)))[0]
-
-
-    if __name__ == "__main__":
-        model = archdsl.load("lenet5", params={"num_classes": 3}).eval()
-        loader = DataLoader(Scores(model), batch_size=2, num_workers=1, multiprocessing_context="spawn")
-        got = next(iter(loader))
-        with torch.no_grad():
-            expected = torch.cat([model(torch.full((1, 1, 32, 32), float(i))) for i in range(2)])
-        print((got - expected).abs().max().item())
-""")
-
-
 @pytest.mark.slow
 def test_a_spawned_dataloader_worker_holds_the_model(tmp_path):
     script = tmp_path / "loader.py"
-    script.write_text(DATALOADER)
+    script.write_text(SPAWNED_WORKER)
     out = subprocess.run([sys.executable, str(script)], check=False, capture_output=True, text=True, cwd=tmp_path,
                          timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.returncode == 0, out.stderr

@@ -110,6 +110,13 @@ def test_a_name_that_is_neither_file_nor_bundled_says_so(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_path_of_the_clone_names_the_bundled_network_where_it_is_missing(tmp_path):
+    result = run("check", "architectures/resnet34.arch", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot read architectures/resnet34.arch: No such file or directory\n  hint: no such file here; the " \
+           "bundled network of that name is called 'resnet34', without a folder" in result.stderr
+
+
 def test_bundled_refuses_paths():
     assert bundled("resnet34") == bundled("resnet34.arch") is not None
     for name in ("blocks/resnet", "../architectures/resnet34", ".hidden", "", "resnet35"):

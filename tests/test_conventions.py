@@ -166,6 +166,18 @@ def test_usage_errors_list_every_command(tmp_path):
         assert [line.split()[0] for line in listed if line.startswith("  ")] == list(COMMAND_MODULES)
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["check", "--bogus", "lenet5"], "archdsl check: error: unrecognized arguments: --bogus"),
+    (["viz", "lenet5", "--format", "pdf"], "archdsl viz: error: --format pdf is binary: write it with -o FILE.pdf"),
+    (["summary", "lenet5", "--set", "x"], "archdsl summary: error: --set expects name=value, got 'x'"),
+])
+def test_a_usage_error_in_a_command_shows_that_commands_usage(tmp_path, argv, message):
+    result = run(*argv, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: archdsl {argv[0]} [-h]") and message in result.stderr
+    assert "commands:" not in result.stderr  # the list of commands is for a missing or unknown command
+
+
 def test_version(tmp_path):
     import archdsl
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from helpers import ROOT
+from helpers import ROOT, SPAWNED_WORKER
 
 USER_NET = textwrap.dedent("""\
     use "blocks/resnet.arch";
@@ -40,6 +42,11 @@ PYTHON_CHECKS = textwrap.dedent("""\
     assert archdsl.summary(model).params == sum(p.numel() for p in model.parameters())
     assert "Tiny" in archdsl.draw(model, depth=1).source
     assert archdsl.load("lenet5").archdsl_origin.version == archdsl.__version__
+    # A network parameter may be called like one of the functions' keywords: params= takes any name.
+    own = "network Own(weights = 4, device = 2) { input 3x8x8; conv3-weights; relu; conv1-device; }"
+    own_params = {"weights": 6, "device": 5}
+    assert archdsl.load(source=own, params=own_params)(torch.randn(1, 3, 8, 8)).shape == (1, 5, 8, 8)
+    assert archdsl.summary(own, params=own_params).params == 6 * 27 + 6 + 5 * 6 + 5
     try:
         archdsl.summary(torch.nn.Linear(2, 2))
     except TypeError as exc:
@@ -63,13 +70,30 @@ UNPICKLE = textwrap.dedent("""\
 """)
 
 
+def clean_copy(folder: Path) -> Path:
+    """The files git knows (tracked, and new ones it does not ignore), as a fresh clone has them: pip builds
+    in the tree, and setuptools would put into the wheel whatever an earlier build left in build/lib,
+    modules deleted since included."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
 def test_non_editable_install_works_from_outside_the_clone(tmp_path):
-    target = tmp_path / "site"
+    target, clone = tmp_path / "site", clean_copy(tmp_path / "clone")
     build = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(ROOT)],
+                            "--target", str(target), str(clone)],
                            check=False, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr
     assert not (target / "archdsl" / "grammars").exists()
+    def modules(folder: Path) -> set[str]:
+        return {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")}
+
+    assert modules(target / "archdsl") == modules(clone / "archdsl")  # every package listed in pyproject.toml
     work = tmp_path / "work"
     work.mkdir()
     (work / "tiny.arch").write_text(USER_NET)
@@ -95,6 +119,11 @@ def test_non_editable_install_works_from_outside_the_clone(tmp_path):
     result = python(UNPICKLE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[:2] == ["Tiny", "0.0"]
+    # A spawned DataLoader worker gets the model pickled (a file: spawn imports the main module in the worker).
+    (work / "worker.py").write_text(SPAWNED_WORKER)
+    result = subprocess.run([sys.executable, "worker.py"], check=False, capture_output=True, text=True, cwd=work,
+                            env=env, timeout=300)
+    assert result.returncode == 0 and float(result.stdout) == 0.0, result.stderr
     (work / "tiny.arch.bak").rename(work / "tiny.arch")
 
     # Bundled networks by name, a user's file `use`ing the bundled blocks, standard input.
@@ -133,3 +162,60 @@ def test_non_editable_install_works_from_outside_the_clone(tmp_path):
     assert "complete -o filenames -F _archdsl archdsl" in cli("completion", "bash").stdout
     usage = cli("frob")
     assert usage.returncode == 2 and "  completion  print a shell completion script" in usage.stderr
+    assert cli("completion", "zsh").stdout.startswith("#compdef archdsl")
+    misuse = cli("check", "--bogus", "tiny.arch")
+    assert misuse.returncode == 2 and misuse.stderr.startswith("usage: archdsl check [-h]")
+    assert "archdsl check: error: unrecognized arguments: --bogus" in misuse.stderr
+    assert re.fullmatch(r"archdsl \d+\.\d+\.\d+\n", cli("--version").stdout)
+
+    # The README's reference as a pip user copies it: a path of the clone names the bundled network.
+    clone_path = cli("check", "architectures/resnet34.arch")
+    assert clone_path.returncode == 1 and "the bundled network of that name is called 'resnet34'" in clone_path.stderr
+    assert re.search(r"^efficientnet_b0 +efficientnet +3x224x224 ", listing.stdout, re.MULTILINE)
+
+    # `use` looks beside the file, then in ARCHDSL_PATH, then in the bundled library; the error says where.
+    (work / "lib" / "mine").mkdir(parents=True)
+    (work / "lib" / "mine" / "twice.arch").write_text("block twice(c) { conv3-c; relu; conv3-c; relu; }\n")
+    (work / "sub").mkdir()
+    (work / "sub" / "net.arch").write_text('use "mine/twice.arch";\nuse "blocks/resnet.arch";\n'
+                                           "network N { input 3x16x16; twice(8); basic(8); gap; flatten; fc-2; }\n")
+    lost = cli("check", "-q", "sub/net.arch")
+    assert lost.returncode == 1 and "hint: looked in " in lost.stderr and "ARCHDSL_PATH" in lost.stderr
+    env["ARCHDSL_PATH"] = str(work / "lib")
+    found = cli("check", "-q", "sub/net.arch")
+    del env["ARCHDSL_PATH"]
+    assert found.returncode == 0 and "output 2; 2,010 parameters" in found.stdout, found.stderr
+
+    # Colour: only on a terminal or with FORCE_COLOR, never with NO_COLOR.
+    bad = USER_NET.replace("relu;", "rleu;")
+    assert "\x1b[" not in cli("check", "-", stdin=bad).stderr
+    env["FORCE_COLOR"] = "1"
+    assert "\x1b[31merror[unknown-word]" in cli("check", "-", stdin=bad).stderr
+    env["NO_COLOR"] = "1"
+    assert "\x1b[" not in cli("check", "-", stdin=bad).stderr
+    del env["FORCE_COLOR"], env["NO_COLOR"]
+
+    # summary for a batch and a dtype: 32 bfloat16 samples hold 16 times the activations of one float32 one.
+    one, batch = (json.loads(cli("summary", "--json", *extra, "resnet18").stdout)
+                  for extra in ((), ("--batch", "32", "--dtype", "bfloat16")))
+    assert (batch["batch"], batch["dtype"], batch["macs"]) == (32, "bfloat16", 32 * one["macs"])
+    assert batch["activation_bytes"] == 16 * one["activation_bytes"]
+
+    # Provenance: the module's header says how to emit it again, --set values included.
+    compiled = cli("compile", "tiny.arch", "--set", "num_classes=100", "--freeze", "up to basic1")
+    header = " ".join(compiled.stdout.split('"""')[1].split())  # a long command is wrapped over lines
+    assert "archdsl compile tiny.arch --set num_classes=100 --freeze 'up to basic1'" in header, header
+
+    # The HTML page's script and style come from the wheel's package data.
+    if shutil.which("dot"):
+        page = cli("viz", "tiny.arch", "--format", "html").stdout
+        assert page.startswith("<!DOCTYPE html>") and "function switchTo" in page and "aside dd {" in page
+    # Without Graphviz's `dot`, a drawing in a notebook shows archdsl's hint, not graphviz's exception.
+    drawn = "import archdsl; print(archdsl.draw('lenet5')._repr_mimebundle_()['text/plain'])"
+    no_dot = subprocess.run([sys.executable, "-c", drawn], check=False, capture_output=True, text=True, cwd=work,
+                            env=dict(env, PATH=str(work)), timeout=300)
+    assert no_dot.returncode == 0 and "install Graphviz" in no_dot.stdout, no_dot.stderr
+
+    # bench: the spread of the runs, not only their median.
+    timed = cli("bench", "lenet5", "--batch", "2", "--runs", "5", "--warmup", "1")
+    assert timed.returncode == 0 and "median, fastest and interquartile range of 5 runs" in timed.stdout, timed.stderr

@@ -284,6 +284,15 @@ def test_collapse_and_expand_blocks(deep):
     on_screen_and_readable(deep, f"#a_L{layer_id('layer4.1.conv2', 'resnet152')}-1")
 
 
+def test_a_depth_button_after_a_search_keeps_that_depth(deep):
+    # The hit is drawn only in the full drawing; depth 1 shows the block that holds it, on screen.
+    deep.fill("#search", "layer4.1.conv2")
+    deep.click("#depths button[data-view='0']")
+    assert deep.locator("#depths button.on").inner_text() == "1"
+    layer4 = deep.locator("#view svg g.node[id^=G]", has_text="layer4")
+    on_screen_and_readable(deep, f"#{layer4.get_attribute('id')}")
+
+
 
 # The cluster of a block drawn open, by its title: its id (C<k>) and where its title is on the page.
 CLUSTER = """title => {

@@ -17,7 +17,8 @@ from archdsl import __version__
 from archdsl.errors import ArchError, Diagnostic
 
 # Each command's module: its `register(subparsers)` adds the command's parser and sets
-# `run=function(args, parser) -> exit code` on it (see archdsl/cli/compile.py for the shape).
+# `run=function(args, parser) -> exit code` on it (see archdsl/cli/compile.py for the shape); `parser` is
+# that command's own, for its usage errors, or the top parser for the commands of NEEDS_EVERY_COMMAND.
 COMMAND_MODULES: dict[str, str] = {
     "compile": "archdsl.cli.compile",
     "check": "archdsl.cli.check",
@@ -83,10 +84,15 @@ def main(argv: list[str] | None = None) -> int:
                                 parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
     for module in _modules_for(sys.argv[1:] if argv is None else argv):
         importlib.import_module(module).register(sub)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    # A mistake in a command's arguments is that command's usage error (`archdsl check: error: ...`,
+    # with its usage line), not the top parser's, which knows only the one command imported.
+    command = parser if args.command in NEEDS_EVERY_COMMAND else sub.choices[args.command]
+    if unknown:
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     stdout, sys.stdout = sys.stdout, _Stdout(sys.stdout)
     try:
-        status = args.run(args, parser)
+        status = args.run(args, command)
         sys.stdout.flush()
         return status
     except ArchError as exc:

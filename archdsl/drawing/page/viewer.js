@@ -131,20 +131,27 @@
     if (key[0] !== "L" && elements(other(key)).length) return other(key);
     return null;
   }
+  // The key in the drawing shown, else the nearest group holding it that this drawing has.
+  function nearest(key) {
+    if (drawnKey(key)) return drawnKey(key);
+    for (let g = groupOf(key); g > 0; g = meta.groups[g][0]) {
+      if (drawnKey("C" + g)) return drawnKey("C" + g);
+    }
+    return null;
+  }
   // Show a key, switching to the shallowest drawing that has it; else its nearest drawn group.
   function reveal(key) {
     if (drawnKey(key)) return drawnKey(key);
     for (let i = 0; i < meta.depths.length; i++) {
       if (drawnIn(key, i) || (key[0] !== "L" && drawnIn(other(key), i))) { showView(i); return drawnKey(key); }
     }
-    for (let g = groupOf(key); g > 0; g = meta.groups[g][0]) {
-      if (drawnKey("C" + g)) return drawnKey("C" + g);
-    }
-    return null;
+    return nearest(key);
   }
-  function switchTo(i, key) {  // another depth, kept on `key` (or what holds it) when there is one
+  // Another depth, kept on `key` or what holds it: the depth asked for stays, even where the key (a
+  // layer found by a search) is drawn only deeper.
+  function switchTo(i, key) {
     showView(i);
-    const k = key && reveal(key);
+    const k = key && nearest(key);
     if (k) focus(k); else home();
     return k;
   }

@@ -50,11 +50,13 @@ def init_method(ir: IR, class_of: dict[str, str], names: dict[str, Sym], source:
                      if decl.cond is not None for name in free_names(decl.cond)
                      if name in names and not names[name].const})
     sig = ", ".join(["self"] + [f"{p}: {_type(ir.params[p])} = {ir.params[p]!r}" for p in params])
-    doc = f'"""Every weight drawn afresh as the `init` statements of {source} declare (__init__ calls it)."""'
+    doc = [f'"""Every weight drawn afresh as the `init` statements of {source} declare (__init__ calls it)."""']
+    if len(_INDENT * 2 + doc[0]) > 120:  # a long file name (deeplabv3_mobilenet_v3_large.arch): ruff's E501
+        doc = [doc[0].removesuffix(' (__init__ calls it)."""'), '(__init__ calls it)."""']
     # On the meta device there is nothing to draw, and torch's first random draw there costs seconds.
     skip = ["if next(self.parameters()).is_meta:  # built for its shapes only: no values to draw", _INDENT + "return"]
     return Method(f"self.init_weights({', '.join(params)})",
-                  [f"def init_weights({sig}) -> None:", _INDENT + doc] + [_INDENT + line for line in skip + body])
+                  [f"def init_weights({sig}) -> None:"] + [_INDENT + line for line in doc + skip + body])
 
 
 def _word_loop(ir: IR, names: dict[str, Sym]) -> list[str]:

@@ -62,6 +62,10 @@ def test_a_parameter_given_twice_is_a_type_error():
             call()
     with pytest.raises(TypeError, match=r"params=\.\.\.\) takes a dict"):
         archdsl.summary("lenet5", params=[("num_classes", 3)])
+    # A network parameter passed as load()'s own `weights` keyword: the error says where it goes.
+    with pytest.raises(TypeError, match=r"load\(weights=\.\.\.\) takes a state_dict or the path .* not int; a "
+                                        r"network parameter called weights goes in params=\{'weights': 5\}"):
+        archdsl.load(source=TWO_PARAMS, weights=5)
 
 
 def test_draw_and_summary_take_a_loaded_model_and_refuse_other_modules():

@@ -8,6 +8,7 @@ the totals of everything inside it; `--depth N` folds everything deeper than N i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from archdsl.analysis.costs import Analysis, Row
 from archdsl.ir.freeze import frozen_params
@@ -34,7 +35,7 @@ class Node:
         return len(self.parts)
 
     def total(self, what: str) -> int:
-        return sum(getattr(r, what) for r in self.rows)
+        return sum(map(attrgetter(what), self.rows))
 
     @property
     def out_shape(self) -> tuple[int, ...] | None:

@@ -221,13 +221,23 @@ class Member:
     shareable: bool = False  # an unlabelled stateless layer: may share an attribute with its equals
     index: int | None = None  # made inside `x N`: the `i` its expressions see (that repetition's number)
     name: str | None = None  # set by naming.py
+    _path: ModulePath | None = field(default=None, init=False)  # see path
 
     def __repr__(self) -> str:
         return f"<Member {self.path} ({self.kind} {self.word})>"
 
     @property
     def path(self) -> ModulePath:
-        return self.container.path.child(self.name or "?")
+        # Kept once this member and every one above it are named (naming.py names each member once, after
+        # expansion): the summary asks every layer's path, and walking up the tree each time was a third of
+        # its time for deep networks.
+        if self._path is not None:
+            return self._path
+        path = self.container.path.child(self.name or "?")
+        owner = self.container.owner
+        if self.name is not None and (owner is None or owner._path is not None):
+            self._path = path
+        return path
 
 
 @dataclass(eq=False, repr=False)

@@ -80,22 +80,20 @@ def summary(network: object, params: Mapping[str, Any] | None = None, *, depth: 
 
 
 def _html(analysis: Analysis, depth: int | None) -> str:
-    from archdsl.analysis.summary import human, totals, tree, visible
-    from archdsl.shapes.inference import fmt
+    """The text table's rows as an HTML table (archdsl.analysis.summary.rows), the totals under it."""
+    from archdsl.analysis.summary import HEADER, NUMBERS, TRAIN_ONLY, rows, totals
 
-    rows = []
-    for node, folded in visible(tree(analysis), depth):
-        label = html.escape(node.parts[-1] if node.parts else "")
-        pad = f"padding-left:{(node.level - 1) * 1.2:.1f}em"
-        macs = node.total("macs")
-        rows.append(f"<tr><td style='text-align:left;{pad}'>{label}</td>"
-                    f"<td style='text-align:left'>{html.escape(node.word + (' ...' if folded else ''))}</td>"
-                    f"<td style='text-align:left'>{html.escape(fmt(node.out_shape))}</td>"
-                    f"<td>{node.total('params'):,}</td><td>{human(macs) if macs else ''}</td>"
-                    f"<td>{human(node.total('activation_bytes'), 'B')}</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("layer", "op / block", "output", "params", "MACs", "activations"))
-    foot = "<br>".join(html.escape(line) for line in totals(analysis))
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    def cell(i: int, text: str, style: str = "") -> str:
+        return f"<td style='text-align:{'right' if i in NUMBERS else 'left'}{style}'>{html.escape(text)}</td>"
+
+    found = rows(analysis, depth)
+    body = ["<tr>" + "".join(cell(i, text, f";padding-left:{(level - 1) * 1.2:.1f}em" if i == 0 else "")
+                             for i, text in enumerate(cells)) + "</tr>" for level, cells in found]
+    head = "".join(f"<th style='text-align:{'right' if i in NUMBERS else 'left'}'>{h}</th>"
+                   for i, h in enumerate(HEADER))
+    train_only = any(cells[1].endswith(" [train]") for _, cells in found)
+    foot = "<br>".join(html.escape(line) for line in totals(analysis) + ([TRAIN_ONLY] if train_only else []))
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"<p style='font-family:monospace'>{foot}</p>")
 
 

@@ -98,7 +98,8 @@ def reproduce_command(file: str, params: dict[str, Any] | None, freeze: Freezing
                       channels_last: bool) -> str:
     """The `archdsl compile` command line that emits the same module: the emitted header records it,
     so that the `--set` values and options that made a module are never lost."""
-    shown = STDIN if file == "<stdin>" else Path(file).name if file else "<string>"
+    # Text given as a string has no file to name: FILE.arch stands for wherever it is kept.
+    shown = STDIN if file == "<stdin>" else "FILE.arch" if not file or file == "<string>" else Path(file).name
     parts = ["archdsl", "compile", _quoted(shown)]
     for name, value in (params or {}).items():
         parts += ["--set", _quoted(f"{name}={_setting(value)}")]

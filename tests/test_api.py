@@ -3,8 +3,10 @@ draw/summary of a loaded model, help(archdsl), and pickling a loaded model (torc
 
 from __future__ import annotations
 
+import html
 import os
 import pydoc
+import re
 import subprocess
 import sys
 import textwrap
@@ -32,6 +34,18 @@ def test_summary_returns_the_typed_summary_with_a_table():
     assert page.startswith("<table>") and page.count("<tr>") == len(rows) + 1  # and the header
     assert "<td style='text-align:left'>conv7-64/2</td>" in page
     assert str(s) == text
+
+
+def test_the_notebook_table_shows_the_text_tables_rows():
+    s = archdsl.summary("googlenet", depth=1)  # buffers, and aux heads marked [train]
+    text, page = repr(s), s._repr_html_()
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", page)]
+    lines = text.split("-\n", 1)[1].split("\n-")[0].splitlines()
+    assert len(cells) == 7 * len(lines)
+    for i, line in enumerate(lines):
+        assert " ".join(" ".join(cells[7 * i:7 * i + 7]).split()) == " ".join(line.split())
+    assert "<th style='text-align:right'>buffers</th>" in page and "<td style='text-align:right'>1,286</td>" in page
+    assert "[train]: computed in training mode only" in page
 
 
 def test_summary_agrees_with_the_command(tmp_path):
@@ -62,6 +76,10 @@ def test_a_parameter_given_twice_is_a_type_error():
             call()
     with pytest.raises(TypeError, match=r"params=\.\.\.\) takes a dict"):
         archdsl.summary("lenet5", params=[("num_classes", 3)])
+    # A network parameter passed as load()'s own `weights` keyword: the error says where it goes.
+    with pytest.raises(TypeError, match=r"load\(weights=\.\.\.\) takes a state_dict or the path .* not int; a "
+                                        r"network parameter called weights goes in params=\{'weights': 5\}"):
+        archdsl.load(source=TWO_PARAMS, weights=5)
 
 
 def test_draw_and_summary_take_a_loaded_model_and_refuse_other_modules():

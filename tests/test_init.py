@@ -103,6 +103,51 @@ def test_zero_init_residual_zeroes_each_blocks_last_bn_as_torchvision_does(name)
     assert ours.layer2[1].bn1.weight.eq(1).all()
 
 
+# torchvision.models.segmentation's: the backbone starts as the classifier it comes from (resnet50(),
+# mobilenet_v3_large()) does, the heads as PyTorch's layers do (`init ... within=backbone`).
+SEGMENTATION = ["fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
+SEGMENTATION += ["fcn_resnet101", "deeplabv3_resnet101"] if ALL_ARCHITECTURES else []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_a_fresh_segmentation_model_starts_as_torchvisions(name):
+    torchvision = pytest.importorskip("torchvision")
+    options = {} if name.startswith("lraspp") else {"aux_loss": True}  # the aux head too (FCNHead: PyTorch's)
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, **options)
+    ours = archdsl.load(ROOT / "architectures" / f"{name}.arch", **options)
+    assert differences(ours, theirs) == []
+    norms = [m for m in ours.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.weight.eq(1).all() and not m.bias.any() for m in norms)
+    convs = {k: v for k, v in ours.state_dict().items() if k.endswith("weight") and v.dim() == 4}
+    reference = theirs.state_dict()
+    assert all(abs(v.std() / reference[k].std() - 1) < 0.1 for k, v in convs.items() if v.numel() >= 2_000)
+
+
+def test_within_sets_the_layers_under_one_label_and_leaves_the_rest_as_pytorch_starts_them():
+    body = "    backbone: (conv3-256; relu; conv3-256; bn; relu); head: (conv3-256; bn; relu; conv1-256)"
+    source = net(body, "3x8x8")
+    scheme = "init conv(kaiming_normal, mode=fan_out, nonlinearity=relu, bias=zeros{});\n" \
+             "    init bn(constant, value=0.5{});\n    "
+    within = source.replace("    backbone:", "    " + scheme.format(", within=backbone", ", within=backbone") +
+                            "backbone:")
+    everywhere = source.replace("    backbone:", "    " + scheme.format("", "") + "backbone:")
+    code = archdsl.compile_source(source=within).source
+    assert "        for m in self.backbone.modules():\n            if isinstance(m, nn.Conv2d):" in code
+    assert "for m in self.modules():" not in code
+    torch.manual_seed(0)
+    ours, kaiming, default = (archdsl.load(source=s) for s in (within, everywhere, source))
+    found = differences(ours, kaiming)  # the head as PyTorch starts it
+    assert found and all(line.startswith("head.") for line in found)
+    assert any(line.startswith("head.0.weight") for line in found)
+    assert any(line.startswith("head.1.weight") for line in found)
+    found = differences(ours, default)  # the backbone as the schemes say
+    assert found and all(line.startswith("backbone.") for line in found)
+    assert any(line.startswith("backbone.2.weight") for line in found)
+    assert any(line.startswith("backbone.3.weight") for line in found)
+
+
 def test_the_comparison_tells_apart_what_it_must():
     # The test above would pass vacuously if `differences` saw nothing: PyTorch's default start of a
     # convolution (a uniform draw) against He et al.'s normal of the same network.
@@ -301,9 +346,16 @@ def test_a_folded_copy_has_no_initialisation_of_its_own():
     ("conv3-8; init conv(zeros)", "misplaced-init", "`init conv` after a statement"),
     ("(conv3-8; relu) init(zeros)", "bad-init", "`init(...)` follows a layer call, not a group"),
     ("relu init(zeros)", "bad-init", "'relu' has no weights that `init` sets"),
+    ("init conv(zeros, within=bakbone);\nbackbone: (conv3-8; relu)", "bad-init",
+     "'bakbone' is no labelled statement of the network's body"),
+    ("init conv(zeros, within=3);\nbackbone: (conv3-8; relu)", "bad-init", "within takes a label"),
+    ("init conv(zeros, within=a, within=a);\na: conv3-8", "duplicate-option", "option 'within' given twice"),
+    ("init conv(zeros, within=a);\na: conv3-8 if on", "bad-init", "'a' is not always a module"),
+    ("init conv(zeros, within=out);\nout: output<conv3-8>", "bad-init", "'out' is not always a module"),
+    ("init residual(last_bn=zeros, within=a);\na: conv3-8", "bad-init", "`init residual` takes one option"),
 ])
 def test_bad_init_is_reported_where_it_is_written(body, code, message):
-    d = error_of(net(body)).first
+    d = error_of(net(body, params="on = true")).first
     assert (d.code, d.span.file) == (code, "test.arch")
     assert message in d.message
     assert d.span.line >= 3  # net() writes the body from line 3

@@ -122,33 +122,38 @@ def human(n: float, unit: str = "", base: int = 1000) -> str:
     raise AssertionError("unreachable")
 
 
-def table(analysis: Analysis, depth: int | None = None) -> str:
-    header = ("layer", "op / block", "output", "params", "buffers", "MACs", "activations")
-    lines: list[tuple[str, ...]] = [header]
-    train_only = False
+HEADER = ("layer", "op / block", "output", "params", "buffers", "MACs", "activations")
+NUMBERS = {3, 4, 5, 6}  # the columns of figures, right-aligned
+TRAIN_ONLY = "[train]: computed in training mode only, not counted in MACs and activations"
+
+
+def rows(analysis: Analysis, depth: int | None = None) -> list[tuple[int, tuple[str, ...]]]:
+    """Each row of the summary's table, with its nesting level: what the text table and the notebook's
+    HTML table both show."""
+    out: list[tuple[int, tuple[str, ...]]] = []
     for node, folded in visible(tree(analysis), depth):
-        indent = "  " * (node.level - 1)
-        label = node.parts[-1] if node.parts else ""
-        word = node.word + (" ..." if folded else "")
-        if not node.eval:
-            word += " [train]"
-            train_only = True
+        word = node.word + (" ..." if folded else "") + ("" if node.eval else " [train]")
         macs = node.total("macs")
         params, buffers, created = node.total("params"), node.total("buffers"), node.total("activation_bytes")
-        lines.append((indent + label, word, fmt(node.out_shape), f"{params:,}" if params or node.row is None else "",
-                      f"{buffers:,}" if buffers else "", human(macs) if macs else "",
-                      human(created, "B") if created else ""))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {3, 4, 5, 6}
+        out.append((node.level, (node.parts[-1] if node.parts else "", word, fmt(node.out_shape),
+                                 f"{params:,}" if params or node.row is None else "", f"{buffers:,}" if buffers else "",
+                                 human(macs) if macs else "", human(created, "B") if created else "")))
+    return out
+
+
+def table(analysis: Analysis, depth: int | None = None) -> str:
+    found = rows(analysis, depth)
+    lines = [HEADER] + [("  " * (level - 1) + cells[0], *cells[1:]) for level, cells in found]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
 
     def render(line: tuple[str, ...]) -> str:
-        return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+        return "  ".join(cell.rjust(w) if i in NUMBERS else cell.ljust(w)
                          for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
 
-    rule = "-" * len(render(header))
-    out = [render(header), rule] + [render(line) for line in lines[1:]] + [rule]
-    return "\n".join(out + totals(analysis) + ([("[train]: computed in training mode only, "
-                                                "not counted in MACs and activations")] if train_only else []))
+    rule = "-" * len(render(HEADER))
+    train_only = any(cells[1].endswith(" [train]") for _, cells in found)
+    out = [render(HEADER), rule] + [render(line) for line in lines[1:]] + [rule]
+    return "\n".join(out + totals(analysis) + ([TRAIN_ONLY] if train_only else []))
 
 
 def totals(a: Analysis) -> list[str]:

@@ -3,7 +3,8 @@
 Three forms (docs/language.md, "Initialisation"):
 - `init conv(kaiming_normal, mode=fan_out, nonlinearity=relu, bias=zeros);` first in a network body:
   every layer of the word, in the network and in the blocks it uses (as torchvision's loops over
-  `self.modules()` do);
+  `self.modules()` do), or with `within=backbone` those of one labelled statement of the network's body
+  (a segmentation model's backbone starts as its classifier did, its heads as PyTorch's layers do);
 - `conv1-num_classes init(normal, std=0.01)` after a statement: that statement's layers, after the
   network's word-wide schemes (SqueezeNet's final convolution);
 - `init residual(last_norm=zeros) if zero_init_residual;` (or `last_bn=zeros`): the last norm (`bn`,
@@ -42,6 +43,7 @@ class WordInit(NamedTuple):
     rule: Rule
     cond: A.Expr | None  # the declaration's `if`: an expression of the network's parameters
     span: Span
+    within: str | None = None  # `within=backbone`: only the layers under that top-level label
 
 
 @dataclass
@@ -64,8 +66,9 @@ def read_inits(seq: A.Seq, env: dict[str, Value], blocks: dict[str, A.BlockDef],
         word = decl.word
         assert word is not None and decl.word_span is not None  # a declaration names its word
         try:
+            within = None if word == RESIDUAL else _within(decl, seq)
             key, rule = (RESIDUAL, _residual_rule(decl, env)) if word == RESIDUAL else \
-                _word_rule(decl, word, decl.word_span, env, blocks)
+                _word_rule(decl, [a for a in decl.args if a.name != "within"], word, decl.word_span, env, blocks)
             cond = decl.cond
             if cond is not None:
                 value = evaluate(cond, env)
@@ -84,8 +87,42 @@ def read_inits(seq: A.Seq, env: dict[str, Value], blocks: dict[str, A.BlockDef],
         if key == RESIDUAL:
             inits.residual = WordInit(rule, cond, decl.span)
         else:
-            inits.words[key] = WordInit(rule, cond, decl.span)
+            inits.words[key] = WordInit(rule, cond, decl.span, within)
     return inits
+
+
+def _within(decl: A.Init, body: A.Seq) -> str | None:
+    """The label of `within=LABEL`, taken out of the declaration's options; raises ArchError unless it
+    names a statement of the network's body that always makes a module (its loop reads `self.LABEL`)."""
+    found = [arg for arg in decl.args if arg.name == "within"]
+    if not found:
+        return None
+    arg = found[0]
+    if len(found) > 1:
+        raise ArchError(Diagnostic("option 'within' given twice", found[1].span, code="duplicate-option"))
+    labels = {stmt.label: stmt for stmt in body.stmts if stmt.label is not None and not stmt.label_parts}
+    name = arg.value.id if isinstance(arg.value, A.Name) else None
+    stmt = labels.get(name) if name is not None else None
+    usable = [label for label, s in labels.items() if _makes_module(s)]
+    if stmt is None or not _makes_module(stmt):
+        what = f"'{name}' is no labelled statement of the network's body" if name is not None and stmt is None \
+            else f"'{name}' is not always a module" if name is not None else "within takes a label"
+        raise ArchError(Diagnostic(f"`init ... within=`: {what}", arg.span, code="bad-init",
+                                   hint=did_you_mean(name or "", usable, "the labels it may name: " +
+                                                     (", ".join(usable) or "none"))))
+    return name
+
+
+def _makes_module(stmt: A.Stmt) -> bool:
+    """Whether a top-level statement's label is a submodule whatever the parameters: not switched off by
+    `if`, not an output, a side output or a join, not a parameter (`scale`)."""
+    if stmt.cond is not None or not (stmt.label or "").isidentifier():
+        return False
+    item = stmt.item
+    if isinstance(item, A.Call):
+        found = L.lookup(item.name)
+        return found is None or not found[0].parameter  # a block's use, or a layer
+    return isinstance(item, A.Group)
 
 
 def statement_rule(stmt: A.Stmt, init: A.Init, env: dict[str, Value], blocks: dict[str, A.BlockDef]) -> Rule:
@@ -101,7 +138,7 @@ def statement_rule(stmt: A.Stmt, init: A.Init, env: dict[str, Value], blocks: di
     return _rule(init.args, found[0], item.name, init.span, env)
 
 
-def _word_rule(decl: A.Init, word: str, span: Span, env: dict[str, Value],
+def _word_rule(decl: A.Init, args: list[A.Arg], word: str, span: Span, env: dict[str, Value],
                blocks: dict[str, A.BlockDef]) -> tuple[str, Rule]:
     if word in blocks:
         raise ArchError(Diagnostic(f"'{word}' is a block: `init` names layer words, and reaches the blocks' layers",
@@ -117,7 +154,7 @@ def _word_rule(decl: A.Init, word: str, span: Span, env: dict[str, Value],
     if kernel is not None:
         raise ArchError(Diagnostic(f"`init` applies to every '{spec.word}', whatever its kernel", span,
                                    hint=f"write `init {spec.word}(...)`", code="bad-init"))
-    return spec.word, _rule(decl.args, spec, word, decl.span, env)
+    return spec.word, _rule(args, spec, word, decl.span, env)
 
 
 def _initialised() -> list[str]:

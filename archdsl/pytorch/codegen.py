@@ -135,12 +135,13 @@ class _Generator:
     def reproduce(self, source: str) -> list[str]:
         """The header's lines on how to emit this module again: the command with its options."""
         command = self.command or f"archdsl compile {source}{self.flags()}"
-        line = f"Do not edit: change {source} and run `{command}` again."
+        changed = "the .arch text" if self.ir.file in TEXT_SOURCES else source
+        line = f"Do not edit: change {changed} and run `{command}` again."
         if len(line) <= 116:
             return [line]
         import textwrap
 
-        return [f"Do not edit: change {source} and run again (one command line):",
+        return [f"Do not edit: change {changed} and run again (one command line):",
                 *textwrap.wrap(command, 112, initial_indent="    ", subsequent_indent="        ",
                                break_long_words=False, break_on_hyphens=False)]
 
@@ -1267,7 +1268,13 @@ def _unique(name: str, taken: set[str]) -> str:
     return name
 
 
+# Text read from no file, as the docstrings name it (not "_stdin_", the placeholder sanitised).
+TEXT_SOURCES = {"<stdin>": "standard input", "<string>": "a string"}
+
+
 def _basename(path: str) -> str:
+    if path in TEXT_SOURCES:
+        return TEXT_SOURCES[path]
     # File names are user text that lands in docstrings: keep only characters that cannot end
     # or escape a string literal.
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", re.split(r"[\\/]", path)[-1])

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import copy
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archdsl.frontend import ast as A
 from archdsl.ir.nodes import IR, Layer, Site, known
 from archdsl.layers import OPS
+
+if TYPE_CHECKING:
+    import torch
 
 
 def foldable(ir: IR) -> list[tuple[Layer, Layer]]:
@@ -99,7 +102,7 @@ def fold_batchnorm(ir: IR) -> IR:
     return ir
 
 
-def fuse(model: Any) -> Any:
+def fuse(model: torch.nn.Module) -> torch.nn.Module:
     """An eval-only copy of `model` with batch norms folded into the conv or fc layer before them,
     and dropout removed.
 
@@ -109,7 +112,7 @@ def fuse(model: Any) -> Any:
     from torch import nn
     from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-    fused = copy.deepcopy(model)
+    fused: Any = copy.deepcopy(model)  # Any: its train() is replaced below
     modules = dict(fused.named_modules())
     # Trace both modes: a side output (GoogLeNet's aux heads) runs in training only, yet compile --fuse
     # folds it too, and the two must give the same state_dict keys.

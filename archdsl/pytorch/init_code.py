@@ -50,24 +50,35 @@ def init_method(ir: IR, class_of: dict[str, str], names: dict[str, Sym], source:
                      if decl.cond is not None for name in free_names(decl.cond)
                      if name in names and not names[name].const})
     sig = ", ".join(["self"] + [f"{p}: {_type(ir.params[p])} = {ir.params[p]!r}" for p in params])
-    doc = f'"""Every weight drawn afresh as the `init` statements of {source} declare (__init__ calls it)."""'
+    doc = [f'"""Every weight drawn afresh as the `init` statements of {source} declare (__init__ calls it)."""']
+    if len(_INDENT * 2 + doc[0]) > 120:  # a long file name (deeplabv3_mobilenet_v3_large.arch): ruff's E501
+        doc = [doc[0].removesuffix(' (__init__ calls it)."""'), '(__init__ calls it)."""']
     # On the meta device there is nothing to draw, and torch's first random draw there costs seconds.
     skip = ["if next(self.parameters()).is_meta:  # built for its shapes only: no values to draw", _INDENT + "return"]
     return Method(f"self.init_weights({', '.join(params)})",
-                  [f"def init_weights({sig}) -> None:", _INDENT + doc] + [_INDENT + line for line in skip + body])
+                  [f"def init_weights({sig}) -> None:"] + [_INDENT + line for line in doc + skip + body])
 
 
 def _word_loop(ir: IR, names: dict[str, Sym]) -> list[str]:
+    """One loop over `self.modules()` for the words declared network-wide, and one over `self.LABEL.modules()`
+    for those declared `within=LABEL`."""
+    scopes = sorted({decl.within for decl in ir.init.words.values()}, key=lambda within: within or "")
+    return [line for within in scopes for line in _scope_loop(ir, names, within)]
+
+
+def _scope_loop(ir: IR, names: dict[str, Sym], within: str | None) -> list[str]:
     # (condition, lines) -> the classes they apply to: words that start alike share one branch
     branches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for word, decl in ir.init.words.items():
+        if decl.within != within:
+            continue
         spec = SPECS[word]
         assert spec.init is not None  # ir/init.py refuses `init` for a word without weights
-        layers = [layer for layer in ir.layers if layer.enabled and layer.op == spec.op]
+        layers = [layer for layer in ir.layers if layer.enabled and layer.op == spec.op and _under(layer, within)]
         classes = sorted({spec.init.module(layer) for layer in layers})
         has = {tensor: [spec.init.has(layer, tensor) for layer in layers] for tensor in ("weight", "bias")}
         # An automatic projection shortcut is a 1x1 convolution without bias and a batch norm (codegen.py).
-        shortcut = _SHORTCUT_MODULES.get(word) if _has_projection(ir) else None
+        shortcut = _SHORTCUT_MODULES.get(word) if _has_projection(ir, within) else None
         if shortcut is not None:
             classes = sorted({*classes, shortcut[0]})
             has["weight"].append(True)
@@ -79,7 +90,8 @@ def _word_loop(ir: IR, names: dict[str, Sym]) -> list[str]:
                 text = str(render(decl.cond, names, 1))
                 cond = f" and {text}" if text.isidentifier() else f" and ({text})"
             branches.setdefault((cond, tuple(lines)), []).extend(classes)
-    loop = ["for m in self.modules():"] if branches else []
+    modules = "self" if within is None else _access("self", ModulePath((within,)))
+    loop = [f"for m in {modules}.modules():"] if branches else []
     for i, ((cond, calls), kinds) in enumerate(branches.items()):
         kind = kinds[0] if len(kinds) == 1 else f"({', '.join(kinds)})"
         loop += [f"{_INDENT}{'elif' if i else 'if'} isinstance(m, {kind}){cond}:"]
@@ -90,9 +102,14 @@ def _word_loop(ir: IR, names: dict[str, Sym]) -> list[str]:
 _SHORTCUT_MODULES = {"conv": ("nn.Conv2d", False), "bn": ("nn.BatchNorm2d", True)}  # class, has a bias
 
 
-def _has_projection(ir: IR) -> bool:
+def _has_projection(ir: IR, within: str | None) -> bool:
     return any(layer.enabled and layer.op == Join.SHORTCUT and layer.derived.decision == "projection"
-               for layer in ir.layers)
+               and _under(layer, within) for layer in ir.layers)
+
+
+def _under(layer: Layer, within: str | None) -> bool:
+    """Whether a `within=` loop reaches the layer: every layer for None, else those under the label."""
+    return within is None or layer.path[:1] == (within,)
 
 
 def _tensor_lines(module: str, rule: Rule, has: dict[str, list[bool]]) -> list[str]:

@@ -43,6 +43,10 @@ def load(path: str | Path | None = None, *, source: str | None = None, params: M
     then torch.load(..., weights_only=False) in another process, or a spawned DataLoader worker.
     """
     params = network_parameters(params, network_params, "load")
+    if weights is not None and not isinstance(weights, str | Path | Mapping):  # load(net, weights=6): a network's?
+        raise TypeError(f"load(weights=...) takes a state_dict or the path of a .pth, .pt or .safetensors file, not "
+                        f"{type(weights).__name__}; a network parameter called weights goes in "
+                        f"params={{'weights': {weights!r}}}")
     emitted = compile_source(path, source=source, params=params, freeze=freeze, channels_last=channels_last)
     if device is None or str(device).startswith("cpu"):
         require_memory(build(path, source=source, params=params), "load")

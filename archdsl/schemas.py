@@ -171,8 +171,8 @@ class DiffBlock(_Model):
 class Diff(_Model):
     """`archdsl diff --json`: two networks compared block by block."""
 
-    a: str
-    b: str
+    a: str = Field(description="network A as named: a path, a bundled network's name, or - for standard input")
+    b: str = Field(description="network B, as A")
     totals: DiffTotals
     blocks: list[DiffBlock]
 

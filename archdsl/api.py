@@ -73,7 +73,9 @@ def summary(network: object, params: Mapping[str, Any] | None = None, *, depth: 
 
     ir = network_ir(network, network_parameters(params, network_params, "summary"), "summary")
     analysis = at_batch(analyse(ir, optimizer=optimizer, device=device, dtype=dtype), batch)
-    result = Summary.model_validate(as_json(analysis))
+    named = str(network) if isinstance(network, Path) or (isinstance(network, str) and ir.file != "<string>") \
+        else ir.file  # as `archdsl summary NAME` names it: a bundled name, not where it is installed
+    result = Summary.model_validate({**as_json(analysis), "file": named})
     result._text = table(analysis, depth)
     result._html = _html(analysis, depth)
     return result

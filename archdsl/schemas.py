@@ -102,7 +102,7 @@ class TrainingMemory(_Model):
 class Summary(_Model):
     """`archdsl summary --json`: the figures of one forward pass, per layer and per block."""
 
-    file: str
+    file: str = Field(description="the network as named: a path, a bundled network's name, or - for standard input")
     network: str
     input: list[int]
     batch: int
@@ -171,8 +171,8 @@ class DiffBlock(_Model):
 class Diff(_Model):
     """`archdsl diff --json`: two networks compared block by block."""
 
-    a: str
-    b: str
+    a: str = Field(description="network A as named: a path, a bundled network's name, or - for standard input")
+    b: str = Field(description="network B, as A")
     totals: DiffTotals
     blocks: list[DiffBlock]
 

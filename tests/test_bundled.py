@@ -99,6 +99,7 @@ def test_commands_take_a_bundled_name_and_a_file_of_that_name_wins(tmp_path):
     assert "resnet18: network Mine" in result.stdout and "bundled:resnet18: network ResNet18" in result.stdout
     result = run("summary", "--json", "squeezenet1_1", cwd=tmp_path)
     assert result.returncode == 0 and '"params": 1235496' in result.stdout
+    assert json.loads(result.stdout)["file"] == "squeezenet1_1"  # as named, not where it is installed
 
 
 def test_a_name_that_is_neither_file_nor_bundled_says_so(tmp_path):

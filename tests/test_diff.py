@@ -50,6 +50,16 @@ def test_diff_command_prints_totals_and_json(capsys):
     assert {b["name"]: b["status"] for b in record["blocks"]}["fc"] == "="
 
 
+def test_diff_names_the_networks_as_given(capsys):
+    # A bundled name stays a name: not the path it is installed at (site-packages/archdsl/_architectures/...).
+    assert main(["diff", "resnet18", "architectures/resnet34.arch"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["A: resnet18 (ResNet18, depth 18)",
+                                                        "B: architectures/resnet34.arch (ResNet34, depth 34)"]
+    assert main(["diff", "--json", "resnet18", "lenet5"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["a"], record["b"]) == ("resnet18", "lenet5")
+
+
 def test_diff_of_two_unrelated_networks_lists_removed_and_added_blocks():
     changes = compare(_analyse("lenet5"), _analyse("alexnet"))
     assert {c.status for c in changes} >= {"+", "-"}

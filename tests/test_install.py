@@ -70,12 +70,16 @@ UNPICKLE = textwrap.dedent("""\
 """)
 
 
+# What pyproject.toml builds the wheel from (the rest of the clone, shared/ included, stays behind).
+PACKAGED = ("pyproject.toml", "README.md", "LICENSE", "archdsl", "grammars", "architectures")
+
+
 def clean_copy(folder: Path) -> Path:
     """The files git knows (tracked, and new ones it does not ignore), as a fresh clone has them: pip builds
     in the tree, and setuptools would put into the wheel whatever an earlier build left in build/lib,
     modules deleted since included."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *PACKAGED],
+                            cwd=ROOT, check=True, capture_output=True, text=True).stdout
     for name in filter(None, listed.split("\0")):
         if (ROOT / name).is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)

@@ -291,6 +291,8 @@ def test_a_depth_button_after_a_search_keeps_that_depth(deep):
     assert deep.locator("#depths button.on").inner_text() == "1"
     layer4 = deep.locator("#view svg g.node[id^=G]", has_text="layer4")
     on_screen_and_readable(deep, f"#{layer4.get_attribute('id')}")
+    assert "hit" in layer4.get_attribute("class")  # it holds the hit
+    assert deep.locator("#view svg g.node.hit").count() == 1
 
 
 

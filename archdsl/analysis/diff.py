@@ -91,7 +91,8 @@ def _signed(n: int, fmt_number) -> str:
     return "0" if n == 0 else ("+" if n > 0 else "-") + fmt_number(abs(n))
 
 
-def render(a: Analysis, b: Analysis, changes: list[Change]) -> str:
+def render(a: Analysis, b: Analysis, changes: list[Change], names: tuple[str, str] | None = None) -> str:
+    """The table; `names`: A and B as the user named them (a bundled name rather than its installed path)."""
     header = ("", "block", "A", "B", "output A", "output B", "params A", "params B", "params +/-", "MACs A", "MACs B",
               "MACs +/-")
     lines = [header]
@@ -119,8 +120,8 @@ def render(a: Analysis, b: Analysis, changes: list[Change]) -> str:
     rule = "-" * len(row(header))
     body = [row(line) for line in lines]
     return "\n".join([
-        f"A: {a.ir.file} ({a.ir.network.name}, depth {a.depth})",
-        f"B: {b.ir.file} ({b.ir.network.name}, depth {b.depth})",
+        f"A: {names[0] if names else a.ir.file} ({a.ir.network.name}, depth {a.depth})",
+        f"B: {names[1] if names else b.ir.file} ({b.ir.network.name}, depth {b.depth})",
         "", body[0], rule, *body[1:-1], rule, body[-1],
         (f"activations: {human(a.activation_bytes, 'B')} -> {human(b.activation_bytes, 'B')}; "
         f"training estimate: {human(a.train_bytes, 'B')} -> {human(b.train_bytes, 'B')}"),
@@ -128,11 +129,11 @@ def render(a: Analysis, b: Analysis, changes: list[Change]) -> str:
     ])
 
 
-def as_json(a: Analysis, b: Analysis, changes: list[Change]) -> dict:
+def as_json(a: Analysis, b: Analysis, changes: list[Change], names: tuple[str, str] | None = None) -> dict:
     def side(e: Entry | None):
         return None if e is None else {"block": e.word, "output_shape": list(e.out_shape or ()), **e.figures}
 
     totals = {k: {"a": getattr(a, k), "b": getattr(b, k), "change": getattr(b, k) - getattr(a, k)}
               for k in ("params", "macs", "activation_bytes", "train_bytes", "depth")}
-    return {"a": a.ir.file, "b": b.ir.file, "totals": totals,
+    return {"a": names[0] if names else a.ir.file, "b": names[1] if names else b.ir.file, "totals": totals,
             "blocks": [{"name": c.name, "status": c.status, "a": side(c.a), "b": side(c.b)} for c in changes]}

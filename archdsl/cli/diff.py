@@ -27,9 +27,9 @@ def cmd_diff(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 2  # 1 means "they differ" here: an error in the input must say something else
     changes = compare(a, b, args.depth)
     if args.json:
-        print(json.dumps(as_json(a, b, changes)))  # one line, as summary --json
+        print(json.dumps(as_json(a, b, changes, (args.a, args.b))))  # one line, as summary --json
     else:
-        print(render(a, b, changes))
+        print(render(a, b, changes, (args.a, args.b)))
     differ = any(c.status != "=" for c in changes) or any(
         getattr(a, k) != getattr(b, k) for k in ("params", "macs", "activation_bytes", "train_bytes", "depth"))
     return 1 if args.exit_code and differ else 0

@@ -17,7 +17,9 @@ def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     ir = build(args.file, params=settings(args.set, parser), freeze=args.freeze)
     analysis = at_batch(analyse(ir, optimizer=args.optimizer, device=args.device, dtype=args.dtype), args.batch)
     if args.json:
-        print(json.dumps(as_json(analysis)))  # one line: json's C encoder only runs without indent
+        # One line: json's C encoder only runs without indent. `file` as named, as diff's A and B: a bundled
+        # name rather than where it is installed.
+        print(json.dumps({**as_json(analysis), "file": args.file}))
     else:
         print(table(analysis, args.depth))
     return 0

@@ -222,10 +222,11 @@
     return null;
   }
 
+  // A key not drawn at this depth marks the collapsed block that holds it: the hits stay in sight.
   function mark(keys, cls) {
     view.querySelectorAll("." + cls).forEach(function (e) { e.classList.remove(cls); });
     keys.forEach(function (k) {
-      elements(drawnKey(k) || k).forEach(function (e) { e.classList.add(cls); });
+      elements(nearest(k) || k).forEach(function (e) { e.classList.add(cls); });
     });
   }
   // An element's bounding box in drawing units (Graphviz translates its groups).

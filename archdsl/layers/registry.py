@@ -279,7 +279,9 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
         if spec.slash is None:
             raise ArchError(Diagnostic(f"'{call.name}' takes no '/stride'", call.slash.span, code="layer-arity"))
         give(spec.slash, call.slash, call.slash)
-    free = [n for n in spec.positional if n not in given and not (n == "kernel" and kernel)]
+    # The options positional arguments fill, in order: worked out only for a call that has arguments in
+    # parentheses (most calls are written `conv3-64/2`, and this ran for every layer of every network).
+    free = [n for n in spec.positional if n not in given and not (n == "kernel" and kernel)] if call.args else []
     for arg in call.args:
         if arg.name is None:
             if not free:
@@ -318,8 +320,9 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
                                        hint=f"write it as {spec.example}" if spec.example else None,
                                        code="missing-option"))
     for name in ("kernel", "stride", "dilation", "output"):
-        if name in attrs and isinstance(attrs[name], int) and not isinstance(attrs[name], bool):
-            attrs[name] = (attrs[name], attrs[name])
+        value = attrs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            attrs[name] = (value, value)
     return Bound(spec, attrs, given)
 
 

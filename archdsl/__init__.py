@@ -15,7 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from archdsl.errors import ArchError, Diagnostic
+from archdsl.collector import gc_paused
+
+with gc_paused():  # every command imports this first: see collector.py
+    from archdsl.errors import ArchError, Diagnostic
 
 if TYPE_CHECKING:
     from archdsl.api import draw, summary

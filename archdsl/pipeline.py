@@ -6,14 +6,13 @@ users import and what they read are one thing.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archdsl.collector import gc_paused
 from archdsl.errors import ArchError, Diagnostic, Span
 from archdsl.frontend import ast as A
 from archdsl.frontend.parser import load_program, parse_expression, parse_freeze
@@ -30,22 +29,6 @@ if TYPE_CHECKING:
 
 Freezing = str | list[str] | tuple[str, ...] | None  # see build()
 _SHAPE = re.compile(r"^\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*x\s*([0-9]{1,18})\s*$")  # digits: as in files
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause Python's cycle collector while compiling (reference counting still frees memory).
-
-    A compile creates many objects that all stay alive until it ends, and the collector would
-    re-scan them over and over: 30-40% of the time of a 10,000-layer compile (bench/scaling.py).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @gc_paused()

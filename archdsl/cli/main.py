@@ -14,6 +14,7 @@ import sys
 from typing import NoReturn
 
 from archdsl import __version__
+from archdsl.collector import gc_paused
 from archdsl.errors import ArchError, Diagnostic
 
 # Each command's module: its `register(subparsers)` adds the command's parser and sets
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     # A partial makes parsers as well as a class would; typeshed asks for a class.
     sub = parser.add_subparsers(dest="command", required=True,  # type: ignore[call-overload]
                                 parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
-    for module in _modules_for(sys.argv[1:] if argv is None else argv):
-        importlib.import_module(module).register(sub)
+    with gc_paused():  # the command's modules: classes, functions and the layer registry (see collector.py)
+        for module in _modules_for(sys.argv[1:] if argv is None else argv):
+            importlib.import_module(module).register(sub)
     args, unknown = parser.parse_known_args(argv)
     # A mistake in a command's arguments is that command's usage error (`archdsl check: error: ...`,
     # with its usage line), not the top parser's, which knows only the one command imported.

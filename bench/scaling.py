@@ -19,9 +19,9 @@ import statistics
 import time
 
 import archdsl
+from archdsl.collector import gc_paused
 from archdsl.frontend.parser import load_program
 from archdsl.ir.expansion import expand
-from archdsl.pipeline import gc_paused
 from archdsl.pytorch.codegen import generate
 from archdsl.pytorch.guard import check_emitted
 from archdsl.pytorch.runtime import module_from_source

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
 from helpers import ROOT
 
+from archdsl.cli.main import main
+
 
 def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "archdsl", *args], check=False, capture_output=True, text=True,
                           cwd=cwd, timeout=300)
+
+
+def test_a_command_leaves_the_cycle_collector_as_it_found_it(capsys):
+    # main() pauses the collector while it imports the command's modules (archdsl/collector.py); a program
+    # that calls it, or imports archdsl, keeps its own setting.
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            assert main(["summary", "architectures/lenet5.arch", "--json"]) == 0 and gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert '"network": "LeNet5"' in capsys.readouterr().out
 
 
 def test_compile_to_stdout_and_to_a_file(tmp_path):

@@ -8,7 +8,19 @@ from helpers import ROOT, build, error_of, net
 
 import archdsl
 from archdsl import ArchError
-from archdsl.ir.nodes import Join, Layer, MemberKind, ModulePath, Site, SiteKind, StepKind
+from archdsl.errors import Span
+from archdsl.ir.nodes import (
+    Container,
+    ContainerKind,
+    Join,
+    Layer,
+    Member,
+    MemberKind,
+    ModulePath,
+    Site,
+    SiteKind,
+    StepKind,
+)
 
 
 def paths(ir) -> list[str]:
@@ -179,3 +191,15 @@ def test_kinds_paths_and_sites_are_values_that_print_as_the_words_they_stand_for
     assert MemberKind.LAYER == "layer" and {"add": 1}[Join.ADD] == 1 and f"{StepKind.SIDE}" == "side"
     kinds = [ir.layers[ir.output].op, members[0].kind, block.container.kind]
     assert json.dumps(kinds) == '["output", "layer", "class"]'
+
+
+def test_a_member_keeps_its_path_only_once_it_and_the_members_above_it_are_named():
+    root = Container(ContainerKind.CLASS, 0, None)
+    group = Member(MemberKind.SEQ, None, "seq", Site(), Span("f", 1, 1), root)
+    group.children = Container(ContainerKind.SEQ, 0, group)
+    conv = Member(MemberKind.LAYER, None, "conv", Site(), Span("f", 1, 1), group.children)
+    assert str(conv.path) == "?.?"  # read before naming (a diagnostic may): not kept
+    conv.name = "0"
+    assert str(conv.path) == "?.0"  # the group is not named yet: still not kept
+    group.name = "features"
+    assert str(conv.path) == "features.0" and conv.path is conv.path  # kept from now on

@@ -135,15 +135,13 @@ def _needs_dot(method: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _mimebundle(graph: graphviz.Digraph, include=None, exclude=None, **kwargs) -> dict[str, str]:
-    """graphviz's notebook display, with archdsl's hint where `dot` is missing (graphviz itself raises
-    ExecutableNotFound, a traceback in the notebook)."""
-    import graphviz
-
+    """graphviz's notebook display, with archdsl's hint where `dot` is missing (the display pipes through
+    `dot`, whose absence would be a traceback in the notebook)."""
     from archdsl.drawing.files import INSTALL_HINT
 
     try:
         return type(graph)._repr_mimebundle_(graph, include, exclude, **kwargs)
-    except graphviz.ExecutableNotFound:
+    except ArchError:  # no-graphviz, from the graph's pipe() (_needs_dot)
         text = (f"Graphviz's `dot` program was not found, so the drawing cannot be shown: {INSTALL_HINT}. "
                 "The graph's DOT text is its .source.")
         return {"text/plain": text, "text/html": f"<p><b>archdsl:</b> {html.escape(text)}</p>"}

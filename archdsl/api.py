@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.nodes import IR
 from archdsl.origin import origin_of
 from archdsl.pipeline import build
@@ -114,19 +115,33 @@ def draw(network: object, depth: int | None = None, *, rankdir: str = "TB", para
     ir = network_ir(network, network_parameters(params, network_params, "draw"), "draw")
     graph = drawing(ir, depth, rankdir=rankdir, fold_repeats=fold_repeats).graph
     graph._repr_mimebundle_ = functools.partial(_mimebundle, graph)
+    for method in ("render", "pipe", "view"):
+        setattr(graph, method, functools.partial(_needs_dot, getattr(graph, method)))
     return graph
 
 
-def _mimebundle(graph: graphviz.Digraph, include=None, exclude=None, **kwargs) -> dict[str, str]:
-    """graphviz's notebook display, with archdsl's hint where `dot` is missing (graphviz itself raises
-    ExecutableNotFound, a traceback in the notebook)."""
+def _needs_dot(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """A graphviz method that runs `dot`; without it, archdsl's error and hint rather than graphviz's."""
     import graphviz
 
     from archdsl.drawing.files import INSTALL_HINT
 
     try:
-        return type(graph)._repr_mimebundle_(graph, include, exclude, **kwargs)
+        return method(*args, **kwargs)
     except graphviz.ExecutableNotFound:
+        raise ArchError(Diagnostic(f"Graphviz's `dot` program was not found, so {method.__name__}() cannot draw "
+                                   "the graph; its DOT text is the graph's .source", hint=INSTALL_HINT,
+                                   code="no-graphviz")) from None
+
+
+def _mimebundle(graph: graphviz.Digraph, include=None, exclude=None, **kwargs) -> dict[str, str]:
+    """graphviz's notebook display, with archdsl's hint where `dot` is missing (the display pipes through
+    `dot`, whose absence would be a traceback in the notebook)."""
+    from archdsl.drawing.files import INSTALL_HINT
+
+    try:
+        return type(graph)._repr_mimebundle_(graph, include, exclude, **kwargs)
+    except ArchError:  # no-graphviz, from the graph's pipe() (_needs_dot)
         text = (f"Graphviz's `dot` program was not found, so the drawing cannot be shown: {INSTALL_HINT}. "
                 "The graph's DOT text is its .source.")
         return {"text/plain": text, "text/html": f"<p><b>archdsl:</b> {html.escape(text)}</p>"}

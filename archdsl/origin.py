@@ -15,7 +15,7 @@ ATTRIBUTE = "archdsl_origin"
 
 @dataclass(frozen=True)
 class Origin:
-    file: str  # as it was named (a path, a bundled name, "<stdin>", "<string>")
+    file: str  # the network's own file as diagnostics name it (a bundled network's installed path, "<stdin>", ...)
     sources: dict[str, str]  # every file read, by the name diagnostics show: the network's own first
     params: dict[str, Any] = field(default_factory=dict)
     python: str = ""  # the emitted module the model's classes come from

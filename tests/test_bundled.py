@@ -153,6 +153,15 @@ def test_use_looks_beside_the_file_then_in_archdsl_path_then_in_the_bundled_libr
     assert near.returncode == 0 and near.stdout != result.stdout
 
 
+def test_a_block_from_the_bundled_library_is_named_by_its_whole_path_outside_it(tmp_path, monkeypatch):
+    # Relative to the working folder, the installed library's file would read ../../lib/python3.x/...
+    monkeypatch.chdir(tmp_path)
+    ir = archdsl.build(source='use "blocks/resnet.arch";\nnetwork n { input 3x32x32; basic(64, 1); }\n')
+    library = str(archdsl.architectures_dir().resolve() / "blocks" / "resnet.arch")
+    assert library in ir.program.sources
+    assert any(layer.span.file == library for layer in ir.enabled_layers())
+
+
 def test_a_use_not_found_lists_where_it_looked(tmp_path):
     (tmp_path / "net.arch").write_text(USER_NET)
     result = run("check", "net.arch", cwd=tmp_path, env={"ARCHDSL_PATH": "/opt/blocks"})

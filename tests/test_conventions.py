@@ -33,7 +33,7 @@ def test_standard_input_wherever_a_network_is_read(tmp_path, argv):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     if argv == ["check", "-q", "-"]:
-        assert result.stdout.startswith("-: network Small, input 3x32x32")
+        assert result.stdout.startswith("<stdin>: network Small, input 3x32x32")  # as its diagnostics name it
     if argv[-1] == "-" and argv[0] == "summary" and "--json" in argv:
         assert Summary.model_validate_json(result.stdout).network == "Small"
 

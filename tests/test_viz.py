@@ -16,6 +16,7 @@ from helpers import ARCHITECTURES, ROOT
 import archdsl
 from archdsl.drawing.diagram import JOINS
 from archdsl.drawing.render import drawing
+from archdsl.errors import ArchError
 from archdsl.shapes.inference import fmt
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -330,6 +331,15 @@ def test_missing_dot_writes_the_dot_file_and_says_how_to_install(tmp_path):
                      f"(render it later with `dot -Tpng {tmp_path / 'resnet.dot'}`)")
     assert "sudo apt-get install graphviz" in hint and "brew install graphviz" in hint
     assert "Traceback" not in result.stderr
+
+
+def test_a_drawing_rendered_from_python_without_dot_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` there
+    graph = archdsl.draw("lenet5")
+    with pytest.raises(ArchError) as info:
+        graph.render(tmp_path / "lenet5", format="svg")
+    assert info.value.first.code == "no-graphviz" and "sudo apt-get install graphviz" in str(info.value)
+    assert graph.source.startswith("digraph ")  # the DOT text is still there
 
 
 def test_viz_usage_errors_exit_2(tmp_path):

@@ -14,6 +14,7 @@ from archdsl.cli.common import add_set_option, add_strict_options, budget, print
 from archdsl.errors import ArchError, Diagnostic
 from archdsl.ir.nodes import Join, Layer
 from archdsl.pipeline import build
+from archdsl.resources import STDIN
 from archdsl.shapes.inference import fmt, total_params
 
 
@@ -37,7 +38,7 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             continue
         print_warnings(ir.warnings, ir.program.sources)
         c, h, w = ir.input_shape
-        print(f"{file}: network {ir.network.name}, input {c}x{h}x{w}")
+        print(f"{'<stdin>' if file == STDIN else file}: network {ir.network.name}, input {c}x{h}x{w}")
         if not args.quiet:
             rows = [(_name(layer), layer.describe(), fmt(layer.out_shape), f"{layer.params:,}")
                     for layer in ir.enabled_layers() if _shown(layer)]

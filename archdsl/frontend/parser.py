@@ -26,7 +26,7 @@ from archdsl.frontend import ast as A
 from archdsl.frontend.lalr import Meta, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from archdsl.frontend.syntax_errors import explain, greater_in_condition
 from archdsl.layers import lookup
-from archdsl.resources import grammar_text, use_candidates
+from archdsl.resources import architectures_dir, grammar_text, use_candidates
 
 
 @lru_cache(maxsize=1)
@@ -577,7 +577,9 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
             content = read(target, use, tuple(candidates))
             if content is None:
                 continue
-            shown = str(Path(os.path.relpath(target)) if not Path(use.path).is_absolute() else target)
+            shown = str(target) if Path(use.path).is_absolute() else os.path.relpath(target)
+            if shown.startswith("..") and target.is_relative_to(architectures_dir().resolve()):
+                shown = str(target)  # the installed library: its whole path, not ../../lib/python3.x/...
             sources[shown] = content
             try:
                 child = parse_counted(content, shown)

@@ -320,9 +320,9 @@ def bind(call: A.Call, spec: LayerSpec, kernel: tuple[int, int] | None, env: dic
                                        hint=f"write it as {spec.example}" if spec.example else None,
                                        code="missing-option"))
     for name in ("kernel", "stride", "dilation", "output"):
-        value = attrs.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            attrs[name] = (value, value)
+        single = attrs.get(name)  # one number for both sides: `stride=2` is (2, 2)
+        if isinstance(single, int) and not isinstance(single, bool):
+            attrs[name] = (single, single)
     return Bound(spec, attrs, given)
 
 

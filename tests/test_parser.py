@@ -197,3 +197,15 @@ def test_archdsl_parser_and_lark_agree_on_fuzzed_text():
             outcomes.append("tree")
             assert _plain(lalr.parse(text)) == expected, text
     assert 50 < outcomes.count("error") < 250  # both kinds, many of each
+
+
+def test_a_used_file_is_parsed_once_for_every_program_that_uses_it():
+    from archdsl.frontend import parser
+    from archdsl.pipeline import build
+    from archdsl.shapes.inference import total_params
+
+    parser._parse_shared.cache_clear()
+    first = total_params(build("mobilenet_v2"))
+    build("efficientnet_b0")  # blocks/common.arch again: from the cache
+    assert parser._parse_shared.cache_info().hits >= 1
+    assert total_params(build("mobilenet_v2")) == first == 3_504_872  # a shared AST changes nothing

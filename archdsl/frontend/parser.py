@@ -491,6 +491,14 @@ def _warning_code(code: str, span: Span) -> str:
     return code
 
 
+@lru_cache(maxsize=64)
+def _parse_shared(text: str, file: str, max_tokens: int) -> A.Module:
+    """A `use`d file's AST, parsed once per process for every program that uses the same text: a library
+    like blocks/common.arch is read by a third of the bundled networks. Sharing is safe because the AST
+    is never changed after parsing (ast.py)."""
+    return parse(text, file, max_tokens)
+
+
 def read_source(path: Path) -> str:
     """The text of an .arch file, with its line breaks made '\n' (raises OSError or UnicodeDecodeError).
 
@@ -540,9 +548,9 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                                      code="cannot-read"))
             return None
 
-    def parse_counted(content: str, shown: str) -> A.Module:
+    def parse_counted(content: str, shown: str, shared: bool = False) -> A.Module:
         budget[0] -= check_tokens(content, shown, budget[0])
-        return parse(content, shown, max_tokens=len(content))  # counted already
+        return (_parse_shared if shared else parse)(content, shown, len(content))  # counted already
 
     def visit(root: A.Module, root_base: Path, root_stack: tuple[Path, ...]) -> None:
         # Depth first with an explicit stack, not recursion: a chain of 1,000 files each `use`ing
@@ -582,7 +590,7 @@ def load_program(path: str | Path | None = None, text: str | None = None, file: 
                 shown = str(target)  # the installed library: its whole path, not ../../lib/python3.x/...
             sources[shown] = content
             try:
-                child = parse_counted(content, shown)
+                child = parse_counted(content, shown, shared=True)
             except ArchError as exc:
                 errors.extend(exc.diagnostics)
                 if exc.first.code == "budget-tokens":

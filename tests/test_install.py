@@ -137,7 +137,7 @@ def test_non_editable_install_works_from_outside_the_clone(tmp_path):
     checked = cli("check", "-q", "resnet34", "tiny.arch", "-", stdin=USER_NET)
     assert checked.returncode == 0, checked.stderr
     assert "resnet34: network ResNet34" in checked.stdout and "tiny.arch: network Tiny" in checked.stdout
-    assert "-: network Tiny" in checked.stdout
+    assert "<stdin>: network Tiny" in checked.stdout  # as its diagnostics name standard input
     missing = cli("check", "resnet35")
     assert missing.returncode == 1 and "`archdsl list` names those" in missing.stderr
     unknown = cli("check", "-", stdin="network n { input 3x8x8; qqqqqqqq; }")

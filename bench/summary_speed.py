@@ -9,7 +9,13 @@
    library has grown to larger networks since, EfficientNet-B7's 800 layers among them). Goal: the
    first 26, warm, in under 0.5 s; the whole library is reported per file, without a goal.
 
-    .venv/bin/python bench/summary_speed.py [--runs 5]
+With `--wheel`, the whole process is timed as a user who ran `pip install .` runs it: a wheel of this
+checkout installed into a fresh virtual environment in a temporary folder. The repository's own venv
+holds an editable install, whose import finder every Python start loads (a bare `python -c pass`
+took 51 ms there and 20 ms in the wheel's venv, bench/README.md): a cost of the development set-up,
+not of archdsl.
+
+    .venv/bin/python bench/summary_speed.py [--runs 5] [--wheel]
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,31 +87,63 @@ def timed(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float]:
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measured() -> str:
+def measured(command: list[str], python: str, home: Path, how: str) -> str:
     """The command timed, and where the archdsl it runs comes from."""
-    package = subprocess.run([sys.executable, "-c", "import archdsl; print(archdsl.__path__[0])"], cwd=HOME,
+    package = subprocess.run([python, "-c", "import archdsl; print(archdsl.__path__[0])"], cwd=home,
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
-    how = "the console script" if SCRIPT.is_file() else "no console script beside this Python"
-    return f"{' '.join(ARCHDSL)} ({how}; archdsl from {package})"
+    return f"{' '.join(command)} ({how}; archdsl from {package})"
+
+
+def install_wheel(folder: Path) -> Path:
+    """A fresh venv in `folder` holding a wheel of this checkout (without its dependencies: the summary
+    needs none); its Python. The wheel is built from a copy of what it is made of: setuptools would put
+    into it whatever an earlier build left in the checkout's build/lib."""
+    source = folder / "source"
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        source.mkdir(exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("archdsl", "grammars", "architectures"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(folder / "wheel"), str(source)], check=True, capture_output=True, env=ENV)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")], check=True, env=ENV)
+    venv_python = folder / "venv" / "bin" / "python"
+    (wheel,) = (folder / "wheel").glob("archdsl-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv_python), "install", "-q", "--no-deps",
+                    str(wheel)], check=True, capture_output=True, env=ENV)
+    return venv_python
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--wheel", action="store_true", help="time archdsl installed from a wheel of this checkout")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        command, python, home = ARCHDSL, sys.executable, HOME
+        how = "the console script" if SCRIPT.is_file() else "no console script beside this Python"
+        if args.wheel:
+            python = str(install_wheel(Path(folder)))
+            home = Path(python).parent
+            command, how = [str(home / "archdsl"), *ARCHDSL[-3:]], "a wheel of this checkout in a fresh venv"
+        whole_process(args.runs, command, python, home, how)
+    in_process(args.runs)
 
-    wall(ARCHDSL), wall(TORCHINFO)  # warm the file and bytecode caches for both
+
+def whole_process(runs: int, command: list[str], python: str, home: Path, how: str) -> None:
+
+    wall(command), wall(TORCHINFO)  # warm the file and bytecode caches for both
     ours, theirs = [], []
-    for _ in range(args.runs):  # interleaved, so a busy moment on the machine hits both alike
-        ours.append(timed(ARCHDSL))
+    for _ in range(runs):  # interleaved, so a busy moment on the machine hits both alike
+        ours.append(timed(command))
         theirs.append(timed(TORCHINFO))
     a, b = statistics.median(o for o, _ in ours), statistics.median(t for t, _ in theirs)
     ratios = sorted(t[0] / o[0] for o, t in zip(ours, theirs))  # each pair ran back to back
     ratio = statistics.median(ratios)
     cpu_a, cpu_b = statistics.median(c for _, c in ours), statistics.median(c for _, c in theirs)
     print(f"{os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"whole process, vgg16, median of {args.runs} (archdsl and the reference alternating):")
-    print(f"  measured: {measured()}")
+    print(f"whole process, vgg16, median of {runs} (archdsl and the reference alternating):")
+    print(f"  measured: {measured(command, python, home, how)}")
     print(f"  archdsl summary --json          {a * 1000:8.0f} ms")
     print(f"  torchvision vgg16 + torchinfo   {b * 1000:8.0f} ms   (reference)")
     print(f"  archdsl is {ratio:.1f}x faster (median of the pairs' ratios; goal: 50x) "
@@ -114,18 +154,20 @@ def main() -> None:
     # Where archdsl's process spends its time: the interpreter, then importing what the command
     # imports (the console script's `re`, the command line, the summary command's modules and the
     # parser); the rest is parsing, checking, counting and printing.
-    python = statistics.median(wall([sys.executable, "-c", "pass"], HOME) for _ in range(args.runs))
-    cli = statistics.median(wall([sys.executable, "-c", "import re, archdsl.cli.main, archdsl.cli.summary"], HOME)
-                            for _ in range(args.runs))
-    print(f"  of archdsl's {a * 1000:.0f} ms: Python itself {python * 1000:.0f} ms, imports "
-          f"{(cli - python) * 1000:.0f} ms, the summary {(a - cli) * 1000:.0f} ms")
+    itself = statistics.median(wall([python, "-c", "pass"], home) for _ in range(runs))
+    cli = statistics.median(wall([python, "-c", "import re, archdsl.cli.main, archdsl.cli.summary"], home)
+                            for _ in range(runs))
+    print(f"  of archdsl's {a * 1000:.0f} ms: Python itself {itself * 1000:.0f} ms, imports "
+          f"{(cli - itself) * 1000:.0f} ms, the summary {(a - cli) * 1000:.0f} ms")
 
-    code = IN_PROCESS.format(runs=args.runs, first=FIRST_26)
+
+def in_process(runs: int) -> None:
+    code = IN_PROCESS.format(runs=runs, first=FIRST_26)
     out = json.loads(subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True,
                                     env=ENV).stdout)
     every, first = sorted(out["all"]), sorted(out["first26"])
     count, median, median26 = out["count"], statistics.median(every), statistics.median(first)
-    print(f"in process, the summary (build + analyse) of bundled architectures, warm: best / median of {args.runs}")
+    print(f"in process, the summary (build + analyse) of bundled architectures, warm: best / median of {runs}")
     print(f"  import archdsl                  {out['imports'] * 1000:8.0f} ms")
     print(f"  all {count}, first call (grammar loaded) {out['cold'] * 1000:5.0f} ms")
     print(f"  all {count}, warm                 {every[0] * 1000:8.0f} / {median * 1000:.0f} ms   "
